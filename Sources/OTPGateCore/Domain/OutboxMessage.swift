@@ -1,0 +1,87 @@
+/// The delivery lifecycle of one outgoing message.
+public enum OutboxState: String, Sendable, Codable {
+    /// Waiting for a worker (first try or a retry after `nextAttemptAt`).
+    case pending
+    /// Claimed by a worker until `leaseUntil`; an expired lease makes it claimable again.
+    case sending
+    case sent
+    /// Gave up after the last retry.
+    case failed
+    /// A resend or cancel made the code obsolete before it went out.
+    case superseded
+    /// The verification expired before the message went out.
+    case expired
+}
+
+/// A message waiting in, or having left, the transactional outbox. The payload (which holds the code) is
+/// sealed under the master key and erased once the message is sent, superseded or expired.
+public struct OutboxMessage: Sendable, Equatable {
+    public var id: Int64
+    public var tenantID: String
+    public var verificationID: String
+    public var channel: Channel
+    public var sealedPayload: [UInt8]?
+    public var state: OutboxState
+    public var attempts: Int
+    public var createdAt: Timestamp
+    public var nextAttemptAt: Timestamp
+    /// The verification's expiry: a code not delivered by then is not worth sending.
+    public var expiresAt: Timestamp
+    public var leaseUntil: Timestamp?
+    public var lastError: String?
+
+    public init(
+        id: Int64, tenantID: String, verificationID: String, channel: Channel, sealedPayload: [UInt8]?,
+        state: OutboxState, attempts: Int, createdAt: Timestamp, nextAttemptAt: Timestamp, expiresAt: Timestamp,
+        leaseUntil: Timestamp? = nil, lastError: String? = nil
+    ) {
+        self.id = id
+        self.tenantID = tenantID
+        self.verificationID = verificationID
+        self.channel = channel
+        self.sealedPayload = sealedPayload
+        self.state = state
+        self.attempts = attempts
+        self.createdAt = createdAt
+        self.nextAttemptAt = nextAttemptAt
+        self.expiresAt = expiresAt
+        self.leaseUntil = leaseUntil
+        self.lastError = lastError
+    }
+}
+
+/// A message to enqueue, written in the same transaction as the verification change that caused it.
+public struct NewOutboxMessage: Sendable, Equatable {
+    public var tenantID: String
+    public var verificationID: String
+    public var channel: Channel
+    public var sealedPayload: [UInt8]
+    public var createdAt: Timestamp
+    public var expiresAt: Timestamp
+
+    public init(tenantID: String, verificationID: String, channel: Channel, sealedPayload: [UInt8], createdAt: Timestamp, expiresAt: Timestamp) {
+        self.tenantID = tenantID
+        self.verificationID = verificationID
+        self.channel = channel
+        self.sealedPayload = sealedPayload
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+    }
+}
+
+/// What the outbox payload carries once unsealed: everything a sender needs to render and deliver.
+public struct MessagePayload: Sendable, Codable, Equatable {
+    public var destination: String
+    public var code: String
+    public var purpose: String?
+    public var locale: String?
+    public var ttlSeconds: Int
+
+    public init(destination: String, code: String, purpose: String?, locale: String?, ttlSeconds: Int) {
+        self.destination = destination
+        self.code = code
+        self.purpose = purpose
+        self.locale = locale
+        self.ttlSeconds = ttlSeconds
+    }
+}

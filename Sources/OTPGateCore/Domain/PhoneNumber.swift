@@ -1,0 +1,60 @@
+/// E.164 normalisation. Indian numbers are the common case: a bare 10-digit mobile number, `0` + 10 digits
+/// or `0091…` become `+91…`; any other country must be written with `+` and its country code.
+public enum PhoneNumber {
+    public static func normalize(_ raw: String, defaultCountryCode: String) throws(DestinationError) -> String {
+        let trimmed = raw.trimmedSpaces
+        guard !trimmed.isEmpty else { throw DestinationError("is empty") }
+        guard trimmed.utf8.count <= 32 else { throw DestinationError("is too long for a phone number") }
+        var digits = ""
+        var sawPlus = false
+        for (index, ch) in trimmed.enumerated() {
+            switch ch {
+            case "0"..."9": digits.append(ch)
+            case "+" where index == 0: sawPlus = true
+            case " ", "-", "(", ")", ".": continue
+            default: throw DestinationError("must contain only digits, spaces, '-', '(', ')', '.' and a leading '+'")
+            }
+        }
+        var international: String
+        if sawPlus {
+            international = digits
+        } else if digits.hasPrefix("00") {
+            international = String(digits.dropFirst(2))
+        } else if digits.count == 11, digits.hasPrefix("0") {
+            international = defaultCountryCode + digits.dropFirst()
+        } else if digits.count == 10 {
+            international = defaultCountryCode + digits
+        } else {
+            throw DestinationError("must be in E.164 form (+ and country code) or a 10-digit national number")
+        }
+        guard (8...15).contains(international.count), international.first != "0" else {
+            throw DestinationError("is not a valid E.164 number (8 to 15 digits, no leading zero)")
+        }
+        if international.hasPrefix("91") {
+            let national = international.dropFirst(2)
+            guard national.count == 10, let first = national.first, "6"..."9" ~= first else {
+                throw DestinationError("is not a valid Indian mobile number (+91 and 10 digits starting 6-9)")
+            }
+        }
+        return "+" + international
+    }
+
+    public static func mask(_ e164: String) -> String {
+        let chars = Array(e164)
+        guard chars.count > 7 else { return String(repeating: "*", count: chars.count) }
+        let head = chars.prefix(3)
+        let tail = chars.suffix(4)
+        return String(head) + String(repeating: "*", count: chars.count - 7) + String(tail)
+    }
+}
+
+extension String {
+    /// The string without leading and trailing spaces and tabs.
+    var trimmedSpaces: String {
+        var start = startIndex
+        var end = endIndex
+        while start < end, self[start] == " " || self[start] == "\t" { start = index(after: start) }
+        while end > start, self[index(before: end)] == " " || self[index(before: end)] == "\t" { end = index(before: end) }
+        return String(self[start..<end])
+    }
+}

@@ -1,0 +1,73 @@
+/// The rules one tenant's verifications follow. Defaults follow NIST SP 800-63B and OWASP ASVS
+/// (see docs/SECURITY.md): 6 digits, 5 minutes, 5 attempts that survive resends, growing resend cooldowns.
+public struct Policy: Sendable, Codable, Equatable {
+    public var defaultCodeLength = 6
+    public var defaultTTLSeconds = 300
+    public var defaultMaxAttempts = 5
+    /// Sends (first send plus resends) allowed per verification.
+    public var maxSends = 5
+    /// The cooldown after the first send; it doubles after each further send.
+    public var resendCooldownSeconds = 30
+    public var startsPerDestination = 5
+    public var startWindowSeconds = 600
+    /// Consecutive failed checks against one destination (across its verifications) that lock it.
+    public var failedChecksBeforeLock = 10
+    public var failureWindowSeconds = 3600
+    public var lockSeconds = 3600
+    public var requestsPerKeyPerSecond = 100
+    public var tokenTTLSeconds = 300
+
+    public init() {}
+
+    public static let codeLengthRange = 4...10
+    public static let ttlRange = 30...600
+    public static let maxAttemptsRange = 1...10
+    public static let tokenTTLRange = 30...600
+    /// NIST SP 800-63B §5.2.2: no more than 100 consecutive failed attempts on one account.
+    public static let failedChecksCeiling = 100
+
+    /// The resend cooldown after `sends` sends have happened: 30 s, 60 s, 120 s, … capped at 10 minutes.
+    public func resendCooldown(afterSends sends: Int) -> Duration {
+        let exponent = min(max(sends - 1, 0), 10)
+        return .seconds(min(resendCooldownSeconds << exponent, 600))
+    }
+
+    /// This policy with a tenant's overrides applied.
+    public func applying(_ overrides: PolicyOverrides) -> Policy {
+        var p = self
+        if let v = overrides.startsPerDestination { p.startsPerDestination = v }
+        if let v = overrides.startWindowSeconds { p.startWindowSeconds = v }
+        if let v = overrides.failedChecksBeforeLock { p.failedChecksBeforeLock = min(v, Policy.failedChecksCeiling) }
+        if let v = overrides.lockSeconds { p.lockSeconds = v }
+        if let v = overrides.requestsPerKeyPerSecond { p.requestsPerKeyPerSecond = v }
+        if let v = overrides.resendCooldownSeconds { p.resendCooldownSeconds = v }
+        if let v = overrides.maxSends { p.maxSends = v }
+        if let v = overrides.tokenTTLSeconds { p.tokenTTLSeconds = v }
+        return p
+    }
+}
+
+/// Per-tenant overrides, stored as JSON on the tenant row.
+public struct PolicyOverrides: Sendable, Codable, Equatable {
+    public var startsPerDestination: Int?
+    public var startWindowSeconds: Int?
+    public var failedChecksBeforeLock: Int?
+    public var lockSeconds: Int?
+    public var requestsPerKeyPerSecond: Int?
+    public var resendCooldownSeconds: Int?
+    public var maxSends: Int?
+    public var tokenTTLSeconds: Int?
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case startsPerDestination = "starts_per_destination"
+        case startWindowSeconds = "start_window_seconds"
+        case failedChecksBeforeLock = "failed_checks_before_lock"
+        case lockSeconds = "lock_seconds"
+        case requestsPerKeyPerSecond = "requests_per_key_per_second"
+        case resendCooldownSeconds = "resend_cooldown_seconds"
+        case maxSends = "max_sends"
+        case tokenTTLSeconds = "token_ttl_seconds"
+    }
+}

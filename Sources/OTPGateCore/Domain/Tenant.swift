@@ -1,0 +1,45 @@
+/// A customer of the deployment. Everything a tenant owns (verifications, keys, tokens, limits) is scoped by its id.
+public struct Tenant: Sendable, Codable, Equatable {
+    public var id: String
+    public var name: String
+    public var createdAt: Timestamp
+    /// Per-tenant overrides of the server's default policy; `nil` fields fall back to the defaults.
+    public var policy: PolicyOverrides
+
+    public init(id: String, name: String, createdAt: Timestamp, policy: PolicyOverrides = PolicyOverrides()) {
+        self.id = id
+        self.name = name
+        self.createdAt = createdAt
+        self.policy = policy
+    }
+}
+
+/// An API key as stored: only the SHA-256 of the secret, plus a short non-secret prefix for listings.
+public struct APIKeyRecord: Sendable, Codable, Equatable {
+    public var id: String
+    public var tenantID: String
+    public var hash: [UInt8]
+    public var prefix: String
+    public var createdAt: Timestamp
+    public var revokedAt: Timestamp?
+
+    public init(id: String, tenantID: String, hash: [UInt8], prefix: String, createdAt: Timestamp, revokedAt: Timestamp? = nil) {
+        self.id = id
+        self.tenantID = tenantID
+        self.hash = hash
+        self.prefix = prefix
+        self.createdAt = createdAt
+        self.revokedAt = revokedAt
+    }
+}
+
+/// What a valid API key resolves to.
+public struct Principal: Sendable, Equatable {
+    public var tenant: Tenant
+    public var keyID: String
+
+    public init(tenant: Tenant, keyID: String) {
+        self.tenant = tenant
+        self.keyID = keyID
+    }
+}

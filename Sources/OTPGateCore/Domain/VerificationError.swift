@@ -1,0 +1,20 @@
+/// Every way the engine refuses a request. The HTTP layers map each case to their own wire shape
+/// (problem+json natively, a vendor's envelope in a compat profile); the engine never speaks HTTP.
+public enum VerificationError: Error, Sendable, Equatable {
+    case notFound
+    case incorrectCode(attemptsRemaining: Int)
+    case maxAttemptsReached
+    case expired
+    case alreadyApproved
+    case canceled
+    case resendCooldown(retryAfter: Duration)
+    case maxSendsReached
+    /// Too many starts to one destination in the window.
+    case destinationRateLimited(retryAfter: Duration)
+    /// Too many consecutive failed checks against one destination.
+    case destinationLocked(retryAfter: Duration)
+    /// Too many requests on one API key this second.
+    case keyRateLimited(retryAfter: Duration)
+    case idempotencyKeyReused
+    case channelMismatch
+}

@@ -1,0 +1,38 @@
+/// A validated request to start a verification (the HTTP layers parse and range-check; the engine trusts it).
+public struct StartRequest: Sendable, Equatable {
+    public var destination: Destination
+    public var purpose: String?
+    public var codeLength: Int?
+    public var ttlSeconds: Int?
+    public var maxAttempts: Int?
+    public var locale: String?
+    public var reference: String?
+    public var context: JSONValue?
+
+    public init(
+        destination: Destination, purpose: String? = nil, codeLength: Int? = nil, ttlSeconds: Int? = nil, maxAttempts: Int? = nil,
+        locale: String? = nil, reference: String? = nil, context: JSONValue? = nil
+    ) {
+        self.destination = destination
+        self.purpose = purpose
+        self.codeLength = codeLength
+        self.ttlSeconds = ttlSeconds
+        self.maxAttempts = maxAttempts
+        self.locale = locale
+        self.reference = reference
+        self.context = context
+    }
+}
+
+/// An approved check: the verification and the token that proves it.
+public struct Approval: Sendable, Equatable {
+    public var verification: Verification
+    public var token: String
+    public var tokenExpiresAt: Timestamp
+}
+
+/// The answer to a token introspection.
+public enum TokenVerdict: Sendable, Equatable {
+    case valid(VerificationClaims)
+    case invalid(TokenRejection)
+}

@@ -1,0 +1,167 @@
+import Foundation
+
+/// The verification use cases: start, check, resend, cancel, read, and token issue and introspection.
+/// It owns the decisions and talks to the world only through its seams (Store, Clock, RandomSource,
+/// TokenSigner, and the sealed outbox). HTTP layers, native or vendor-compatible, call it and render the result.
+public struct VerificationEngine: Sendable {
+    public let store: any Store
+    public let clock: any Clock
+    public let random: any RandomSource
+    public let hasher: CodeHasher
+    public let outboxBox: SecretBox
+    public let signer: any TokenSigner
+    public let defaultPolicy: Policy
+    public let issuer: String
+    public let observer: any EngineObserver
+    /// Called after a message is committed to the outbox, so a local worker can deliver it without polling delay.
+    public let outboxNudge: @Sendable () -> Void
+
+    public init(
+        store: any Store, clock: any Clock, random: any RandomSource, hasher: CodeHasher, outboxBox: SecretBox,
+        signer: any TokenSigner, defaultPolicy: Policy, issuer: String, observer: any EngineObserver = NoEngineObserver(),
+        outboxNudge: @escaping @Sendable () -> Void = {}
+    ) {
+        self.store = store
+        self.clock = clock
+        self.random = random
+        self.hasher = hasher
+        self.outboxBox = outboxBox
+        self.signer = signer
+        self.defaultPolicy = defaultPolicy
+        self.issuer = issuer
+        self.observer = observer
+        self.outboxNudge = outboxNudge
+    }
+
+    public func policy(for principal: Principal) -> Policy { defaultPolicy.applying(principal.tenant.policy) }
+
+    private func admission(_ principal: Principal, _ policy: Policy, _ now: Timestamp) -> RequestAdmission {
+        RequestAdmission(keyID: principal.keyID, limitPerSecond: policy.requestsPerKeyPerSecond, now: now)
+    }
+
+    // MARK: start
+
+    public func start(_ request: StartRequest, principal: Principal, idempotency: IdempotencyClaim? = nil) async throws -> StartResult {
+        let now = clock.now()
+        let policy = policy(for: principal)
+        let id = Identifier.make("vrf", random: random)
+        let length = request.codeLength ?? policy.defaultCodeLength
+        let ttl = request.ttlSeconds ?? policy.defaultTTLSeconds
+        let code = CodeGenerator(random: random).generate(length: length)
+        let verification = Verification(
+            id: id, tenantID: principal.tenant.id, channel: request.destination.channel, destination: request.destination.value,
+            purpose: request.purpose, locale: request.locale, reference: request.reference, context: request.context?.canonicalText,
+            codeLength: length, codeHash: Data(hasher.hash(code: code, verificationID: id)), state: .pending, attempts: 0,
+            maxAttempts: request.maxAttempts ?? policy.defaultMaxAttempts, sends: 1, maxSends: policy.maxSends, ttlSeconds: ttl,
+            createdAt: now, expiresAt: now + .seconds(ttl), lastSentAt: now,
+            resendAvailableAt: now + policy.resendCooldown(afterSends: 1), updatedAt: now)
+        let message = try sealedMessage(for: verification, code: code, now: now)
+        let result = try await store.startVerification(
+            StartCommand(verification: verification, message: message, policy: policy, admission: admission(principal, policy, now), idempotency: idempotency))
+        if case .created = result {
+            observer.verificationStarted(channel: verification.channel)
+            outboxNudge()
+        }
+        return result
+    }
+
+    private func sealedMessage(for v: Verification, code: String, now: Timestamp) throws -> NewOutboxMessage {
+        let payload = MessagePayload(destination: v.destination, code: code, purpose: v.purpose, locale: v.locale, ttlSeconds: v.ttlSeconds)
+        let sealed = try outboxBox.seal(Array(try JSONEncoder().encode(payload)))
+        return NewOutboxMessage(tenantID: v.tenantID, verificationID: v.id, channel: v.channel, sealedPayload: sealed, createdAt: now, expiresAt: v.expiresAt)
+    }
+
+    // MARK: check
+
+    /// Checks `code`. A wrong code counts an attempt and throws `incorrectCode`; the right one returns a signed token.
+    public func check(id: String, code: String, principal: Principal) async throws -> Approval {
+        guard Identifier.isWellFormed(id, prefix: "vrf") else { throw VerificationError.notFound }
+        let now = clock.now()
+        let policy = policy(for: principal)
+        let candidate = hasher.hash(code: code, verificationID: id)
+        let outcome = try await store.checkVerification(
+            CheckCommand(id: id, tenantID: principal.tenant.id, candidateHash: candidate, now: now, policy: policy, admission: admission(principal, policy, now)))
+        switch outcome {
+        case .incorrect(let v):
+            observer.checkFailed(channel: v.channel)
+            throw VerificationError.incorrectCode(attemptsRemaining: v.attemptsRemaining)
+        case .approved(let v):
+            observer.verificationApproved(channel: v.channel)
+            let ttl = min(max(policy.tokenTTLSeconds, Policy.tokenTTLRange.lowerBound), Policy.tokenTTLRange.upperBound)
+            let claims = claims(for: v, now: now, ttlSeconds: ttl)
+            let token = try await signer.sign(claims)
+            return Approval(verification: v, token: token, tokenExpiresAt: Timestamp(seconds: claims.exp))
+        }
+    }
+
+    func claims(for v: Verification, now: Timestamp, ttlSeconds: Int) -> VerificationClaims {
+        var claims = VerificationClaims(
+            iss: issuer, sub: v.id, tenantID: v.tenantID, jti: Identifier.make("tok", random: random), iat: now.seconds,
+            exp: now.seconds + Int64(ttlSeconds), purpose: v.purpose, context: v.context.flatMap { try? JSONValue(parsing: $0) },
+            reference: v.reference, amr: ["otp", v.channel.rawValue])
+        switch v.channel {
+        case .sms:
+            claims.phoneNumber = v.destination
+            claims.phoneNumberVerified = true
+        case .email:
+            claims.email = v.destination
+            claims.emailVerified = true
+        }
+        return claims
+    }
+
+    // MARK: resend, cancel, read
+
+    /// Sends a new code (the old one stops working); the attempt counter is kept.
+    public func resend(id: String, channel: Channel?, principal: Principal) async throws -> Verification {
+        guard Identifier.isWellFormed(id, prefix: "vrf") else { throw VerificationError.notFound }
+        let now = clock.now()
+        let policy = policy(for: principal)
+        // Read first to render the message; the store re-checks every rule inside its transaction.
+        let current = try await store.verification(id: id, tenantID: principal.tenant.id, admission: nil)
+        if let channel, channel != current.channel { throw VerificationError.channelMismatch }
+        let code = CodeGenerator(random: random).generate(length: current.codeLength)
+        var renewed = current
+        renewed.expiresAt = now + .seconds(current.ttlSeconds)
+        let message = try sealedMessage(for: renewed, code: code, now: now)
+        let v = try await store.resendVerification(
+            ResendCommand(
+                id: id, tenantID: principal.tenant.id, channel: channel, codeHash: hasher.hash(code: code, verificationID: id),
+                message: message, now: now, policy: policy, admission: admission(principal, policy, now)))
+        outboxNudge()
+        return v
+    }
+
+    public func cancel(id: String, principal: Principal) async throws -> Verification {
+        guard Identifier.isWellFormed(id, prefix: "vrf") else { throw VerificationError.notFound }
+        let now = clock.now()
+        return try await store.cancelVerification(id: id, tenantID: principal.tenant.id, now: now, admission: admission(principal, policy(for: principal), now))
+    }
+
+    public func verification(id: String, principal: Principal) async throws -> Verification {
+        guard Identifier.isWellFormed(id, prefix: "vrf") else { throw VerificationError.notFound }
+        let now = clock.now()
+        return try await store.verification(id: id, tenantID: principal.tenant.id, admission: admission(principal, policy(for: principal), now))
+    }
+
+    // MARK: tokens
+
+    /// Introspects a token for the calling tenant; with `consume`, the token is accepted once across the deployment.
+    public func verifyToken(_ token: String, consume: Bool, purpose: String?, principal: Principal) async throws -> TokenVerdict {
+        let now = clock.now()
+        try await store.admit(admission(principal, policy(for: principal), now))
+        let claims: VerificationClaims
+        switch await signer.verifySignature(token) {
+        case .failure(let rejection): return .invalid(rejection)
+        case .success(let c): claims = c
+        }
+        guard claims.tenantID == principal.tenant.id else { return .invalid(.tenantMismatch) }
+        guard claims.exp > now.seconds else { return .invalid(.expired) }
+        if let purpose, purpose != claims.purpose { return .invalid(.purposeMismatch) }
+        if consume {
+            let first = try await store.consumeToken(jti: claims.jti, tenantID: claims.tenantID, expiresAt: Timestamp(seconds: claims.exp), now: now)
+            return first ? .valid(claims) : .invalid(.alreadyUsed)
+        }
+        return try await store.isTokenConsumed(jti: claims.jti) ? .invalid(.alreadyUsed) : .valid(claims)
+    }
+}

@@ -1,0 +1,40 @@
+import Crypto
+import Foundation
+
+/// Authenticated encryption (AES-256-GCM) of secrets at rest under the master key: signing keys, the
+/// code-hashing secret and outbox payloads. Each purpose gets its own subkey (HKDF), so a payload can never
+/// be unsealed as a key.
+public struct SecretBox: Sendable {
+    private let key: SymmetricKey
+
+    /// - Parameters:
+    ///   - masterKey: 32 bytes from `OTPGATE_MASTER_KEY` or the key file.
+    ///   - purpose: domain separation label, e.g. `"outbox"`.
+    public init(masterKey: [UInt8], purpose: String) {
+        self.key = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: SymmetricKey(data: masterKey), salt: Array("otpgate".utf8), info: Array(purpose.utf8), outputByteCount: 32)
+    }
+
+    public func seal(_ plaintext: [UInt8]) throws -> [UInt8] {
+        guard let combined = try AES.GCM.seal(plaintext, using: key).combined else { throw SecretBoxError.sealFailed }
+        return Array(combined)
+    }
+
+    public func open(_ sealed: [UInt8]) throws -> [UInt8] {
+        do {
+            return Array(try AES.GCM.open(AES.GCM.SealedBox(combined: sealed), using: key))
+        } catch {
+            throw SecretBoxError.openFailed
+        }
+    }
+}
+
+public enum SecretBoxError: Error, Sendable, CustomStringConvertible {
+    case sealFailed, openFailed
+    public var description: String {
+        switch self {
+        case .sealFailed: "could not seal a secret"
+        case .openFailed: "a sealed secret did not open: wrong master key or corrupted data"
+        }
+    }
+}

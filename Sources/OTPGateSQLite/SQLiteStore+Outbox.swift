@@ -1,0 +1,91 @@
+import Foundation
+import GRDB
+public import OTPGateCore
+
+extension SQLiteStore {
+    static func outboxMessage(_ row: Row) throws -> OutboxMessage {
+        guard let channel = Channel(rawValue: row["channel"]), let state = OutboxState(rawValue: row["state"]) else {
+            throw StoreError(.corrupt, "outbox row with unknown channel or state")
+        }
+        return OutboxMessage(
+            id: row["id"], tenantID: row["tenant_id"], verificationID: row["verification_id"], channel: channel,
+            sealedPayload: (row["payload"] as Data?).map(Array.init), state: state, attempts: row["attempts"],
+            createdAt: Timestamp(milliseconds: row["created_at"]), nextAttemptAt: Timestamp(milliseconds: row["next_attempt_at"]),
+            expiresAt: Timestamp(milliseconds: row["expires_at"]), leaseUntil: (row["lease_until"] as Int64?).map(Timestamp.init(milliseconds:)),
+            lastError: row["last_error"])
+    }
+
+    public func claimOutbox(limit: Int, now: Timestamp, leaseUntil: Timestamp) async throws -> [OutboxMessage] {
+        try await write { db in
+            // A claimed message's next_attempt_at is its lease end, so one index finds both due and abandoned claims.
+            try Row.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_until = ?, next_attempt_at = ?
+                        WHERE id IN (SELECT id FROM outbox WHERE state IN ('pending', 'sending') AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)
+                        RETURNING *
+                        """),
+                arguments: [leaseUntil.milliseconds, leaseUntil.milliseconds, now.milliseconds, limit]
+            ).map(Self.outboxMessage).sorted { $0.id < $1.id }
+        }
+    }
+
+    public func finishOutbox(id: Int64, attempt: Int, outcome: DeliveryOutcome, now: Timestamp) async throws {
+        try await write { db in
+            // `attempts = ?` fences out a worker whose lease ran out and whose message was claimed again.
+            switch outcome {
+            case .sent:
+                try db.execute(
+                    sql: "UPDATE outbox SET state = 'sent', payload = NULL, lease_until = NULL, finished_at = ?, last_error = NULL WHERE id = ? AND attempts = ? AND state = 'sending'",
+                    arguments: [now.milliseconds, id, attempt])
+            case .retry(let at, let error):
+                try db.execute(
+                    sql: "UPDATE outbox SET state = 'pending', lease_until = NULL, next_attempt_at = ?, last_error = ? WHERE id = ? AND attempts = ? AND state = 'sending'",
+                    arguments: [at.milliseconds, error, id, attempt])
+            case .failed(let error):
+                try db.execute(
+                    sql: "UPDATE outbox SET state = 'failed', payload = NULL, lease_until = NULL, finished_at = ?, last_error = ? WHERE id = ? AND attempts = ? AND state = 'sending'",
+                    arguments: [now.milliseconds, error, id, attempt])
+            case .expired:
+                try db.execute(
+                    sql: "UPDATE outbox SET state = 'expired', payload = NULL, lease_until = NULL, finished_at = ? WHERE id = ? AND attempts = ? AND state = 'sending'",
+                    arguments: [now.milliseconds, id, attempt])
+            }
+        }
+    }
+
+    public func outboxMessages(verificationID: String) async throws -> [OutboxMessage] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE verification_id = ? ORDER BY id", arguments: [verificationID]).map(Self.outboxMessage)
+        }
+    }
+
+    public func sweep(now: Timestamp, retention: Duration) async throws -> SweepReport {
+        try await write { db in
+            var report = SweepReport()
+            let expired = try String.fetchAll(
+                db, sql: "UPDATE verifications SET state = 'expired', updated_at = ? WHERE state = 'pending' AND expires_at <= ? RETURNING channel",
+                arguments: [now.milliseconds, now.milliseconds])
+            for name in expired {
+                if let channel = Channel(rawValue: name) { report.expiredByChannel[channel, default: 0] += 1 }
+            }
+            try db.execute(
+                sql: "UPDATE outbox SET state = 'expired', payload = NULL, lease_until = NULL, finished_at = ? WHERE state IN ('pending', 'sending') AND expires_at <= ?",
+                arguments: [now.milliseconds, now.milliseconds])
+            let cutoff = (now - retention).milliseconds
+            let deletions: [(String, StatementArguments)] = [
+                ("DELETE FROM idempotency_keys WHERE created_at < ?", [(now - .seconds(86_400)).milliseconds]),
+                ("DELETE FROM consumed_tokens WHERE expires_at < ?", [now.milliseconds]),
+                ("DELETE FROM request_counters WHERE window_start < ?", [now.seconds - 60]),
+                ("DELETE FROM outbox WHERE state NOT IN ('pending', 'sending') AND created_at < ?", [cutoff]),
+                ("DELETE FROM verifications WHERE state <> 'pending' AND updated_at < ?", [cutoff]),
+                ("DELETE FROM destinations WHERE failed_checks = 0 AND (locked_until IS NULL OR locked_until < ?)", [now.milliseconds]),
+            ]
+            for (sql, arguments) in deletions {
+                try db.execute(sql: sql, arguments: arguments)
+                report.deletedRows += db.changesCount
+            }
+            return report
+        }
+    }
+}

@@ -1,0 +1,176 @@
+import Foundation
+import GRDB
+public import OTPGateCore
+
+/// The embedded store: one SQLite file in WAL mode through a GRDB `DatabasePool` (parallel readers, one writer).
+/// Every write goes through the `BatchWriter`, so each operation is one serialised, atomic read-decide-write:
+/// the rules come from `VerificationRules`, and no other process or request can interleave.
+public final class SQLiteStore: Store, Sendable {
+    let pool: DatabasePool
+    let writer: BatchWriter
+
+    /// Opens (creating if needed) the database at `path`.
+    /// - Parameter synchronous: `FULL` (default) makes every acknowledged write survive power loss; `NORMAL`
+    ///   survives a process crash only. Group commit keeps the cost of `FULL` to one fsync per batch.
+    public init(path: String, synchronous: String = "FULL") throws {
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.maximumReaderCount = 8
+        let mode = synchronous.uppercased() == "NORMAL" ? "NORMAL" : "FULL"
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(mode)")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+        } catch {
+            throw SQLiteStore.storeError(error)
+        }
+        writer = BatchWriter(pool: pool)
+    }
+
+    static func storeError(_ error: any Error) -> any Error {
+        if error is VerificationError || error is StoreError { return error }
+        if let db = error as? DatabaseError {
+            if db.resultCode == .SQLITE_CONSTRAINT { return StoreError(.conflict, "constraint violated: \(db.message ?? "")") }
+            if db.resultCode == .SQLITE_CORRUPT || db.resultCode == .SQLITE_NOTADB { return StoreError(.corrupt, "database file is corrupt") }
+            return StoreError(.unavailable, "sqlite: \(db.resultCode)")
+        }
+        return StoreError(.unavailable, "sqlite: \(error)")
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do { return try await pool.read(body) } catch { throw SQLiteStore.storeError(error) }
+    }
+
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do { return try await writer.write(body) } catch { throw SQLiteStore.storeError(error) }
+    }
+
+    /// A write whose refusals still commit what ran before them (the admission counter): the body's
+    /// `VerificationError` is carried out of the savepoint as a value and thrown after the batch commits.
+    func decide<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let result: Result<T, VerificationError> = try await write { db in
+            do { return .success(try body(db)) } catch let refusal as VerificationError { return .failure(refusal) }
+        }
+        return try result.get()
+    }
+
+    // MARK: lifecycle
+
+    public func migrate() async throws {
+        try await write { db in
+            try db.execute(sql: "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)")
+            let applied = Set(try Int.fetchAll(db, sql: "SELECT version FROM schema_migrations"))
+            for migration in Schema.migrations where !applied.contains(migration.version) {
+                for statement in migration.statements { try db.execute(sql: Schema.Dialect.sqlite.render(statement)) }
+                try db.execute(
+                    sql: "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    arguments: [migration.version, migration.name, Timestamp(Date()).milliseconds])
+            }
+        }
+    }
+
+    public func ping() async throws {
+        _ = try await read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+    }
+
+    // MARK: tenants and keys
+
+    public func createTenant(_ tenant: Tenant, firstKey: APIKeyRecord) async throws {
+        let policy = try Self.encodePolicy(tenant.policy)
+        try await write { db in
+            try db.execute(
+                sql: "INSERT INTO tenants (id, name, policy, created_at) VALUES (?, ?, ?, ?)",
+                arguments: [tenant.id, tenant.name, policy, tenant.createdAt.milliseconds])
+            try Self.insertKey(db, firstKey)
+        }
+    }
+
+    static func insertKey(_ db: Database, _ key: APIKeyRecord) throws {
+        try db.execute(
+            sql: "INSERT INTO api_keys (id, tenant_id, key_hash, prefix, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [key.id, key.tenantID, Data(key.hash), key.prefix, key.createdAt.milliseconds, key.revokedAt?.milliseconds])
+    }
+
+    static func encodePolicy(_ overrides: PolicyOverrides) throws -> String {
+        String(decoding: try JSONEncoder().encode(overrides), as: UTF8.self)
+    }
+
+    static func tenant(_ row: Row, prefix: String = "") throws -> Tenant {
+        let policyText: String = row[prefix + "policy"]
+        return Tenant(
+            id: row[prefix + "id"], name: row[prefix + "name"], createdAt: Timestamp(milliseconds: row[prefix + "created_at"]),
+            policy: (try? JSONDecoder().decode(PolicyOverrides.self, from: Data(policyText.utf8))) ?? PolicyOverrides())
+    }
+
+    public func tenants() async throws -> [Tenant] {
+        try await read { db in try Row.fetchAll(db, sql: "SELECT * FROM tenants ORDER BY created_at, id").map { try Self.tenant($0) } }
+    }
+
+    public func tenant(id: String) async throws -> Tenant? {
+        try await read { db in try Row.fetchOne(db, sql: "SELECT * FROM tenants WHERE id = ?", arguments: [id]).map { try Self.tenant($0) } }
+    }
+
+    public func updateTenantPolicy(id: String, overrides: PolicyOverrides) async throws -> Bool {
+        let policy = try Self.encodePolicy(overrides)
+        return try await write { db in
+            try db.execute(sql: "UPDATE tenants SET policy = ? WHERE id = ?", arguments: [policy, id])
+            return db.changesCount == 1
+        }
+    }
+
+    public func createAPIKey(_ key: APIKeyRecord) async throws {
+        try await write { db in try Self.insertKey(db, key) }
+    }
+
+    public func apiKeys(tenantID: String) async throws -> [APIKeyRecord] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM api_keys WHERE tenant_id = ? ORDER BY created_at, id", arguments: [tenantID]).map { row in
+                APIKeyRecord(
+                    id: row["id"], tenantID: row["tenant_id"], hash: Array(row["key_hash"] as Data), prefix: row["prefix"],
+                    createdAt: Timestamp(milliseconds: row["created_at"]), revokedAt: (row["revoked_at"] as Int64?).map(Timestamp.init(milliseconds:)))
+            }
+        }
+    }
+
+    public func revokeAPIKey(id: String, at: Timestamp) async throws -> Bool {
+        try await write { db in
+            try db.execute(sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", arguments: [at.milliseconds, id])
+            return db.changesCount == 1
+        }
+    }
+
+    public func principal(forKeyHash hash: [UInt8]) async throws -> Principal? {
+        try await read { db in
+            guard let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT k.id AS key_id, t.id AS id, t.name AS name, t.policy AS policy, t.created_at AS created_at
+                    FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = ? AND k.revoked_at IS NULL
+                    """,
+                arguments: [Data(hash)])
+            else { return nil }
+            return Principal(tenant: try Self.tenant(row), keyID: row["key_id"])
+        }
+    }
+
+    // MARK: secrets
+
+    public func insertSecretIfAbsent(name: String, value: [UInt8], createdAt: Timestamp) async throws -> [UInt8] {
+        try await write { db in
+            try db.execute(
+                sql: "INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
+                arguments: [name, Data(value), createdAt.milliseconds])
+            let stored = try Data.fetchOne(db, sql: "SELECT value FROM secrets WHERE name = ?", arguments: [name])
+            return Array(stored ?? Data())
+        }
+    }
+
+    public func secrets(prefix: String) async throws -> [(name: String, value: [UInt8])] {
+        let rows = try await read { db in
+            try Row.fetchAll(db, sql: "SELECT name, value FROM secrets WHERE substr(name, 1, ?) = ? ORDER BY created_at, name", arguments: [prefix.count, prefix])
+                .map { ($0["name"] as String, Array($0["value"] as Data)) }
+        }
+        return rows.map { (name: $0.0, value: $0.1) }
+    }
+}
