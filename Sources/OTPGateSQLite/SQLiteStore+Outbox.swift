@@ -30,8 +30,14 @@ extension SQLiteStore {
         }
     }
 
-    public func finishOutbox(id: Int64, attempt: Int, outcome: DeliveryOutcome, now: Timestamp) async throws {
+    public func finishOutbox(_ results: [DeliveryResult], now: Timestamp) async throws {
+        guard !results.isEmpty else { return }
         try await write { db in
+            for result in results { try Self.finish(db, id: result.messageID, attempt: result.attempt, outcome: result.outcome, now: now) }
+        }
+    }
+
+    static func finish(_ db: Database, id: Int64, attempt: Int, outcome: DeliveryOutcome, now: Timestamp) throws {
             // `attempts = ?` fences out a worker whose lease ran out and whose message was claimed again.
             switch outcome {
             case .sent:
@@ -51,7 +57,6 @@ extension SQLiteStore {
                     sql: "UPDATE outbox SET state = 'expired', payload = NULL, lease_until = NULL, finished_at = ? WHERE id = ? AND attempts = ? AND state = 'sending'",
                     arguments: [now.milliseconds, id, attempt])
             }
-        }
     }
 
     public func outboxMessages(verificationID: String) async throws -> [OutboxMessage] {

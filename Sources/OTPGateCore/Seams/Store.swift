@@ -48,8 +48,9 @@ public protocol Store: Sendable {
     // MARK: outbox
     /// Claims up to `limit` due messages for `leaseUntil`; a claim whose lease ran out can be claimed again.
     func claimOutbox(limit: Int, now: Timestamp, leaseUntil: Timestamp) async throws -> [OutboxMessage]
-    /// Records the outcome of one delivery attempt of a claimed message.
-    func finishOutbox(id: Int64, attempt: Int, outcome: DeliveryOutcome, now: Timestamp) async throws
+    /// Records the outcomes of delivery attempts of claimed messages; an outcome whose claim was lost
+    /// (its lease ran out and another worker claimed the message again) is ignored.
+    func finishOutbox(_ results: [DeliveryResult], now: Timestamp) async throws
     func outboxMessages(verificationID: String) async throws -> [OutboxMessage]
 
     // MARK: housekeeping
@@ -159,6 +160,19 @@ public enum DeliveryOutcome: Sendable, Equatable {
     case failed(error: String)
     /// Not sent because the code is no longer useful.
     case expired
+}
+
+/// The outcome of one delivery attempt, fenced by the attempt number the claim returned.
+public struct DeliveryResult: Sendable, Equatable {
+    public var messageID: Int64
+    public var attempt: Int
+    public var outcome: DeliveryOutcome
+
+    public init(messageID: Int64, attempt: Int, outcome: DeliveryOutcome) {
+        self.messageID = messageID
+        self.attempt = attempt
+        self.outcome = outcome
+    }
 }
 
 public struct SweepReport: Sendable, Equatable {

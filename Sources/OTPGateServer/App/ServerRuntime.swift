@@ -1,0 +1,106 @@
+public import Hummingbird
+import Logging
+public import OTPGateCore
+import OTPGateSQLite
+import ServiceLifecycle
+
+/// A fully wired OTPGate: store, secrets, engine, HTTP router and background services.
+public struct ServerRuntime: Sendable {
+    public let settings: ServerSettings
+    public let store: any Store
+    public let engine: VerificationEngine
+    public let metrics: ServerMetrics
+    public let signer: any TokenSigner
+    public let sender: any MessageSender
+    public let outboxWorker: OutboxWorker
+    public let sweeper: Sweeper
+    let routes: RouteTable
+    let dependencies: ServerDependencies
+
+    /// Opens the store the settings name and applies migrations.
+    public static func openStore(_ settings: ServerSettings) async throws -> any Store {
+        let store: any Store
+        switch settings.database {
+        case .sqlite(let path):
+            store = try SQLiteStore(path: path, synchronous: settings.sqliteSynchronous)
+        case .postgres:
+            throw ConfigurationError("PostgreSQL support is not built yet; use a sqlite: database URL")
+        }
+        try await store.migrate()
+        return store
+    }
+
+    /// Loads (or on first start creates) the shared secrets and wires the engine.
+    public static func make(settings: ServerSettings, store: any Store, dependencies: ServerDependencies = ServerDependencies()) async throws -> ServerRuntime {
+        let sender = try dependencies.sender ?? chooseSender(settings)
+        let master = try MasterKey.load(settings: settings, random: dependencies.random)
+        let secretsBox = SecretBox(masterKey: master, purpose: "secrets")
+        let now = dependencies.clock.now()
+        // The code-hashing secret is shared by every instance: the first to start writes it.
+        let sealedCodeSecret = try await store.insertSecretIfAbsent(
+            name: "code-hmac", value: try secretsBox.seal(dependencies.random.bytes(32)), createdAt: now)
+        let codeSecret = try secretsBox.open(sealedCodeSecret)
+        let signer = try await JWTTokenSigner.load(store: store, box: secretsBox, now: now)
+        let metrics = ServerMetrics()
+        let nudge = OutboxNudge()
+        let outboxBox = SecretBox(masterKey: master, purpose: "outbox")
+        let engine = VerificationEngine(
+            store: store, clock: dependencies.clock, random: dependencies.random, hasher: CodeHasher(secret: codeSecret),
+            outboxBox: outboxBox, signer: signer, defaultPolicy: settings.policy, issuer: settings.issuer, observer: metrics,
+            outboxNudge: { nudge.raise() })
+        var worker = OutboxWorker(
+            store: store, sender: sender, box: outboxBox, renderer: MessageRenderer(), clock: dependencies.clock, metrics: metrics,
+            nudge: nudge, logger: dependencies.logger)
+        worker.pollInterval = settings.outboxPollInterval
+        worker.maxAttempts = settings.maxDeliveryAttempts
+        let sweeper = Sweeper(
+            store: store, clock: dependencies.clock, metrics: metrics, logger: dependencies.logger, interval: settings.sweepInterval,
+            retention: .seconds(Int64(settings.retentionDays) * 86_400))
+        return ServerRuntime(
+            settings: settings, store: store, engine: engine, metrics: metrics, signer: signer, sender: sender, outboxWorker: worker,
+            sweeper: sweeper, routes: RouteTable(), dependencies: dependencies)
+    }
+
+    static func chooseSender(_ settings: ServerSettings) throws -> any MessageSender {
+        if settings.environment == .production && !settings.allowConsoleInProduction {
+            throw ConfigurationError(
+                "OTPGATE_ENV=production has no real delivery provider configured; the \(settings.delivery.rawValue) channel is refused in production (set OTPGATE_ALLOW_CONSOLE_IN_PRODUCTION=true to override)")
+        }
+        switch settings.delivery {
+        case .console: return ConsoleSender()
+        case .discard: return DiscardSender()
+        }
+    }
+
+    /// The router with every route and middleware.
+    public func buildRouter() -> Router<AppRequestContext> {
+        let router = Router(context: AppRequestContext.self)
+        router.add(middleware: ObservabilityMiddleware(metrics: metrics))
+        OpsController(store: store, signer: signer, metrics: metrics).addRoutes(to: router, routes: routes)
+        let api = router.group("v1").add(middleware: APIKeyAuthenticator(store: store, cache: PrincipalCache(ttl: settings.principalCacheTTL)))
+        VerificationController(engine: engine, defaultCountryCode: "91").addRoutes(to: api, routes: routes)
+        TokenController(engine: engine).addRoutes(to: api, routes: routes)
+        return router
+    }
+
+    /// The HTTP application with the outbox worker and sweeper as services, stopped gracefully on SIGINT/SIGTERM.
+    public func buildApplication() -> some ApplicationProtocol {
+        var services: [any Service] = []
+        if dependencies.runBackgroundServices {
+            services.append(outboxWorker)
+            services.append(sweeper)
+        }
+        return Application(
+            router: buildRouter(),
+            configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "otpgate"),
+            services: services, logger: dependencies.logger)
+    }
+
+    /// Serves until SIGINT or SIGTERM, then lets in-flight requests and the outbox worker finish.
+    public func run() async throws {
+        try await buildApplication().runService()
+    }
+
+    /// The (method, path) pairs the router serves, as OpenAPI spells them.
+    var registeredRoutes: [RouteTable.Route] { routes.all }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import Logging
+import OTPGateCore
+public import ServiceLifecycle
+
+/// Drains the transactional outbox: claims due messages with a lease, unseals and renders each, hands it to
+/// the sender once per attempt, and records the outcome. Failed attempts are retried with exponential backoff;
+/// a claim abandoned by a crashed process is picked up again when its lease runs out.
+public struct OutboxWorker: Service {
+    let store: any Store
+    let sender: any MessageSender
+    let box: SecretBox
+    let renderer: MessageRenderer
+    let clock: any OTPGateCore.Clock
+    let metrics: ServerMetrics
+    let nudge: OutboxNudge
+    let logger: Logger
+    var pollInterval: Duration = .milliseconds(500)
+    var batchSize = 128
+    var lease: Duration = .seconds(30)
+    var maxAttempts = 5
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            var claimed: [OutboxMessage] = []
+            do {
+                let now = clock.now()
+                claimed = try await store.claimOutbox(limit: batchSize, now: now, leaseUntil: now + lease)
+            } catch {
+                logger.warning("outbox claim failed", metadata: ["error": .string(String(describing: error))])
+            }
+            if claimed.isEmpty {
+                await idle()
+                continue
+            }
+            let results = await withTaskGroup(of: DeliveryResult.self) { group in
+                for message in claimed { group.addTask { await deliver(message) } }
+                var results: [DeliveryResult] = []
+                for await result in group { results.append(result) }
+                return results
+            }
+            do {
+                try await store.finishOutbox(results, now: clock.now())
+            } catch {
+                // The leases run out and the messages are claimed again: at-least-once delivery.
+                logger.warning("outbox finish failed", metadata: ["error": .string(String(describing: error))])
+            }
+        }
+    }
+
+    /// Waits for a nudge or the poll interval, whichever comes first, returning early on shutdown.
+    private func idle() async {
+        let step = Duration.milliseconds(10)
+        var waited = Duration.zero
+        while waited < pollInterval, !Task.isShuttingDownGracefully, !Task.isCancelled {
+            if nudge.take() { return }
+            try? await Task.sleep(for: step)
+            waited += step
+        }
+    }
+
+    func deliver(_ message: OutboxMessage) async -> DeliveryResult {
+        let now = clock.now()
+        func result(_ outcome: DeliveryOutcome, _ label: String) -> DeliveryResult {
+            metrics.messageDelivered(channel: message.channel, sender: sender.name, outcome: label)
+            return DeliveryResult(messageID: message.id, attempt: message.attempts, outcome: outcome)
+        }
+        guard now < message.expiresAt else { return result(.expired, "expired") }
+        guard let sealed = message.sealedPayload,
+              let payload = try? JSONDecoder().decode(MessagePayload.self, from: Data(box.open(sealed)))
+        else {
+            logger.error("outbox payload does not open", metadata: ["message_id": .stringConvertible(message.id)])
+            return result(.failed(error: "payload does not open under the current master key"), "failed")
+        }
+        let rendered = renderer.render(payload, channel: message.channel)
+        let outgoing = OutgoingMessage(
+            messageID: message.id, tenantID: message.tenantID, verificationID: message.verificationID, channel: message.channel,
+            destination: payload.destination, subject: rendered.subject, text: rendered.text)
+        do {
+            try await sender.send(outgoing)
+            return result(.sent, "sent")
+        } catch {
+            let delivery = error as? DeliveryError ?? DeliveryError(retryable: true, reason: String(describing: type(of: error)))
+            logger.warning(
+                "delivery attempt failed",
+                metadata: ["message_id": .stringConvertible(message.id), "attempt": .stringConvertible(message.attempts), "reason": .string(delivery.reason)])
+            if delivery.retryable, message.attempts < maxAttempts {
+                let backoff = Duration.seconds(1 << min(message.attempts, 8))
+                return result(.retry(at: now + backoff, error: delivery.reason), "retry")
+            }
+            return result(.failed(error: delivery.reason), "failed")
+        }
+    }
+}

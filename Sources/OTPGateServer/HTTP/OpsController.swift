@@ -1,0 +1,50 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import OTPGateCore
+
+/// Unauthenticated operational endpoints: liveness, readiness, metrics, the OpenAPI document and the JWKS.
+struct OpsController: Sendable {
+    let store: any Store
+    let signer: any TokenSigner
+    let metrics: ServerMetrics
+
+    func addRoutes(to router: Router<AppRequestContext>, routes: RouteTable) {
+        routes.get(router, "/healthz", use: health)
+        routes.get(router, "/readyz", use: ready)
+        routes.get(router, "/metrics", use: metricsText)
+        routes.get(router, "/openapi.json", use: openAPI)
+        routes.get(router, "/.well-known/jwks.json", use: jwks)
+    }
+
+    @Sendable func health(_ request: Request, context: AppRequestContext) async throws -> Response {
+        JSONResponse.make(.ok, .object(["status": .string("ok")]))
+    }
+
+    @Sendable func ready(_ request: Request, context: AppRequestContext) async throws -> Response {
+        do {
+            try await store.ping()
+            return JSONResponse.make(.ok, .object(["status": .string("ready"), "database": .string("ok")]))
+        } catch {
+            return Problem(status: .serviceUnavailable, code: "unavailable", title: "Not ready", detail: "the database does not answer")
+                .response(requestID: context.id)
+        }
+    }
+
+    @Sendable func metricsText(_ request: Request, context: AppRequestContext) async throws -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition())))
+    }
+
+    @Sendable func openAPI(_ request: Request, context: AppRequestContext) async throws -> Response {
+        JSONResponse.make(.ok, bytes: Array(OpenAPIDocument.json.utf8))
+    }
+
+    @Sendable func jwks(_ request: Request, context: AppRequestContext) async throws -> Response {
+        var response = JSONResponse.make(.ok, bytes: try await signer.jwks())
+        response.headers[.contentType] = "application/jwk-set+json"
+        response.headers[.cacheControl] = "public, max-age=300"
+        return response
+    }
+}

@@ -1,0 +1,51 @@
+public import OTPGateCore
+public import Prometheus
+
+/// The Prometheus metrics of one process, served at `/metrics`. Labels carry routes, statuses and channels,
+/// never a destination, a code or a key.
+public final class ServerMetrics: EngineObserver, Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    static let latencyBuckets: [Duration] = [
+        .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(20),
+        .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5),
+    ]
+
+    public init() {}
+
+    private func counter(_ name: String, _ help: String, _ labels: [(String, String)]) -> Counter {
+        registry.makeCounter(descriptor: MetricNameDescriptor(metricName: name, helpText: help), labels: labels)
+    }
+
+    func recordRequest(route: String, method: String, status: Int, duration: Duration) {
+        counter("otpgate_http_requests_total", "HTTP requests by route, method and status", [("route", route), ("method", method), ("status", String(status))])
+            .increment()
+        registry.makeDurationHistogram(
+            descriptor: MetricNameDescriptor(metricName: "otpgate_http_request_duration_seconds", helpText: "HTTP request latency by route"),
+            labels: [("route", route), ("method", method)], buckets: Self.latencyBuckets
+        ).record(duration)
+    }
+
+    public func verificationStarted(channel: Channel) {
+        counter("otpgate_verifications_started_total", "Verifications started", [("channel", channel.rawValue)]).increment()
+    }
+
+    public func verificationApproved(channel: Channel) {
+        counter("otpgate_verifications_approved_total", "Verifications approved", [("channel", channel.rawValue)]).increment()
+    }
+
+    public func checkFailed(channel: Channel) {
+        counter("otpgate_verifications_failed_total", "Checks with an incorrect code", [("channel", channel.rawValue)]).increment()
+    }
+
+    public func verificationsExpired(channel: Channel, count: Int) {
+        counter("otpgate_verifications_expired_total", "Verifications that expired unapproved", [("channel", channel.rawValue)])
+            .increment(by: Int64(count))
+    }
+
+    func messageDelivered(channel: Channel, sender: String, outcome: String) {
+        counter("otpgate_messages_total", "Outbox delivery attempts by outcome", [("channel", channel.rawValue), ("sender", sender), ("outcome", outcome)])
+            .increment()
+    }
+
+    func exposition() -> [UInt8] { registry.emitToBuffer() }
+}

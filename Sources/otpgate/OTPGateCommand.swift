@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import Logging
+import OTPGateCore
+import OTPGateServer
+
+@main
+struct OTPGateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "otpgate",
+        abstract: "A self-hostable OTP verification server.",
+        subcommands: [Serve.self, Migrate.self, TenantCommand.self, KeyCommand.self])
+}
+
+/// `--database`, shared by every command; falls back to `OTPGATE_DATABASE_URL`, then `sqlite:otpgate.sqlite`.
+struct DatabaseOption: ParsableArguments {
+    @Option(name: .long, help: "sqlite:PATH or postgres://user:pass@host:port/db (env OTPGATE_DATABASE_URL)")
+    var database: String?
+
+    func settings() throws -> ServerSettings {
+        var settings = try ServerSettings(environment: ProcessInfo.processInfo.environment)
+        if let database { settings.database = try DatabaseURL(parsing: database) }
+        return settings
+    }
+}
+
+enum Bootstrap {
+    static let logging: Void = {
+        let level = ProcessInfo.processInfo.environment["OTPGATE_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        LoggingSystem.bootstrap { JSONLogHandler(label: $0, level: level) }
+    }()
+
+    static func store(_ settings: ServerSettings) async throws -> any Store {
+        _ = logging
+        return try await ServerRuntime.openStore(settings)
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the server until SIGINT or SIGTERM.")
+
+    @Option(help: "Address to bind (env OTPGATE_HOST, default 127.0.0.1)") var host: String?
+    @Option(help: "Port to bind (env OTPGATE_PORT, default 8080)") var port: Int?
+    @OptionGroup var db: DatabaseOption
+
+    func run() async throws {
+        var settings = try db.settings()
+        if let host { settings.host = host }
+        if let port { settings.port = port }
+        let store = try await Bootstrap.store(settings)
+        let runtime = try await ServerRuntime.make(
+            settings: settings, store: store, dependencies: ServerDependencies(logger: Logger(label: "otpgate")))
+        if let created = try await TenantAdmin(store: store).bootstrapDefaultTenant() {
+            // Written unbuffered to stdout (like the console channel), so it shows at once even in a pipe.
+            ConsoleSender.standardOutput("OTPGate created tenant \"default\" (\(created.tenant.id)) on this new database.")
+            ConsoleSender.standardOutput("Its API key, shown once and stored only as a hash: \(created.apiKey)")
+        }
+        Logger(label: "otpgate").info(
+            "starting", metadata: ["database": .string(settings.database.description), "address": .string("\(settings.host):\(settings.port)"),
+                                   "delivery": .string(runtime.sender.name)])
+        try await runtime.run()
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending database migrations and exit.")
+    @OptionGroup var db: DatabaseOption
+
+    func run() async throws {
+        _ = try await Bootstrap.store(try db.settings())
+        print("migrations applied")
+    }
+}

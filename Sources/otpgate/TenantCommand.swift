@@ -1,0 +1,133 @@
+import ArgumentParser
+import Foundation
+import OTPGateCore
+import OTPGateServer
+
+struct TenantCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tenant", abstract: "Manage tenants.", subcommands: [Create.self, List.self, Policy.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a tenant and its first API key (shown once).")
+        @Argument(help: "The tenant's name") var name: String
+        @Flag(help: "End with one JSON line {\"tenant_id\", \"api_key\"}") var json = false
+        @OptionGroup var db: DatabaseOption
+
+        func run() async throws {
+            let store = try await Bootstrap.store(try db.settings())
+            let created = try await TenantAdmin(store: store).createTenant(name: name)
+            print("tenant \(created.tenant.id) \"\(created.tenant.name)\" created")
+            print("API key \(created.keyID), shown once and stored only as a hash:")
+            if json {
+                print(try JSONLine.encode(["tenant_id": created.tenant.id, "key_id": created.keyID, "api_key": created.apiKey]))
+            } else {
+                print(created.apiKey)
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List tenants.")
+        @Flag(help: "One JSON line per tenant") var json = false
+        @OptionGroup var db: DatabaseOption
+
+        func run() async throws {
+            let store = try await Bootstrap.store(try db.settings())
+            for tenant in try await store.tenants() {
+                if json {
+                    print(try JSONLine.encode(["tenant_id": tenant.id, "name": tenant.name, "created_at": tenant.createdAt.iso8601]))
+                } else {
+                    print("\(tenant.id)\t\(tenant.createdAt.iso8601)\t\(tenant.name)")
+                }
+            }
+        }
+    }
+
+    struct Policy: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show or change a tenant's limits (unset values use the server defaults).")
+        @Argument(help: "Tenant id") var tenant: String
+        @Option var startsPerDestination: Int?
+        @Option var startWindowSeconds: Int?
+        @Option var failedChecksBeforeLock: Int?
+        @Option var lockSeconds: Int?
+        @Option var requestsPerKeyPerSecond: Int?
+        @Option var resendCooldownSeconds: Int?
+        @Option var maxSends: Int?
+        @Option var tokenTtlSeconds: Int?
+        @OptionGroup var db: DatabaseOption
+
+        func run() async throws {
+            let settings = try db.settings()
+            let store = try await Bootstrap.store(settings)
+            guard var overrides = try await store.tenant(id: tenant)?.policy else { throw ValidationError("no tenant \(tenant)") }
+            if let v = startsPerDestination { overrides.startsPerDestination = v }
+            if let v = startWindowSeconds { overrides.startWindowSeconds = v }
+            if let v = failedChecksBeforeLock { overrides.failedChecksBeforeLock = v }
+            if let v = lockSeconds { overrides.lockSeconds = v }
+            if let v = requestsPerKeyPerSecond { overrides.requestsPerKeyPerSecond = v }
+            if let v = resendCooldownSeconds { overrides.resendCooldownSeconds = v }
+            if let v = maxSends { overrides.maxSends = v }
+            if let v = tokenTtlSeconds { overrides.tokenTTLSeconds = v }
+            try ServerSettings.validate(settings.policy.applying(overrides))
+            _ = try await store.updateTenantPolicy(id: tenant, overrides: overrides)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(overrides), as: UTF8.self))
+        }
+    }
+}
+
+struct KeyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "key", abstract: "Manage API keys.", subcommands: [Create.self, Revoke.self, List.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create another API key for a tenant (shown once).")
+        @Option(help: "Tenant id") var tenant: String
+        @Flag(help: "End with one JSON line {\"key_id\", \"api_key\"}") var json = false
+        @OptionGroup var db: DatabaseOption
+
+        func run() async throws {
+            let store = try await Bootstrap.store(try db.settings())
+            let created = try await TenantAdmin(store: store).createKey(tenantID: tenant)
+            print("API key \(created.keyID) for \(tenant), shown once and stored only as a hash:")
+            print(json ? try JSONLine.encode(["tenant_id": tenant, "key_id": created.keyID, "api_key": created.apiKey]) : created.apiKey)
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke an API key; running servers stop accepting it within seconds.")
+        @Argument(help: "Key id (key_…)") var keyID: String
+        @OptionGroup var db: DatabaseOption
+
+        func run() async throws {
+            let store = try await Bootstrap.store(try db.settings())
+            guard try await store.revokeAPIKey(id: keyID, at: SystemClock().now()) else {
+                throw ValidationError("no active key \(keyID)")
+            }
+            print("revoked \(keyID)")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a tenant's keys (prefixes only).")
+        @Option(help: "Tenant id") var tenant: String
+        @OptionGroup var db: DatabaseOption
+
+        func run() async throws {
+            let store = try await Bootstrap.store(try db.settings())
+            for key in try await store.apiKeys(tenantID: tenant) {
+                print("\(key.id)\t\(key.prefix)…\t\(key.createdAt.iso8601)\t\(key.revokedAt.map { "revoked " + $0.iso8601 } ?? "active")")
+            }
+        }
+    }
+}
+
+enum JSONLine {
+    static func encode(_ object: [String: String]) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(object), as: UTF8.self)
+    }
+}
