@@ -7,10 +7,10 @@ public enum PhoneNumber {
         guard trimmed.utf8.count <= 32 else { throw DestinationError("is too long for a phone number") }
         var digits = ""
         var sawPlus = false
-        for (index, ch) in trimmed.enumerated() {
+        for ch in trimmed {
             switch ch {
             case "0"..."9": digits.append(ch)
-            case "+" where index == 0: sawPlus = true
+            case "+" where digits.isEmpty && !sawPlus: sawPlus = true
             case " ", "-", "(", ")", ".": continue
             default: throw DestinationError("must contain only digits, spaces, '-', '(', ')', '.' and a leading '+'")
             }

@@ -22,30 +22,36 @@ public struct OutboxWorker: Service {
 
     public func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            var claimed: [OutboxMessage] = []
-            do {
-                let now = clock.now()
-                claimed = try await store.claimOutbox(limit: batchSize, now: now, leaseUntil: now + lease)
-            } catch {
-                logger.warning("outbox claim failed", metadata: ["error": .string(String(describing: error))])
-            }
-            if claimed.isEmpty {
-                await idle()
-                continue
-            }
-            let results = await withTaskGroup(of: DeliveryResult.self) { group in
-                for message in claimed { group.addTask { await deliver(message) } }
-                var results: [DeliveryResult] = []
-                for await result in group { results.append(result) }
-                return results
-            }
-            do {
-                try await store.finishOutbox(results, now: clock.now())
-            } catch {
-                // The leases run out and the messages are claimed again: at-least-once delivery.
-                logger.warning("outbox finish failed", metadata: ["error": .string(String(describing: error))])
-            }
+            if await drainOnce() == 0 { await idle() }
         }
+    }
+
+    /// Claims one batch of due messages, delivers them concurrently and records the outcomes.
+    /// - Returns: how many messages were claimed.
+    @discardableResult
+    public func drainOnce() async -> Int {
+        let claimed: [OutboxMessage]
+        do {
+            let now = clock.now()
+            claimed = try await store.claimOutbox(limit: batchSize, now: now, leaseUntil: now + lease)
+        } catch {
+            logger.warning("outbox claim failed", metadata: ["error": .string(String(describing: error))])
+            return 0
+        }
+        guard !claimed.isEmpty else { return 0 }
+        let results = await withTaskGroup(of: DeliveryResult.self) { group in
+            for message in claimed { group.addTask { await deliver(message) } }
+            var results: [DeliveryResult] = []
+            for await result in group { results.append(result) }
+            return results
+        }
+        do {
+            try await store.finishOutbox(results, now: clock.now())
+        } catch {
+            // The leases run out and the messages are claimed again: at-least-once delivery.
+            logger.warning("outbox finish failed", metadata: ["error": .string(String(describing: error))])
+        }
+        return claimed.count
     }
 
     /// Waits for a nudge or the poll interval, whichever comes first, returning early on shutdown.

@@ -36,7 +36,10 @@ public struct JWTTokenSigner: TokenSigner {
             jwks.append(JWK.ecdsa(.es256, identifier: JWKIdentifier(string: kid), x: parameters.x, y: parameters.y, curve: .p256))
             kids.append(kid)
         }
-        let document = try JSONEncoder().encode(JWKS(keys: jwks))
+        // Sorted keys: every instance serves byte-identical JWKS for the same keys.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let document = try encoder.encode(JWKS(keys: jwks))
         return JWTTokenSigner(keys: collection, activeKID: kids.last!, knownKIDs: Set(kids), jwksDocument: Array(document))
     }
 

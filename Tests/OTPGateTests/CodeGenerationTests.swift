@@ -1,0 +1,157 @@
+import NIOCore
+import HummingbirdTesting
+import HTTPTypes
+import Foundation
+import OTPGateCore
+import Synchronization
+import Testing
+
+@testable import OTPGateServer
+
+/// Codes: exact lengths, only digits, uniform (no modulo bias), from the CSPRNG in production.
+@Suite struct CodeGenerationTests {
+    @Test(arguments: Array(4...10))
+    func codesHaveExactlyTheRequestedDigits(length: Int) {
+        let generator = CodeGenerator(random: SystemRandomSource())
+        for _ in 0..<500 {
+            let code = generator.generate(length: length)
+            #expect(code.count == length)
+            #expect(code.allSatisfy { $0.isASCII && $0.isNumber })
+        }
+    }
+
+    @Test func digitsAreUniform() {
+        // 60,000 six-digit codes: each digit position should hold each digit ~6,000 times.
+        let generator = CodeGenerator(random: SeededRandom(seed: 2026))
+        var counts = [[Int]](repeating: [Int](repeating: 0, count: 10), count: 6)
+        for _ in 0..<60_000 {
+            for (position, ch) in generator.generate(length: 6).enumerated() { counts[position][ch.wholeNumberValue!] += 1 }
+        }
+        for position in counts {
+            // Chi-square with 9 degrees of freedom; 27.88 is the 0.1% critical value.
+            let chi = position.reduce(0.0) { $0 + pow(Double($1) - 6000, 2) / 6000 }
+            #expect(chi < 27.88)
+        }
+    }
+
+    @Test func leadingZerosAreKept() {
+        // A source that always yields zero bytes gives the code 000000, not "0".
+        struct Zeros: RandomSource { func bytes(_ count: Int) -> [UInt8] { [UInt8](repeating: 0, count: count) } }
+        #expect(CodeGenerator(random: Zeros()).generate(length: 6) == "000000")
+    }
+
+    @Test func rejectionSamplingDiscardsTheBiasedTail() {
+        // The first draw is in the tail of 2^64 that does not divide by 10^6 and must be rejected; the second is used.
+        final class Scripted: RandomSource, Sendable {
+            let draws = Mutex<[UInt64]>([UInt64.max - 3, 1_234_567])
+            func bytes(_ count: Int) -> [UInt8] {
+                let value = draws.withLock { $0.removeFirst() }
+                return (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * UInt64($0))) }
+            }
+        }
+        #expect(Scripted().uniform(below: 1_000_000) == 234_567)
+    }
+
+    @Test func theSystemSourceIsNotConstant() {
+        let a = SystemRandomSource().bytes(32)
+        let b = SystemRandomSource().bytes(32)
+        #expect(a != b)
+        #expect(a.count == 32)
+    }
+
+    @Test func codeHashesAreKeyedAndBoundToTheVerification() {
+        let hasher = CodeHasher(secret: Array(repeating: 1, count: 32))
+        let other = CodeHasher(secret: Array(repeating: 2, count: 32))
+        #expect(hasher.hash(code: "123456", verificationID: "vrf_a") == hasher.hash(code: "123456", verificationID: "vrf_a"))
+        #expect(hasher.hash(code: "123456", verificationID: "vrf_a") != hasher.hash(code: "123456", verificationID: "vrf_b"))
+        #expect(hasher.hash(code: "123456", verificationID: "vrf_a") != other.hash(code: "123456", verificationID: "vrf_a"))
+        #expect(constantTimeEquals([1, 2, 3], [1, 2, 3]))
+        #expect(!constantTimeEquals([1, 2, 3], [1, 2, 4]))
+        #expect(!constantTimeEquals([1, 2, 3], [1, 2]))
+    }
+
+    @Test func identifiersArePrefixedAndOpaque() {
+        let id = Identifier.make("vrf", random: SystemRandomSource())
+        #expect(Identifier.isWellFormed(id, prefix: "vrf"))
+        #expect(!Identifier.isWellFormed(id, prefix: "ten"))
+        #expect(!Identifier.isWellFormed("vrf_../../etc", prefix: "vrf"))
+        let key = APIKey.generate(random: SystemRandomSource())
+        #expect(APIKey.isWellFormed(key))
+        #expect(APIKey.hash(key).count == 32)
+    }
+}
+
+@Suite struct DestinationTests {
+    @Test(arguments: [
+        ("9876543210", "+919876543210"), ("+91 98765 43210", "+919876543210"), ("09876543210", "+919876543210"),
+        ("0091-98765-43210", "+919876543210"), ("(+91) 98765.43210", "+919876543210"), ("+14155550123", "+14155550123"),
+        ("+44 20 7946 0958", "+442079460958"),
+    ])
+    func phoneNumbersNormaliseToE164(raw: String, expected: String) throws {
+        #expect(try Destination.parse(raw, channel: .sms).value == expected)
+    }
+
+    @Test(arguments: ["", "12345", "+91 5876543210", "+9198765432101", "98765x43210", "+0123456789", "++919876543210", "+91\n9876543210", "+1234567"])
+    func invalidPhoneNumbersAreRefused(raw: String) {
+        #expect(throws: DestinationError.self) { try Destination.parse(raw, channel: .sms) }
+    }
+
+    @Test(arguments: [("A.B+tag@Example.co.in", "A.B+tag@example.co.in"), ("x@y.io", "x@y.io")])
+    func emailsAreAccepted(raw: String, expected: String) throws {
+        #expect(try Destination.parse(raw, channel: .email).value == expected)
+    }
+
+    @Test(arguments: [
+        "a@b.com\r\nBcc: c@d.com", "a@b.com\nX", "a@b.com,c@d.com", "a@b.com;c@d.com", "<a@b.com>", "\"a\"@b.com", "a b@c.com",
+        "a@b", "a@b.c", "@b.com", "a@", ".a@b.com", "a..b@c.com", "a@-b.com", "a@b..com", "ä@b.com", String(repeating: "a", count: 65) + "@b.com",
+    ])
+    func unsafeEmailsAreRefused(raw: String) {
+        #expect(throws: DestinationError.self) { try Destination.parse(raw, channel: .email) }
+    }
+
+    @Test func masksHideMostOfTheDestination() {
+        #expect(Destination(unchecked: "+919876543210", channel: .sms).masked == "+91******3210")
+        #expect(Destination(unchecked: "priya@example.com", channel: .email).masked == "p***@e******.com")
+    }
+}
+
+@Suite struct ConfigurationTests {
+    @Test func databaseURLs() throws {
+        #expect(try DatabaseURL(parsing: "sqlite:data/otp.sqlite") == .sqlite(path: "data/otp.sqlite"))
+        #expect(try DatabaseURL(parsing: "sqlite:///var/lib/otp.sqlite") == .sqlite(path: "/var/lib/otp.sqlite"))
+        #expect(throws: ConfigurationError.self) { try DatabaseURL(parsing: "mysql://x") }
+        #expect(throws: ConfigurationError.self) { try DatabaseURL(parsing: "sqlite:") }
+        #expect(DatabaseURL.postgres(url: "postgres://otp:s3cret@db:5432/otp").description == "postgres://otp:***@db:5432/otp")
+    }
+
+    @Test func masterKeyFileIsCreatedPrivateAndReused() throws {
+        let dir = try temporaryDirectory()
+        let settings = try ServerSettings(environment: ["OTPGATE_DATABASE_URL": "sqlite:\(dir.path)/db.sqlite"])
+        let first = try MasterKey.load(settings: settings, random: SystemRandomSource())
+        let second = try MasterKey.load(settings: settings, random: SystemRandomSource())
+        #expect(first == second)
+        #expect(first.count == 32)
+        let mode = try FileManager.default.attributesOfItem(atPath: "\(dir.path)/db.sqlite.master-key")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: "\(dir.path)/db.sqlite.master-key")
+        #expect(throws: ConfigurationError.self) { try MasterKey.load(settings: settings, random: SystemRandomSource()) }
+    }
+
+    @Test func masterKeyFromTheEnvironment() throws {
+        #expect(try MasterKey.parse(String(repeating: "0f", count: 32)) == [UInt8](repeating: 0x0f, count: 32))
+        #expect(try MasterKey.parse(Data(repeating: 7, count: 32).base64EncodedString()) == [UInt8](repeating: 7, count: 32))
+        #expect(throws: ConfigurationError.self) { try MasterKey.parse("short") }
+        let postgres = try ServerSettings(environment: ["OTPGATE_DATABASE_URL": "postgres://a@b/c"])
+        #expect(throws: ConfigurationError.self) { try MasterKey.load(settings: postgres, random: SystemRandomSource()) }
+    }
+
+    @Test func badSettingsAreRefusedWithoutEchoingSecrets() {
+        #expect(throws: ConfigurationError.self) { try ServerSettings(environment: ["OTPGATE_ENV": "staging"]) }
+        #expect(throws: ConfigurationError.self) { try ServerSettings(environment: ["OTPGATE_DELIVERY": "carrier-pigeon"]) }
+        do {
+            _ = try MasterKey.parse("my-secret-master-key")
+        } catch {
+            #expect(!"\(error)".contains("my-secret"))
+        }
+    }
+}

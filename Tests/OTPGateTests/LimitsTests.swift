@@ -1,0 +1,135 @@
+import NIOCore
+import HummingbirdTesting
+import Foundation
+import HTTPTypes
+import OTPGateCore
+import Testing
+
+@testable import OTPGateServer
+
+/// Per-destination start limits, lockouts after failed checks, and per-key request limits, with an injected clock.
+@Suite struct LimitsTests {
+    @Test func startsPerDestinationAreLimitedInASlidingWindow() async throws {
+        let h = try await Harness.make()
+        try await h.test { client in
+            for _ in 0..<5 {
+                _ = try await client.start()
+                h.clock.advance(.seconds(60))
+            }
+            let limited = try await client.post("/v1/verifications", #"{"to":"+919876543210","channel":"sms"}"#)
+            #expect(limited.status == .tooManyRequests)
+            #expect(limited.problemCode == "rate_limited")
+            #expect(limited.string("scope") == "destination")
+            // The oldest start was 300 s ago; its slot frees 300 s from now.
+            #expect(limited.headers[.retryAfter] == "300")
+            // Another destination is unaffected; the same number in another form is the same destination.
+            #expect(try await client.post("/v1/verifications", #"{"to":"+919876543211","channel":"sms"}"#).status == .created)
+            #expect(try await client.post("/v1/verifications", #"{"to":"09876543210","channel":"sms"}"#).status == .tooManyRequests)
+            h.clock.advance(.seconds(300))
+            #expect(try await client.post("/v1/verifications", #"{"to":"+919876543210","channel":"sms"}"#).status == .created)
+        }
+    }
+
+    @Test func tenantPolicyOverridesTheDefault() async throws {
+        let h = try await Harness.make()
+        var overrides = PolicyOverrides()
+        overrides.startsPerDestination = 2
+        #expect(try await h.store.updateTenantPolicy(id: h.tenant.id, overrides: overrides))
+        try await h.test { client in
+            _ = try await client.start()
+            _ = try await client.start()
+            #expect(try await client.post("/v1/verifications", #"{"to":"+919876543210","channel":"sms"}"#).status == .tooManyRequests)
+        }
+    }
+
+    @Test func consecutiveFailuresAcrossVerificationsLockTheDestination() async throws {
+        let h = try await Harness.make(environment: ["OTPGATE_POLICY_STARTS_PER_DESTINATION": "100"])
+        try await h.test { client in
+            // Ten wrong checks spread over four verifications of one number lock it (default: 10 per hour).
+            var failures = 0
+            var lastID = ""
+            while failures < 10 {
+                lastID = try await client.start()
+                for _ in 0..<3 where failures < 10 {
+                    let r = try await client.post("/v1/verifications/\(lastID)/check", #"{"code":"0000000000"}"#)
+                    #expect(r.problemCode == "incorrect_code")
+                    failures += 1
+                }
+            }
+            let locked = try await client.post("/v1/verifications/\(lastID)/check", #"{"code":"0000000000"}"#)
+            #expect(locked.status == .tooManyRequests)
+            #expect(locked.problemCode == "destination_locked")
+            #expect(locked.headers[.retryAfter] == "3600")
+            let start = try await client.post("/v1/verifications", #"{"to":"+919876543210","channel":"sms"}"#)
+            #expect(start.problemCode == "destination_locked")
+            // Other destinations are unaffected.
+            #expect(try await client.post("/v1/verifications", #"{"to":"+919876543299","channel":"sms"}"#).status == .created)
+            h.clock.advance(.seconds(3600))
+            let fresh = try await client.start()
+            await h.deliver()
+            let code = try #require(h.sender.code(for: fresh))
+            #expect(try await client.post("/v1/verifications/\(fresh)/check", #"{"code":"\#(code)"}"#).status == .ok)
+        }
+        let state = try await h.store.destinationState(tenantID: h.tenant.id, destination: "+919876543210")
+        #expect(state?.failedChecks == 0)
+    }
+
+    @Test func anApprovalResetsTheRunOfFailures() async throws {
+        let h = try await Harness.make(environment: ["OTPGATE_POLICY_STARTS_PER_DESTINATION": "100"])
+        try await h.test { client in
+            for _ in 0..<3 {
+                let id = try await client.start()
+                for _ in 0..<3 { _ = try await client.post("/v1/verifications/\(id)/check", #"{"code":"0000000000"}"#) }
+                await h.deliver()
+                let code = try #require(h.sender.code(for: id))
+                #expect(try await client.post("/v1/verifications/\(id)/check", #"{"code":"\#(code)"}"#).status == .ok)
+            }
+        }
+    }
+
+    @Test func failuresOutsideTheWindowStartANewRun() {
+        var policy = Policy()
+        policy.failedChecksBeforeLock = 3
+        let t0 = Timestamp(seconds: 1000)
+        var state = DestinationState(tenantID: "t", destination: "d")
+        state = VerificationRules.afterFailedCheck(state, now: t0, policy: policy)
+        state = VerificationRules.afterFailedCheck(state, now: t0 + .seconds(10), policy: policy)
+        state = VerificationRules.afterFailedCheck(state, now: t0 + .seconds(3601), policy: policy)
+        #expect(state.failedChecks == 1)
+        #expect(state.lockedUntil == nil)
+        state = VerificationRules.afterFailedCheck(state, now: t0 + .seconds(3602), policy: policy)
+        state = VerificationRules.afterFailedCheck(state, now: t0 + .seconds(3603), policy: policy)
+        #expect(state.lockedUntil == t0 + .seconds(3603 + 3600))
+    }
+
+    @Test func requestsPerKeyPerSecondAreLimited() async throws {
+        let h = try await Harness.make(environment: ["OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND": "3"])
+        try await h.test { client in
+            let id = try await client.start()
+            #expect(try await client.get("/v1/verifications/\(id)").status == .ok)
+            #expect(try await client.get("/v1/verifications/\(id)").status == .ok)
+            let limited = try await client.get("/v1/verifications/\(id)")
+            #expect(limited.status == .tooManyRequests)
+            #expect(limited.string("scope") == "api_key")
+            #expect(limited.headers[.retryAfter] == "1")
+            // Refused requests still count; the next second has a fresh allowance.
+            h.clock.advance(.seconds(1))
+            #expect(try await client.get("/v1/verifications/\(id)").status == .ok)
+        }
+    }
+
+    @Test func cooldownGrowsAndIsCapped() {
+        let policy = Policy()
+        #expect(policy.resendCooldown(afterSends: 1) == .seconds(30))
+        #expect(policy.resendCooldown(afterSends: 2) == .seconds(60))
+        #expect(policy.resendCooldown(afterSends: 3) == .seconds(120))
+        #expect(policy.resendCooldown(afterSends: 20) == .seconds(600))
+    }
+
+    @Test func nistCeilingOnFailedChecksIsEnforcedInConfiguration() {
+        #expect(throws: ConfigurationError.self) {
+            _ = try ServerSettings(environment: ["OTPGATE_POLICY_FAILED_CHECKS_BEFORE_LOCK": "101"])
+        }
+        #expect(throws: ConfigurationError.self) { _ = try ServerSettings(environment: ["OTPGATE_POLICY_TTL_SECONDS": "3600"]) }
+    }
+}

@@ -1,0 +1,68 @@
+import NIOCore
+import HummingbirdTesting
+import Foundation
+import HTTPTypes
+import OTPGateCore
+import Testing
+
+@testable import OTPGateServer
+
+/// Health, readiness, metrics, JWKS and the OpenAPI document.
+@Suite struct OpsTests {
+    @Test func healthReadinessAndJWKSNeedNoKey() async throws {
+        let h = try await Harness.make()
+        try await h.test { client in
+            #expect(try await client.get("/healthz", key: .some(nil)).status == .ok)
+            let ready = try await client.get("/readyz", key: .some(nil))
+            #expect(ready.status == .ok)
+            #expect(ready.string("database") == "ok")
+            let jwks = try await client.get("/.well-known/jwks.json", key: .some(nil))
+            #expect(jwks.status == .ok)
+            #expect(jwks.headers[.contentType] == "application/jwk-set+json")
+            guard case .array(let keys)? = jwks["keys"] else { Issue.record("no keys"); return }
+            #expect(keys.count == 1)
+        }
+    }
+
+    @Test func metricsCountRequestsAndVerificationsWithoutSecrets() async throws {
+        let h = try await Harness.make()
+        try await h.test { client in
+            let id = try await client.start()
+            _ = try await client.post("/v1/verifications/\(id)/check", #"{"code":"0000000000"}"#)
+            await h.deliver()
+            let code = try #require(h.sender.code(for: id))
+            _ = try await client.post("/v1/verifications/\(id)/check", #"{"code":"\#(code)"}"#)
+            let response = try await client.client.execute(uri: "/metrics", method: .get) { String(buffer: $0.body) }
+            #expect(response.contains(#"otpgate_verifications_started_total{channel="sms"} 1"#))
+            #expect(response.contains(#"otpgate_verifications_approved_total{channel="sms"} 1"#))
+            #expect(response.contains(#"otpgate_verifications_failed_total{channel="sms"} 1"#))
+            #expect(response.contains(#"otpgate_http_requests_total{route="/v1/verifications/{id}/check",method="POST",status="422"} 1"#)
+                || response.contains(#"route="/v1/verifications/:id/check""#))
+            #expect(response.contains("otpgate_http_request_duration_seconds_bucket"))
+            #expect(response.contains(#"otpgate_messages_total{channel="sms",sender="recording",outcome="sent"} 1"#))
+            #expect(!response.contains("9876543210"))
+            #expect(!response.contains(code))
+            #expect(!response.contains(h.apiKey))
+        }
+    }
+
+    @Test func theOpenAPIDocumentDescribesExactlyTheServedRoutes() async throws {
+        let h = try await Harness.make()
+        _ = h.runtime.buildRouter()
+        let served = Set(h.runtime.registeredRoutes.map { "\($0.method) \($0.path)" })
+        let document = try JSONDecoder().decode(JSONValue.self, from: Data(OpenAPIDocument.json.utf8))
+        guard case .object(let root) = document, case .object(let paths)? = root["paths"] else { Issue.record("no paths"); return }
+        #expect(root["openapi"] == .string("3.1.0"))
+        var described = Set<String>()
+        for (path, item) in paths {
+            guard case .object(let operations) = item else { continue }
+            for method in operations.keys where ["get", "post", "put", "patch", "delete"].contains(method) { described.insert("\(method) \(path)") }
+        }
+        #expect(described == served)
+        try await h.test { client in
+            let r = try await client.get("/openapi.json", key: .some(nil))
+            #expect(r.status == .ok)
+            #expect(r["openapi"] == .string("3.1.0"))
+        }
+    }
+}

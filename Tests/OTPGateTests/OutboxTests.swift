@@ -1,0 +1,139 @@
+import NIOCore
+import HummingbirdTesting
+import HTTPTypes
+import Foundation
+import OTPGateCore
+import Synchronization
+import Testing
+
+@testable import OTPGateServer
+
+/// The transactional outbox: delivered once, codes sealed at rest and erased after, retries with backoff.
+@Suite struct OutboxTests {
+    func start(_ h: Harness, ttl: Int? = nil) async throws -> Verification {
+        let principal = try await h.principal(for: h.apiKey)
+        guard case .created(let v) = try await h.engine.start(
+            StartRequest(destination: .init(unchecked: "+919876543210", channel: .sms), ttlSeconds: ttl), principal: principal)
+        else { throw TestFailure("not created") }
+        return v
+    }
+
+    @Test func theMessageIsWrittenWithTheVerificationSealedAndErasedAfterSending() async throws {
+        let h = try await Harness.make()
+        let v = try await start(h)
+        let queued = try await h.store.outboxMessages(verificationID: v.id)
+        #expect(queued.count == 1)
+        #expect(queued[0].state == .pending)
+        let sealed = try #require(queued[0].sealedPayload)
+        // Nothing in the stored row reads as the destination (the code is never stored in clear either).
+        #expect(!String(decoding: sealed, as: UTF8.self).contains("9876543210"))
+        await h.deliver()
+        let code = try #require(h.sender.code(for: v.id))
+        #expect(!String(decoding: sealed, as: UTF8.self).contains(code))
+        let sent = try await h.store.outboxMessages(verificationID: v.id)
+        #expect(sent[0].state == .sent)
+        #expect(sent[0].sealedPayload == nil)
+        #expect(h.sender.messages.count == 1)
+        // Delivering again sends nothing more.
+        await h.deliver()
+        #expect(h.sender.messages.count == 1)
+    }
+
+    @Test func retryableFailuresAreRetriedWithBackoffThenGivenUp() async throws {
+        let h = try await Harness.make()
+        let v = try await start(h)
+        h.sender.failNext([DeliveryError(retryable: true, reason: "gateway 503"), DeliveryError(retryable: true, reason: "gateway 503")])
+        await h.deliver()
+        var row = try await h.store.outboxMessages(verificationID: v.id)[0]
+        #expect(row.state == .pending)
+        #expect(row.attempts == 1)
+        #expect(row.lastError == "gateway 503")
+        #expect(row.nextAttemptAt == h.clock.now() + .seconds(2))
+        await h.deliver()
+        #expect(h.sender.messages.isEmpty)
+        h.clock.advance(.seconds(2))
+        await h.deliver()
+        h.clock.advance(.seconds(4))
+        await h.deliver()
+        row = try await h.store.outboxMessages(verificationID: v.id)[0]
+        #expect(row.state == .sent)
+        #expect(row.attempts == 3)
+        #expect(h.sender.messages.count == 1)
+    }
+
+    @Test func permanentFailuresStopAtOnce() async throws {
+        let h = try await Harness.make()
+        let v = try await start(h)
+        h.sender.failNext([DeliveryError(retryable: false, reason: "invalid number")])
+        await h.deliver()
+        let row = try await h.store.outboxMessages(verificationID: v.id)[0]
+        #expect(row.state == .failed)
+        #expect(row.sealedPayload == nil)
+    }
+
+    @Test func aCodeThatExpiredUndeliveredIsNeverSent() async throws {
+        let h = try await Harness.make()
+        let v = try await start(h, ttl: 30)
+        h.clock.advance(.seconds(31))
+        await h.deliver()
+        #expect(h.sender.messages.isEmpty)
+        #expect(try await h.store.outboxMessages(verificationID: v.id)[0].state == .expired)
+    }
+
+    @Test func aResendSupersedesTheUnsentCode() async throws {
+        let h = try await Harness.make(environment: ["OTPGATE_POLICY_RESEND_COOLDOWN_SECONDS": "0"])
+        let v = try await start(h)
+        _ = try await h.engine.resend(id: v.id, channel: nil, principal: try await h.principal(for: h.apiKey))
+        await h.deliver()
+        let rows = try await h.store.outboxMessages(verificationID: v.id)
+        #expect(rows.map(\.state) == [.superseded, .sent])
+        #expect(h.sender.messages.count == 1)
+    }
+
+    @Test func anAbandonedClaimIsDeliveredWhenItsLeaseRunsOut() async throws {
+        let h = try await Harness.make()
+        let v = try await start(h)
+        let now = h.clock.now()
+        // A worker claims the message and dies without finishing.
+        let claimed = try await h.store.claimOutbox(limit: 10, now: now, leaseUntil: now + .seconds(30))
+        #expect(claimed.count == 1)
+        await h.deliver()
+        #expect(h.sender.messages.isEmpty)
+        h.clock.advance(.seconds(30))
+        await h.deliver()
+        #expect(h.sender.messages.count == 1)
+        // The dead worker's late report is fenced out by the attempt number.
+        try await h.store.finishOutbox([DeliveryResult(messageID: claimed[0].id, attempt: claimed[0].attempts, outcome: .failed(error: "late"))], now: h.clock.now())
+        #expect(try await h.store.outboxMessages(verificationID: v.id)[0].state == .sent)
+    }
+
+    @Test func theConsoleSenderWritesOneJSONLine() async throws {
+        let lines = Mutex<[String]>([])
+        let console = ConsoleSender { line in lines.withLock { $0.append(line) } }
+        try await console.send(OutgoingMessage(messageID: 7, tenantID: "ten_a", verificationID: "vrf_b", channel: .sms, destination: "+919876543210", subject: nil, text: "123456 is your code"))
+        let line = try #require(lines.withLock { $0.first })
+        let object = try JSONDecoder().decode([String: String].self, from: Data(line.utf8))
+        #expect(object["to"] == "+919876543210")
+        #expect(object["text"] == "123456 is your code")
+        #expect(object["verification_id"] == "vrf_b")
+        #expect(!line.contains("\n"))
+    }
+
+    @Test func productionRefusesTheConsoleUnlessAllowed() throws {
+        let production = try ServerSettings(environment: ["OTPGATE_ENV": "production"])
+        #expect(throws: ConfigurationError.self) { _ = try ServerRuntime.chooseSender(production) }
+        let allowed = try ServerSettings(environment: ["OTPGATE_ENV": "production", "OTPGATE_ALLOW_CONSOLE_IN_PRODUCTION": "true"])
+        #expect(try ServerRuntime.chooseSender(allowed).name == "console")
+        #expect(try ServerRuntime.chooseSender(try ServerSettings(environment: [:])).name == "console")
+    }
+
+    @Test func theSweeperExpiresVerificationsAndCountsThem() async throws {
+        let h = try await Harness.make()
+        _ = try await start(h, ttl: 30)
+        h.clock.advance(.seconds(30))
+        let report = try await h.store.sweep(now: h.clock.now(), retention: .seconds(86_400))
+        #expect(report.expiredByChannel[.sms] == 1)
+        let again = try await h.store.sweep(now: h.clock.now(), retention: .seconds(86_400))
+        #expect(again.expiredByChannel.isEmpty)
+    }
+}

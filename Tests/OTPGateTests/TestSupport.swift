@@ -1,0 +1,181 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import OTPGateCore
+import OTPGateSQLite
+import Synchronization
+import Testing
+
+@testable import OTPGateServer
+
+/// A clock the test moves by hand.
+final class TestClock: OTPGateCore.Clock, Sendable {
+    private let current: Mutex<Timestamp>
+    init(_ start: Timestamp = Timestamp(seconds: 1_800_000_000)) { current = Mutex(start) }
+    func now() -> Timestamp { current.withLock { $0 } }
+    func advance(_ duration: Duration) { current.withLock { $0 = $0 + duration } }
+}
+
+/// Deterministic randomness (SplitMix64), so a failing test fails the same way every run.
+final class SeededRandom: RandomSource, Sendable {
+    private let state: Mutex<UInt64>
+    init(seed: UInt64) { state = Mutex(seed) }
+    func bytes(_ count: Int) -> [UInt8] {
+        state.withLock { s in
+            var out: [UInt8] = []
+            out.reserveCapacity(count)
+            while out.count < count {
+                s &+= 0x9E37_79B9_7F4A_7C15
+                var z = s
+                z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+                z ^= z >> 31
+                for i in 0..<8 where out.count < count { out.append(UInt8(truncatingIfNeeded: z >> (8 * UInt64(i)))) }
+            }
+            return out
+        }
+    }
+}
+
+/// Records what the outbox worker hands over: the test's view of the SMS or email a person would get.
+final class RecordingSender: MessageSender, Sendable {
+    let name = "recording"
+    private let sent = Mutex<[OutgoingMessage]>([])
+    private let failures = Mutex<[DeliveryError]>([])
+
+    var messages: [OutgoingMessage] { sent.withLock { $0 } }
+
+    /// Makes the next sends fail with these errors, in order.
+    func failNext(_ errors: [DeliveryError]) { failures.withLock { $0 += errors } }
+
+    func send(_ message: OutgoingMessage) async throws {
+        if let failure = failures.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) { throw failure }
+        sent.withLock { $0.append(message) }
+    }
+
+    /// The code in the last message to a verification.
+    func code(for verificationID: String) -> String? {
+        messages.last { $0.verificationID == verificationID }.flatMap { $0.text.split(separator: " ").first.map(String.init) }
+    }
+}
+
+let testMasterKey = String(repeating: "ab", count: 32)
+
+func temporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("otpgate-test-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// One OTPGate on a fresh SQLite file, with a test clock, seeded randomness and a recording sender, and one tenant.
+struct Harness {
+    let directory: URL
+    let clock: TestClock
+    let sender: RecordingSender
+    let runtime: ServerRuntime
+    let tenant: Tenant
+    let apiKey: String
+
+    var store: any Store { runtime.store }
+    var engine: VerificationEngine { runtime.engine }
+    var principal: Principal { Principal(tenant: tenant, keyID: "") }
+
+    static func make(environment: [String: String] = [:], seed: UInt64 = 42) async throws -> Harness {
+        let directory = try temporaryDirectory()
+        var env = ["OTPGATE_DATABASE_URL": "sqlite:\(directory.path)/otpgate.sqlite", "OTPGATE_MASTER_KEY": testMasterKey]
+        env.merge(environment) { $1 }
+        let settings = try ServerSettings(environment: env)
+        let store = try await ServerRuntime.openStore(settings)
+        let clock = TestClock()
+        let random = SeededRandom(seed: seed)
+        let sender = RecordingSender()
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let runtime = try await ServerRuntime.make(
+            settings: settings, store: store,
+            dependencies: ServerDependencies(clock: clock, random: random, sender: sender, logger: logger, runBackgroundServices: false))
+        let created = try await TenantAdmin(store: store, clock: clock, random: random).createTenant(name: "acme")
+        return Harness(directory: directory, clock: clock, sender: sender, runtime: runtime, tenant: created.tenant, apiKey: created.apiKey)
+    }
+
+    /// Another tenant on the same deployment.
+    func makeTenant(_ name: String) async throws -> (tenant: Tenant, apiKey: String) {
+        let created = try await TenantAdmin(store: store, clock: clock, random: SeededRandom(seed: UInt64(name.hashValue.magnitude))).createTenant(name: name)
+        return (created.tenant, created.apiKey)
+    }
+
+    /// Delivers everything due in the outbox, as the background worker would.
+    func deliver() async { while await runtime.outboxWorker.drainOnce() > 0 {} }
+
+    /// The principal as the API sees it (with its real key id).
+    func principal(for key: String) async throws -> Principal {
+        try #require(try await store.principal(forKeyHash: APIKey.hash(key)))
+    }
+
+    func test(_ body: @Sendable (TestClient) async throws -> Void) async throws {
+        let router = runtime.buildRouter()
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
+        try await app.test(.router) { client in try await body(TestClient(client: client, apiKey: apiKey)) }
+    }
+}
+
+/// A decoded API response.
+struct APIResponse {
+    let status: HTTPResponse.Status
+    let headers: HTTPFields
+    let json: JSONValue?
+
+    subscript(_ key: String) -> JSONValue? {
+        guard case .object(let object)? = json else { return nil }
+        return object[key]
+    }
+
+    func string(_ key: String) -> String? {
+        if case .string(let s)? = self[key] { return s }
+        return nil
+    }
+
+    func int(_ key: String) -> Int? {
+        if case .number(let n)? = self[key] { return Int(n) }
+        return nil
+    }
+
+    var problemCode: String? { string("code") }
+}
+
+struct TestClient {
+    let client: any TestClientProtocol
+    let apiKey: String
+
+    @discardableResult
+    func call(_ method: HTTPRequest.Method, _ path: String, json: String? = nil, key: String?? = .none, headers: HTTPFields = [:]) async throws -> APIResponse {
+        var fields = headers
+        let bearer = key ?? apiKey
+        if let bearer { fields[.authorization] = "Bearer \(bearer)" }
+        if json != nil { fields[.contentType] = "application/json" }
+        return try await client.execute(uri: path, method: method, headers: fields, body: json.map { ByteBuffer(string: $0) }) { response in
+            let bytes = Data(response.body.readableBytesView)
+            return APIResponse(status: response.status, headers: response.headers, json: try? JSONDecoder().decode(JSONValue.self, from: bytes))
+        }
+    }
+
+    func post(_ path: String, _ json: String? = nil, key: String?? = .none, headers: HTTPFields = [:]) async throws -> APIResponse {
+        try await call(.post, path, json: json, key: key, headers: headers)
+    }
+
+    func get(_ path: String, key: String?? = .none) async throws -> APIResponse {
+        try await call(.get, path, key: key)
+    }
+
+    /// Starts an SMS verification and returns its id.
+    func start(to: String = "+919876543210", extra: String = "") async throws -> String {
+        let response = try await post("/v1/verifications", #"{"to":"\#(to)","channel":"sms"\#(extra)}"#)
+        #expect(response.status == .created)
+        return try #require(response.string("id"))
+    }
+}
