@@ -37,7 +37,7 @@ public struct Policy: Sendable, Codable, Equatable {
         var p = self
         if let v = overrides.startsPerDestination { p.startsPerDestination = v }
         if let v = overrides.startWindowSeconds { p.startWindowSeconds = v }
-        if let v = overrides.failedChecksBeforeLock { p.failedChecksBeforeLock = min(v, Policy.failedChecksCeiling) }
+        if let v = overrides.failedChecksBeforeLock { p.failedChecksBeforeLock = v }
         if let v = overrides.lockSeconds { p.lockSeconds = v }
         if let v = overrides.requestsPerKeyPerSecond { p.requestsPerKeyPerSecond = v }
         if let v = overrides.resendCooldownSeconds { p.resendCooldownSeconds = v }

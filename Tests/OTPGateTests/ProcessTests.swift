@@ -1,0 +1,231 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+
+/// The real `otpgate` binary: the CLI, graceful shutdown on SIGTERM, and durability under SIGKILL.
+@Suite(.serialized) struct ProcessTests {
+    @Test func tenantAndKeyCommands() async throws {
+        let dir = try temporaryDirectory()
+        let db = "sqlite:\(dir.path)/cli.sqlite"
+        let created = try OTPGateProcess.run(["tenant", "create", "Acme Lending", "--json", "--database", db])
+        #expect(created.status == 0)
+        let last = try #require(created.stdout.split(separator: "\n").last)
+        let json = try JSONDecoder().decode([String: String].self, from: Data(last.utf8))
+        let tenantID = try #require(json["tenant_id"])
+        let apiKey = try #require(json["api_key"])
+        #expect(tenantID.hasPrefix("ten_"))
+        #expect(apiKey.hasPrefix("otpg_"))
+
+        let listed = try OTPGateProcess.run(["tenant", "list", "--json", "--database", db])
+        #expect(listed.stdout.contains(tenantID))
+        #expect(listed.stdout.contains("Acme Lending"))
+        #expect(!listed.stdout.contains(apiKey))
+
+        let key = try OTPGateProcess.run(["key", "create", "--tenant", tenantID, "--json", "--database", db])
+        let keyJSON = try JSONDecoder().decode([String: String].self, from: Data(try #require(key.stdout.split(separator: "\n").last).utf8))
+        let keyID = try #require(keyJSON["key_id"])
+        let keys = try OTPGateProcess.run(["key", "list", "--tenant", tenantID, "--database", db])
+        #expect(keys.stdout.split(separator: "\n").count == 2)
+        #expect(!keys.stdout.contains(try #require(keyJSON["api_key"])))
+        #expect(try OTPGateProcess.run(["key", "revoke", keyID, "--database", db]).status == 0)
+        #expect(try OTPGateProcess.run(["key", "revoke", keyID, "--database", db]).status != 0)
+        #expect(try OTPGateProcess.run(["key", "create", "--tenant", "ten_missing", "--database", db]).status != 0)
+        #expect(try OTPGateProcess.run(["tenant", "policy", tenantID, "--starts-per-destination", "3", "--database", db]).stdout.contains(#""starts_per_destination":3"#))
+        #expect(try OTPGateProcess.run(["tenant", "policy", tenantID, "--failed-checks-before-lock", "500", "--database", db]).status != 0)
+        let bad = try OTPGateProcess.run(["tenant", "list", "--database", "mysql://nope"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("database URL"))
+    }
+
+    @Test func serveBootstrapsADefaultTenantAndStopsGracefullyOnSIGTERM() async throws {
+        let dir = try temporaryDirectory()
+        let server = try await OTPGateServerProcess.start(directory: dir)
+        let key = try #require(server.apiKey)
+        let started = try await server.post("/v1/verifications", #"{"to":"+919876543210","channel":"sms"}"#, key: key)
+        #expect(started.status == 201)
+        // The console channel prints the message on stdout.
+        try await server.waitForStdout { $0.contains("otpgate.console.message") }
+        #expect(server.stdout.contains("+919876543210"))
+        // Logs (stderr) never hold the destination, the code or the key.
+        #expect(!server.stderr.contains("9876543210"))
+        #expect(!server.stderr.contains(key))
+        let status = try await server.stop(signal: SIGTERM)
+        #expect(status == 0)
+
+        // A second start on the same database does not create another tenant or print a key.
+        let again = try await OTPGateServerProcess.start(directory: dir)
+        #expect(again.apiKey == nil)
+        #expect(try await again.post("/v1/verifications", #"{"to":"+919876543211","channel":"sms"}"#, key: key).status == 201)
+        _ = try await again.stop(signal: SIGTERM)
+    }
+
+    @Test func noAcknowledgedVerificationIsLostWhenKilledUnderLoad() async throws {
+        let dir = try temporaryDirectory()
+        let server = try await OTPGateServerProcess.start(directory: dir, environment: ["OTPGATE_DELIVERY": "discard"])
+        let key = try #require(server.apiKey)
+        let deadline = ContinuousClock.now + .milliseconds(1500)
+        let acknowledged = await withTaskGroup(of: [String].self) { group in
+            for worker in 0..<16 {
+                group.addTask {
+                    var ids: [String] = []
+                    var n = 0
+                    while ContinuousClock.now < deadline {
+                        n += 1
+                        let phone = "+9197\(String(format: "%02d", worker))\(String(format: "%06d", n))"
+                        guard let r = try? await server.post("/v1/verifications", #"{"to":"\#(phone)","channel":"sms"}"#, key: key) else { break }
+                        if r.status == 201, let id = r.json?["id"] as? String { ids.append(id) }
+                    }
+                    return ids
+                }
+            }
+            // Kill mid-load, while requests are in flight.
+            try? await Task.sleep(for: .milliseconds(1000))
+            _ = try? await server.stop(signal: SIGKILL)
+            var all: [String] = []
+            for await ids in group { all += ids }
+            return all
+        }
+        #expect(acknowledged.count > 50)
+        let restarted = try await OTPGateServerProcess.start(directory: dir, environment: ["OTPGATE_DELIVERY": "discard"])
+        var missing = 0
+        for id in acknowledged where try await restarted.get("/v1/verifications/\(id)", key: key).status != 200 { missing += 1 }
+        #expect(missing == 0, "\(missing) of \(acknowledged.count) acknowledged verifications were lost")
+        _ = try await restarted.stop(signal: SIGTERM)
+    }
+}
+
+/// Runs the built `otpgate` binary.
+enum OTPGateProcess {
+    static var binary: URL {
+        if let override = ProcessInfo.processInfo.environment["OTPGATE_BIN"] { return URL(fileURLWithPath: override) }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(".build/debug/otpgate")
+    }
+
+    static func environment(_ extra: [String: String]) -> [String: String] {
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("OTPGATE_") }
+        env["OTPGATE_MASTER_KEY"] = testMasterKey
+        env["OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND"] = "100000"
+        env.merge(extra) { $1 }
+        return env
+    }
+
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    static func run(_ arguments: [String], environment extra: [String: String] = [:]) throws -> Result {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.environment = environment(extra)
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+}
+
+/// An `otpgate serve` child process on a free port, with its output captured in files.
+struct OTPGateServerProcess: Sendable {
+    let process: ProcessBox
+    let port: Int
+    let stdoutPath: String
+    let stderrPath: String
+    let apiKey: String?
+
+    final class ProcessBox: @unchecked Sendable {
+        // Process is not Sendable; this box is only touched to signal and reap the child.
+        let process: Process
+        init(_ process: Process) { self.process = process }
+    }
+
+    var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
+    var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+
+    static func start(directory: URL, environment: [String: String] = [:]) async throws -> OTPGateServerProcess {
+        let suffix = UUID().uuidString.prefix(8)
+        let stdoutPath = directory.appendingPathComponent("stdout-\(suffix).log").path
+        let stderrPath = directory.appendingPathComponent("stderr-\(suffix).log").path
+        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        let process = Process()
+        process.executableURL = OTPGateProcess.binary
+        process.arguments = ["serve", "--port", "0", "--database", "sqlite:\(directory.path)/otpgate.sqlite"]
+        process.environment = OTPGateProcess.environment(environment)
+        process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
+        process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let log = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
+            if let range = log.range(of: #"listening on 127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                let port = Int(log[range].split(separator: ":").last!)!
+                let out = (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? ""
+                let key = out.range(of: #"otpg_[a-z2-7]{52}"#, options: .regularExpression).map { String(out[$0]) }
+                return OTPGateServerProcess(process: ProcessBox(process), port: port, stdoutPath: stdoutPath, stderrPath: stderrPath, apiKey: key)
+            }
+            if !process.isRunning { throw TestFailure("otpgate serve exited: \(log)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        process.terminate()
+        throw TestFailure("otpgate serve did not start listening within 30 s")
+    }
+
+    func waitForStdout(_ condition: (String) -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if condition(stdout) { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestFailure("expected output did not appear on stdout")
+    }
+
+    /// Sends `signal` and waits for the process to exit, returning its exit status.
+    func stop(signal: Int32) async throws -> Int32 {
+        kill(process.process.processIdentifier, signal)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while process.process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        if process.process.isRunning {
+            kill(process.process.processIdentifier, SIGKILL)
+            throw TestFailure("otpgate did not exit within 30 s of signal \(signal)")
+        }
+        return process.process.terminationStatus
+    }
+
+    struct Reply {
+        let status: Int
+        let json: [String: Any]?
+    }
+
+    func post(_ path: String, _ body: String, key: String) async throws -> Reply {
+        try await send(.POST, path, body: body, key: key)
+    }
+
+    func get(_ path: String, key: String) async throws -> Reply {
+        try await send(.GET, path, body: nil, key: key)
+    }
+
+    private func send(_ method: HTTPMethod, _ path: String, body: String?, key: String) async throws -> Reply {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(key)")
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let bytes = try await response.body.collect(upTo: 1 << 20)
+        let json = try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any]
+        return Reply(status: Int(response.status.code), json: json)
+    }
+}

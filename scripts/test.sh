@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what the tests need, builds, and runs every test.
+# Usage: bash scripts/test.sh [extra `swift test` arguments, e.g. --filter LimitsTests]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_packages=()
+# GRDB links the system SQLite.
+dpkg -s libsqlite3-dev >/dev/null 2>&1 || need_packages+=(libsqlite3-dev)
+if [ ${#need_packages[@]} -gt 0 ]; then
+  echo "installing: ${need_packages[*]}"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_packages[@]}"
+fi
+
+# Build everything first (the process tests run the real `otpgate` binary), then test without rebuilding.
+swift build --build-tests
+swift test --skip-build "$@"
