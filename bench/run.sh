@@ -311,6 +311,10 @@ run_check() {
         n=$(grep -cF '"type":"otpgate.console.message"' "$out" || true)
         if [[ $n -ge $pool ]]; then break; fi
         require_alive "$pid" "the check preload"
+        if ! alive "$WRK_PID" && ! grep -q '^BENCH_RESULT ' "$preload"; then
+            tail -n 30 "$preload" >&2 || true
+            die "wrk stopped during the check preload; output in $preload"
+        fi
         if [[ $n -ne $last ]]; then last=$n; changed=$SECONDS; fi
         if [[ $((SECONDS - changed)) -ge $PRELOAD_STALL ]]; then
             warn "check preload: no new messages for ${PRELOAD_STALL}s; going on with $n of $pool"
@@ -348,7 +352,7 @@ run_check() {
     }' >"$pairs"
     local have
     have=$(wc -l <"$pairs" | tr -d ' ')
-    [[ $have -gt 0 ]] || die "no verification ids and codes found in the console output ($out)"
+    [[ $have -gt 0 ]] || die "no verification ids and codes found in the console output (see $preload)"
     log "check: pool of $have verifications ready"
 
     local rss_note="after the preload"

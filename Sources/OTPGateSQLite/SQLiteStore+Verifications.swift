@@ -108,7 +108,8 @@ extension SQLiteStore {
     // MARK: operations
 
     public func startVerification(_ command: StartCommand) async throws -> StartResult {
-        let snapshot = String(decoding: try JSONEncoder().encode(command.verification.withoutSecrets), as: UTF8.self)
+        // The first response, kept with an idempotency key so a retry gets it back verbatim.
+        let snapshot = try command.idempotency.map { _ in String(decoding: try JSONEncoder().encode(command.verification.withoutSecrets), as: UTF8.self) }
         return try await decide { db in
             let v = command.verification
             let now = v.createdAt
@@ -143,7 +144,7 @@ extension SQLiteStore {
             if let claim = command.idempotency {
                 try db.execute(
                     sql: "INSERT INTO idempotency_keys (tenant_id, idempotency_key, request_hash, response, created_at) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [v.tenantID, claim.key, Data(claim.requestHash), snapshot, now.milliseconds])
+                    arguments: [v.tenantID, claim.key, Data(claim.requestHash), snapshot ?? "", now.milliseconds])
             }
             return .created(v)
         }

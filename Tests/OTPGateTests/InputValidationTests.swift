@@ -61,7 +61,8 @@ import Testing
         }
     }
 
-    @Test(arguments: ["{", "[1,2]", "\"text\"", "nul", "{\"to\":}"])
+    @Test(arguments: ["{", "[1,2]", "\"text\"", "nul", "{\"to\":}", "\u{FF}\u{FE}", String(repeating: "[", count: 60_000),
+                      "{\"context\":" + String(repeating: "{\"a\":", count: 10_000) + "1" + String(repeating: "}", count: 10_001)])
     func malformedJSONIs400(body: String) async throws {
         let h = try await Harness.make()
         try await h.test { client in
