@@ -33,7 +33,23 @@ extension SQLiteStore {
     public func finishOutbox(_ results: [DeliveryResult], now: Timestamp) async throws {
         guard !results.isEmpty else { return }
         try await write { db in
-            for result in results { try Self.finish(db, id: result.messageID, attempt: result.attempt, outcome: result.outcome, now: now) }
+            // The common case, a batch of successful sends, is one statement; the rest one each.
+            let sent = results.filter { $0.outcome == .sent }
+            for start in stride(from: 0, to: sent.count, by: 200) {
+                let chunk = sent[start..<min(start + 200, sent.count)]
+                let pairs = Array(repeating: "(?, ?)", count: chunk.count).joined(separator: ", ")
+                var arguments: StatementArguments = [now.milliseconds]
+                for result in chunk { arguments += [result.messageID, result.attempt] }
+                try db.execute(
+                    sql: """
+                        UPDATE outbox SET state = 'sent', payload = NULL, lease_until = NULL, finished_at = ?, last_error = NULL
+                        WHERE state = 'sending' AND (id, attempts) IN (VALUES \(pairs))
+                        """,
+                    arguments: arguments)
+            }
+            for result in results where result.outcome != .sent {
+                try Self.finish(db, id: result.messageID, attempt: result.attempt, outcome: result.outcome, now: now)
+            }
         }
     }
 

@@ -127,13 +127,19 @@ extension SQLiteStore {
                     try db.execute(sql: "DELETE FROM idempotency_keys WHERE tenant_id = ? AND idempotency_key = ?", arguments: [v.tenantID, claim.key])
                 }
             }
-            if let refusal = VerificationRules.lockRefusal(try Self.fetchDestination(db, tenantID: v.tenantID, destination: v.destination), now: now) {
-                throw refusal
-            }
+            // The destination's lock and its recent starts in one statement.
             let window = now - .seconds(command.policy.startWindowSeconds)
             let recent = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT count(*) AS n, min(created_at) AS oldest FROM verifications WHERE tenant_id = ? AND destination = ? AND created_at > ?"),
+                db.cachedStatement(
+                    sql: """
+                        SELECT count(*) AS n, min(created_at) AS oldest,
+                            (SELECT locked_until FROM destinations WHERE tenant_id = ?1 AND destination = ?2) AS locked_until
+                        FROM verifications WHERE tenant_id = ?1 AND destination = ?2 AND created_at > ?3
+                        """),
                 arguments: [v.tenantID, v.destination, window.milliseconds])
+            let lock = DestinationState(
+                tenantID: v.tenantID, destination: v.destination, lockedUntil: (recent?["locked_until"] as Int64?).map(Timestamp.init(milliseconds:)))
+            if let refusal = VerificationRules.lockRefusal(lock, now: now) { throw refusal }
             let count: Int = recent?["n"] ?? 0
             let oldest = (recent?["oldest"] as Int64?).map(Timestamp.init(milliseconds:))
             if let refusal = VerificationRules.startLimitRefusal(recentStarts: count, oldest: oldest, now: now, policy: command.policy) {

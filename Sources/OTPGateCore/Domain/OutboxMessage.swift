@@ -85,3 +85,23 @@ public struct MessagePayload: Sendable, Codable, Equatable {
         self.ttlSeconds = ttlSeconds
     }
 }
+
+extension MessagePayload {
+    private static let separator: UInt8 = 0x1F  // ASCII unit separator: no validated field can contain it.
+
+    /// A compact, versioned encoding (sealed before it is stored): `1␟destination␟code␟purpose␟locale␟ttl`.
+    public var encoded: [UInt8] {
+        let fields = ["1", destination, code, purpose ?? "", locale ?? "", String(ttlSeconds)]
+        return Array(fields.joined(separator: "\u{1F}").utf8)
+    }
+
+    public init(encoded bytes: [UInt8]) throws {
+        let fields = bytes.split(separator: Self.separator, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        guard fields.count == 6, fields[0] == "1", let ttl = Int(fields[5]) else { throw MessagePayloadError() }
+        self.init(
+            destination: fields[1], code: fields[2], purpose: fields[3].isEmpty ? nil : fields[3],
+            locale: fields[4].isEmpty ? nil : fields[4], ttlSeconds: ttl)
+    }
+}
+
+public struct MessagePayloadError: Error, Sendable {}

@@ -67,7 +67,7 @@ public struct VerificationEngine: Sendable {
 
     private func sealedMessage(for v: Verification, code: String, now: Timestamp) throws -> NewOutboxMessage {
         let payload = MessagePayload(destination: v.destination, code: code, purpose: v.purpose, locale: v.locale, ttlSeconds: v.ttlSeconds)
-        let sealed = try outboxBox.seal(Array(try JSONEncoder().encode(payload)))
+        let sealed = try outboxBox.seal(payload.encoded)
         return NewOutboxMessage(tenantID: v.tenantID, verificationID: v.id, channel: v.channel, sealedPayload: sealed, createdAt: now, expiresAt: v.expiresAt)
     }
 

@@ -73,7 +73,7 @@ public struct OutboxWorker: Service {
         }
         guard now < message.expiresAt else { return result(.expired, "expired") }
         guard let sealed = message.sealedPayload,
-              let payload = try? JSONDecoder().decode(MessagePayload.self, from: Data(box.open(sealed)))
+              let payload = try? MessagePayload(encoded: box.open(sealed))
         else {
             logger.error("outbox payload does not open", metadata: ["message_id": .stringConvertible(message.id)])
             return result(.failed(error: "payload does not open under the current master key"), "failed")

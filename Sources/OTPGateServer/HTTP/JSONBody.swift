@@ -22,9 +22,9 @@ struct JSONBody {
         if raw.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return JSONBody(fields: [:], raw: raw) }
         let value: JSONValue
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(raw))
+            value = try JSONParser.parse(raw)
         } catch {
-            throw Problem.malformedJSON("the request body is not valid JSON")
+            throw Problem.malformedJSON("the request body is not valid JSON (at byte \(error.offset))")
         }
         guard case .object(let fields) = value else { throw Problem.malformedJSON("the request body must be a JSON object") }
         if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) }) {

@@ -7,8 +7,7 @@ import OTPGateCore
 /// A JSON response from a `JSONValue` or pre-encoded bytes.
 enum JSONResponse {
     static func make(_ status: HTTPResponse.Status, _ value: JSONValue, headers: HTTPFields = [:]) -> Response {
-        let data = (try? JSONEncoder.api.encode(value)) ?? Data("{}".utf8)
-        return make(status, bytes: Array(data), headers: headers)
+        make(status, bytes: value.serialized, headers: headers)
     }
 
     static func make(_ status: HTTPResponse.Status, bytes: [UInt8], headers: HTTPFields = [:]) -> Response {

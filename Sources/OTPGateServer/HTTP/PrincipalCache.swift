@@ -1,4 +1,4 @@
-public import OTPGateCore
+import OTPGateCore
 import Synchronization
 
 /// A short-lived cache of API key → principal, so authentication does not cost a database read per request.

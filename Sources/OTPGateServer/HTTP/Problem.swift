@@ -1,6 +1,6 @@
 import Foundation
 public import HTTPTypes
-public import Hummingbird
+import Hummingbird
 public import OTPGateCore
 
 /// An RFC 9457 problem: every native-API error leaves as `application/problem+json` with a stable `code`.
@@ -95,8 +95,7 @@ public struct Problem: Error, Sendable {
             headers[.retryAfter] = String(seconds)
             body["retry_after"] = .number(Double(seconds))
         }
-        let data = (try? JSONEncoder.api.encode(JSONValue.object(body))) ?? Data()
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSONValue.object(body).serialized)))
     }
 }
 
