@@ -26,7 +26,7 @@ extension SQLiteStore {
                         RETURNING *
                         """),
                 arguments: [leaseUntil.milliseconds, leaseUntil.milliseconds, now.milliseconds, limit]
-            ).map(Self.outboxMessage).sorted { $0.id < $1.id }
+            ).map(Self.outboxMessage).sorted { ($0.nextAttemptAt, $0.createdAt) < ($1.nextAttemptAt, $1.createdAt) }
         }
     }
 
@@ -53,7 +53,7 @@ extension SQLiteStore {
         }
     }
 
-    static func finish(_ db: Database, id: Int64, attempt: Int, outcome: DeliveryOutcome, now: Timestamp) throws {
+    static func finish(_ db: Database, id: String, attempt: Int, outcome: DeliveryOutcome, now: Timestamp) throws {
             // `attempts = ?` fences out a worker whose lease ran out and whose message was claimed again.
             switch outcome {
             case .sent:
@@ -77,7 +77,7 @@ extension SQLiteStore {
 
     public func outboxMessages(verificationID: String) async throws -> [OutboxMessage] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE verification_id = ? ORDER BY id", arguments: [verificationID]).map(Self.outboxMessage)
+            try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE verification_id = ? ORDER BY created_at, id", arguments: [verificationID]).map(Self.outboxMessage)
         }
     }
 

@@ -87,14 +87,15 @@ extension SQLiteStore {
     }
 
     static func insertOutbox(_ db: Database, _ m: NewOutboxMessage) throws {
+        let row = m.stored
         try db.cachedStatement(
             sql: """
-                INSERT INTO outbox (tenant_id, verification_id, channel, payload, state, attempts, created_at, next_attempt_at, expires_at)
-                VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)
+                INSERT INTO outbox (id, tenant_id, verification_id, channel, payload, state, attempts, created_at, next_attempt_at, expires_at, lease_until)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [
-            m.tenantID, m.verificationID, m.channel.rawValue, Data(m.sealedPayload), m.createdAt.milliseconds, m.createdAt.milliseconds,
-            m.expiresAt.milliseconds,
+            row.id, row.tenantID, row.verificationID, row.channel.rawValue, Data(m.sealedPayload), row.state.rawValue, row.attempts,
+            row.createdAt.milliseconds, row.nextAttemptAt.milliseconds, row.expiresAt.milliseconds, row.leaseUntil?.milliseconds,
         ])
     }
 
@@ -190,6 +191,7 @@ extension SQLiteStore {
             try Self.updateVerification(db, resent)
             try Self.supersedeOutbox(db, verificationID: v.id, now: command.now)
             var message = command.message
+            message.id = NewOutboxMessage.id(verificationID: v.id, send: resent.sends)
             message.expiresAt = resent.expiresAt
             try Self.insertOutbox(db, message)
             return resent

@@ -107,10 +107,41 @@ import Testing
         #expect(try await h.store.outboxMessages(verificationID: v.id)[0].state == .sent)
     }
 
+    @Test func aMessageIsWrittenClaimedAndHandedToTheLocalWorker() async throws {
+        let h = try await Harness.make(localDelivery: true)
+        let v = try await start(h)
+        let row = try await h.store.outboxMessages(verificationID: v.id)[0]
+        #expect(row.id == "\(v.id).1")
+        #expect(row.state == .sending)
+        #expect(row.attempts == 1)
+        #expect(row.leaseUntil == h.clock.now() + .seconds(30))
+        // No other worker can claim it while the lease runs.
+        #expect(try await h.store.claimOutbox(limit: 10, now: h.clock.now(), leaseUntil: h.clock.now() + .seconds(30)).isEmpty)
+        await h.deliver()
+        #expect(h.sender.messages.count == 1)
+        #expect(try await h.store.outboxMessages(verificationID: v.id)[0].state == .sent)
+    }
+
+    @Test func aHandedOffMessageOfADeadProcessIsDeliveredByAnotherWorkerAfterItsLease() async throws {
+        let h = try await Harness.make(localDelivery: true)
+        let v = try await start(h)
+        // Another instance on the same database, whose worker polls the store (the first process "died").
+        let other = try await ServerRuntime.make(
+            settings: h.runtime.settings, store: h.store,
+            dependencies: ServerDependencies(clock: h.clock, random: SeededRandom(seed: 5), sender: h.sender, runBackgroundServices: false))
+        #expect(await other.outboxWorker.drainOnce() == 0)
+        h.clock.advance(.seconds(30))
+        #expect(await other.outboxWorker.drainOnce() == 1)
+        let row = try await h.store.outboxMessages(verificationID: v.id)[0]
+        #expect(row.state == .sent)
+        #expect(row.attempts == 2)
+        #expect(h.sender.messages.count == 1)
+    }
+
     @Test func theConsoleSenderWritesOneJSONLine() async throws {
         let lines = Mutex<[String]>([])
         let console = ConsoleSender { line in lines.withLock { $0.append(line) } }
-        try await console.send(OutgoingMessage(messageID: 7, tenantID: "ten_a", verificationID: "vrf_b", channel: .sms, destination: "+919876543210", subject: nil, text: "123456 is your code"))
+        try await console.send(OutgoingMessage(messageID: "vrf_b.1", tenantID: "ten_a", verificationID: "vrf_b", channel: .sms, destination: "+919876543210", subject: nil, text: "123456 is your code"))
         let line = try #require(lines.withLock { $0.first })
         let object = try JSONDecoder().decode([String: String].self, from: Data(line.utf8))
         #expect(object["to"] == "+919876543210")

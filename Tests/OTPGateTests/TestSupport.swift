@@ -83,7 +83,9 @@ struct Harness {
     var engine: VerificationEngine { runtime.engine }
     var principal: Principal { Principal(tenant: tenant, keyID: "") }
 
-    static func make(environment: [String: String] = [:], seed: UInt64 = 42) async throws -> Harness {
+    /// - Parameter localDelivery: whether the engine hands new messages to this runtime's worker (as `serve` does)
+    ///   instead of leaving them to polling; the worker itself is only run by `deliver()`.
+    static func make(environment: [String: String] = [:], seed: UInt64 = 42, localDelivery: Bool = false) async throws -> Harness {
         let directory = try temporaryDirectory()
         var env = ["OTPGATE_DATABASE_URL": "sqlite:\(directory.path)/otpgate.sqlite", "OTPGATE_MASTER_KEY": testMasterKey]
         env.merge(environment) { $1 }
@@ -96,7 +98,7 @@ struct Harness {
         logger.logLevel = .critical
         let runtime = try await ServerRuntime.make(
             settings: settings, store: store,
-            dependencies: ServerDependencies(clock: clock, random: random, sender: sender, logger: logger, runBackgroundServices: false))
+            dependencies: ServerDependencies(clock: clock, random: random, sender: sender, logger: logger, runBackgroundServices: localDelivery))
         let created = try await TenantAdmin(store: store, clock: clock, random: random).createTenant(name: "acme")
         return Harness(directory: directory, clock: clock, sender: sender, runtime: runtime, tenant: created.tenant, apiKey: created.apiKey)
     }

@@ -16,7 +16,8 @@ public enum OutboxState: String, Sendable, Codable {
 /// A message waiting in, or having left, the transactional outbox. The payload (which holds the code) is
 /// sealed under the master key and erased once the message is sent, superseded or expired.
 public struct OutboxMessage: Sendable, Equatable {
-    public var id: Int64
+    /// `<verification id>.<send number>`: unique by construction, so the engine knows it before the insert.
+    public var id: String
     public var tenantID: String
     public var verificationID: String
     public var channel: Channel
@@ -31,7 +32,7 @@ public struct OutboxMessage: Sendable, Equatable {
     public var lastError: String?
 
     public init(
-        id: Int64, tenantID: String, verificationID: String, channel: Channel, sealedPayload: [UInt8]?,
+        id: String, tenantID: String, verificationID: String, channel: Channel, sealedPayload: [UInt8]?,
         state: OutboxState, attempts: Int, createdAt: Timestamp, nextAttemptAt: Timestamp, expiresAt: Timestamp,
         leaseUntil: Timestamp? = nil, lastError: String? = nil
     ) {
@@ -52,14 +53,23 @@ public struct OutboxMessage: Sendable, Equatable {
 
 /// A message to enqueue, written in the same transaction as the verification change that caused it.
 public struct NewOutboxMessage: Sendable, Equatable {
+    public var id: String
     public var tenantID: String
     public var verificationID: String
     public var channel: Channel
     public var sealedPayload: [UInt8]
     public var createdAt: Timestamp
     public var expiresAt: Timestamp
+    /// When set, the message is written already claimed by this instance until then (attempt 1), because a local
+    /// worker will deliver it at once; if this process dies, the claim runs out and any worker delivers it.
+    public var claimedUntil: Timestamp?
 
-    public init(tenantID: String, verificationID: String, channel: Channel, sealedPayload: [UInt8], createdAt: Timestamp, expiresAt: Timestamp) {
+    public init(
+        id: String, tenantID: String, verificationID: String, channel: Channel, sealedPayload: [UInt8], createdAt: Timestamp,
+        expiresAt: Timestamp, claimedUntil: Timestamp? = nil
+    ) {
+        self.id = id
+        self.claimedUntil = claimedUntil
         self.tenantID = tenantID
         self.verificationID = verificationID
         self.channel = channel
@@ -105,3 +115,15 @@ extension MessagePayload {
 }
 
 public struct MessagePayloadError: Error, Sendable {}
+
+extension NewOutboxMessage {
+    public static func id(verificationID: String, send: Int) -> String { "\(verificationID).\(send)" }
+
+    /// The stored form of this message as inserted (claimed or pending).
+    public var stored: OutboxMessage {
+        OutboxMessage(
+            id: id, tenantID: tenantID, verificationID: verificationID, channel: channel, sealedPayload: sealedPayload,
+            state: claimedUntil == nil ? .pending : .sending, attempts: claimedUntil == nil ? 0 : 1, createdAt: createdAt,
+            nextAttemptAt: claimedUntil ?? createdAt, expiresAt: expiresAt, leaseUntil: claimedUntil)
+    }
+}

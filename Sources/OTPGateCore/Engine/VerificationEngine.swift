@@ -13,13 +13,13 @@ public struct VerificationEngine: Sendable {
     public let defaultPolicy: Policy
     public let issuer: String
     public let observer: any EngineObserver
-    /// Called after a message is committed to the outbox, so a local worker can deliver it without polling delay.
-    public let outboxNudge: @Sendable () -> Void
+    /// This process's outbox worker, if it runs one.
+    public let localDelivery: (any LocalDelivery)?
 
     public init(
         store: any Store, clock: any Clock, random: any RandomSource, hasher: CodeHasher, outboxBox: SecretBox,
         signer: any TokenSigner, defaultPolicy: Policy, issuer: String, observer: any EngineObserver = NoEngineObserver(),
-        outboxNudge: @escaping @Sendable () -> Void = {}
+        localDelivery: (any LocalDelivery)? = nil
     ) {
         self.store = store
         self.clock = clock
@@ -30,7 +30,7 @@ public struct VerificationEngine: Sendable {
         self.defaultPolicy = defaultPolicy
         self.issuer = issuer
         self.observer = observer
-        self.outboxNudge = outboxNudge
+        self.localDelivery = localDelivery
     }
 
     public func policy(for principal: Principal) -> Policy { defaultPolicy.applying(principal.tenant.policy) }
@@ -55,20 +55,28 @@ public struct VerificationEngine: Sendable {
             maxAttempts: request.maxAttempts ?? policy.defaultMaxAttempts, sends: 1, maxSends: policy.maxSends, ttlSeconds: ttl,
             createdAt: now, expiresAt: now + .seconds(ttl), lastSentAt: now,
             resendAvailableAt: now + policy.resendCooldown(afterSends: 1), updatedAt: now)
-        let message = try sealedMessage(for: verification, code: code, now: now)
+        let message = try sealedMessage(for: verification, send: 1, code: code, now: now)
         let result = try await store.startVerification(
             StartCommand(verification: verification, message: message, policy: policy, admission: admission(principal, policy, now), idempotency: idempotency))
         if case .created = result {
             observer.verificationStarted(channel: verification.channel)
-            outboxNudge()
+            handOff(message)
         }
         return result
     }
 
-    private func sealedMessage(for v: Verification, code: String, now: Timestamp) throws -> NewOutboxMessage {
+    private func sealedMessage(for v: Verification, send: Int, code: String, now: Timestamp) throws -> NewOutboxMessage {
         let payload = MessagePayload(destination: v.destination, code: code, purpose: v.purpose, locale: v.locale, ttlSeconds: v.ttlSeconds)
         let sealed = try outboxBox.seal(payload.encoded)
-        return NewOutboxMessage(tenantID: v.tenantID, verificationID: v.id, channel: v.channel, sealedPayload: sealed, createdAt: now, expiresAt: v.expiresAt)
+        return NewOutboxMessage(
+            id: NewOutboxMessage.id(verificationID: v.id, send: send), tenantID: v.tenantID, verificationID: v.id, channel: v.channel,
+            sealedPayload: sealed, createdAt: now, expiresAt: v.expiresAt, claimedUntil: localDelivery?.lease(now: now))
+    }
+
+    /// After the commit: give a claimed message to the local worker, or wake it to poll for an unclaimed one.
+    private func handOff(_ message: NewOutboxMessage) {
+        guard let localDelivery else { return }
+        if message.claimedUntil != nil { localDelivery.handOff(message.stored) } else { localDelivery.nudge() }
     }
 
     // MARK: check
@@ -123,12 +131,15 @@ public struct VerificationEngine: Sendable {
         let code = CodeGenerator(random: random).generate(length: current.codeLength)
         var renewed = current
         renewed.expiresAt = now + .seconds(current.ttlSeconds)
-        let message = try sealedMessage(for: renewed, code: code, now: now)
+        // The store numbers the message by the send it really is (a concurrent resend may have come first).
+        var message = try sealedMessage(for: renewed, send: current.sends + 1, code: code, now: now)
         let v = try await store.resendVerification(
             ResendCommand(
                 id: id, tenantID: principal.tenant.id, channel: channel, codeHash: hasher.hash(code: code, verificationID: id),
                 message: message, now: now, policy: policy, admission: admission(principal, policy, now)))
-        outboxNudge()
+        message.id = NewOutboxMessage.id(verificationID: v.id, send: v.sends)
+        message.expiresAt = v.expiresAt
+        handOff(message)
         return v
     }
 

@@ -1,6 +1,6 @@
 /// A rendered message, ready for a provider. The only value in the system that carries a code in clear.
 public struct OutgoingMessage: Sendable, Equatable {
-    public var messageID: Int64
+    public var messageID: String
     public var tenantID: String
     public var verificationID: String
     public var channel: Channel
@@ -8,7 +8,7 @@ public struct OutgoingMessage: Sendable, Equatable {
     public var subject: String?
     public var text: String
 
-    public init(messageID: Int64, tenantID: String, verificationID: String, channel: Channel, destination: String, subject: String?, text: String) {
+    public init(messageID: String, tenantID: String, verificationID: String, channel: Channel, destination: String, subject: String?, text: String) {
         self.messageID = messageID
         self.tenantID = tenantID
         self.verificationID = verificationID

@@ -1,7 +1,7 @@
 import Foundation
 
-/// The versioned schema, written once for both databases. `{BLOB}` and `{SERIAL_PK}` are the only words the
-/// dialects spell differently; each store substitutes its own. Migrations are append-only: never edit one
+/// The versioned schema, written once for both databases. `{BLOB}` is the only word the dialects spell
+/// differently; each store substitutes its own. Migrations are append-only: never edit one
 /// that has shipped, add the next version instead.
 public enum Schema {
     public struct Migration: Sendable {
@@ -12,14 +12,11 @@ public enum Schema {
 
     public struct Dialect: Sendable {
         public let blob: String
-        public let serialPrimaryKey: String
 
-        public static let sqlite = Dialect(blob: "BLOB", serialPrimaryKey: "INTEGER PRIMARY KEY AUTOINCREMENT")
-        public static let postgres = Dialect(blob: "BYTEA", serialPrimaryKey: "BIGSERIAL PRIMARY KEY")
+        public static let sqlite = Dialect(blob: "BLOB")
+        public static let postgres = Dialect(blob: "BYTEA")
 
-        public func render(_ sql: String) -> String {
-            sql.replacingAll("{BLOB}", with: blob).replacingAll("{SERIAL_PK}", with: serialPrimaryKey)
-        }
+        public func render(_ sql: String) -> String { sql.replacingAll("{BLOB}", with: blob) }
     }
 
     public static let migrations: [Migration] = [
@@ -66,7 +63,7 @@ public enum Schema {
             "CREATE TABLE request_counters (scope TEXT PRIMARY KEY, window_start BIGINT NOT NULL, count INTEGER NOT NULL)",
             """
             CREATE TABLE outbox (
-                id {SERIAL_PK}, tenant_id TEXT NOT NULL, verification_id TEXT NOT NULL, channel TEXT NOT NULL,
+                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, verification_id TEXT NOT NULL, channel TEXT NOT NULL,
                 payload {BLOB}, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, created_at BIGINT NOT NULL,
                 next_attempt_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, lease_until BIGINT, last_error TEXT,
                 finished_at BIGINT)

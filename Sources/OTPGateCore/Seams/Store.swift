@@ -164,11 +164,11 @@ public enum DeliveryOutcome: Sendable, Equatable {
 
 /// The outcome of one delivery attempt, fenced by the attempt number the claim returned.
 public struct DeliveryResult: Sendable, Equatable {
-    public var messageID: Int64
+    public var messageID: String
     public var attempt: Int
     public var outcome: DeliveryOutcome
 
-    public init(messageID: Int64, attempt: Int, outcome: DeliveryOutcome) {
+    public init(messageID: String, attempt: Int, outcome: DeliveryOutcome) {
         self.messageID = messageID
         self.attempt = attempt
         self.outcome = outcome

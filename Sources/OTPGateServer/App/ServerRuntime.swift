@@ -42,15 +42,16 @@ public struct ServerRuntime: Sendable {
         let codeSecret = try secretsBox.open(sealedCodeSecret)
         let signer = try await JWTTokenSigner.load(store: store, box: secretsBox, now: now)
         let metrics = ServerMetrics()
-        let nudge = OutboxNudge()
+        // Only a process that runs the worker hands messages to it; others leave them to polling workers.
+        let local = LocalDeliveryQueue(lease: .seconds(30))
         let outboxBox = SecretBox(masterKey: master, purpose: "outbox")
         let engine = VerificationEngine(
             store: store, clock: dependencies.clock, random: dependencies.random, hasher: CodeHasher(secret: codeSecret),
             outboxBox: outboxBox, signer: signer, defaultPolicy: settings.policy, issuer: settings.issuer, observer: metrics,
-            outboxNudge: { nudge.raise() })
+            localDelivery: dependencies.runBackgroundServices ? local : nil)
         var worker = OutboxWorker(
             store: store, sender: sender, box: outboxBox, renderer: MessageRenderer(), clock: dependencies.clock, metrics: metrics,
-            nudge: nudge, logger: dependencies.logger)
+            local: local, logger: dependencies.logger)
         worker.pollInterval = settings.outboxPollInterval
         worker.maxAttempts = settings.maxDeliveryAttempts
         let sweeper = Sweeper(

@@ -22,7 +22,7 @@ public struct ConsoleSender: MessageSender {
     public func send(_ message: OutgoingMessage) async throws {
         var object: [String: String] = [
             "type": "otpgate.console.message",
-            "message_id": String(message.messageID),
+            "message_id": message.messageID,
             "tenant_id": message.tenantID,
             "verification_id": message.verificationID,
             "channel": message.channel.rawValue,

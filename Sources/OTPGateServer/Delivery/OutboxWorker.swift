@@ -13,7 +13,7 @@ public struct OutboxWorker: Service {
     let renderer: MessageRenderer
     let clock: any OTPGateCore.Clock
     let metrics: ServerMetrics
-    let nudge: OutboxNudge
+    let local: LocalDeliveryQueue
     let logger: Logger
     var pollInterval: Duration = .milliseconds(500)
     var batchSize = 128
@@ -24,21 +24,32 @@ public struct OutboxWorker: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             if await drainOnce() == 0 { await idle() }
         }
+        // Messages already handed over are claimed by this process: deliver them before exiting.
+        while !local.isEmpty { await deliverBatch(local.take(batchSize)) }
     }
 
-    /// Claims one batch of due messages, delivers them concurrently and records the outcomes.
-    /// - Returns: how many messages were claimed.
+    /// Delivers the messages handed over in-process, then claims and delivers one batch of due messages from
+    /// the store (retries, and messages written by other instances or left by a crashed one).
+    /// - Returns: how many messages were delivered.
     @discardableResult
     public func drainOnce() async -> Int {
+        let handed = local.take(batchSize)
+        await deliverBatch(handed)
         let claimed: [OutboxMessage]
         do {
             let now = clock.now()
             claimed = try await store.claimOutbox(limit: batchSize, now: now, leaseUntil: now + lease)
         } catch {
             logger.warning("outbox claim failed", metadata: ["error": .string(String(describing: error))])
-            return 0
+            return handed.count
         }
-        guard !claimed.isEmpty else { return 0 }
+        await deliverBatch(claimed)
+        return handed.count + claimed.count
+    }
+
+    /// Delivers claimed messages concurrently and records the outcomes in one write.
+    private func deliverBatch(_ claimed: [OutboxMessage]) async {
+        guard !claimed.isEmpty else { return }
         let results = await withTaskGroup(of: DeliveryResult.self) { group in
             for message in claimed { group.addTask { await deliver(message) } }
             var results: [DeliveryResult] = []
@@ -51,7 +62,6 @@ public struct OutboxWorker: Service {
             // The leases run out and the messages are claimed again: at-least-once delivery.
             logger.warning("outbox finish failed", metadata: ["error": .string(String(describing: error))])
         }
-        return claimed.count
     }
 
     /// Waits for a nudge or the poll interval, whichever comes first, returning early on shutdown.
@@ -59,7 +69,7 @@ public struct OutboxWorker: Service {
         let step = Duration.milliseconds(10)
         var waited = Duration.zero
         while waited < pollInterval, !Task.isShuttingDownGracefully, !Task.isCancelled {
-            if nudge.take() { return }
+            if local.hasWork() { return }
             try? await Task.sleep(for: step)
             waited += step
         }
