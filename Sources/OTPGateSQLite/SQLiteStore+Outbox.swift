@@ -37,13 +37,16 @@ extension SQLiteStore {
             let sent = results.filter { $0.outcome == .sent }
             for start in stride(from: 0, to: sent.count, by: 200) {
                 let chunk = sent[start..<min(start + 200, sent.count)]
+                let ids = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
                 let pairs = Array(repeating: "(?, ?)", count: chunk.count).joined(separator: ", ")
                 var arguments: StatementArguments = [now.milliseconds]
+                for result in chunk { arguments += [result.messageID] }
                 for result in chunk { arguments += [result.messageID, result.attempt] }
+                // `id IN (…)` lets SQLite use the primary key; the row-value test alone would scan the table.
                 try db.execute(
                     sql: """
                         UPDATE outbox SET state = 'sent', payload = NULL, lease_until = NULL, finished_at = ?, last_error = NULL
-                        WHERE state = 'sending' AND (id, attempts) IN (VALUES \(pairs))
+                        WHERE id IN (\(ids)) AND state = 'sending' AND (id, attempts) IN (VALUES \(pairs))
                         """,
                     arguments: arguments)
             }
