@@ -80,7 +80,9 @@ extension SQLiteStore {
 
     public func outboxMessages(verificationID: String) async throws -> [OutboxMessage] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE verification_id = ? ORDER BY created_at, id", arguments: [verificationID]).map(Self.outboxMessage)
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM outbox WHERE id >= ? AND id < ? ORDER BY created_at, id",
+                arguments: [NewOutboxMessage.idRange(verificationID: verificationID).lower, NewOutboxMessage.idRange(verificationID: verificationID).upper]).map(Self.outboxMessage)
         }
     }
 

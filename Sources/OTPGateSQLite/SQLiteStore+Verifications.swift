@@ -102,8 +102,8 @@ extension SQLiteStore {
     /// Erases undelivered codes of a verification whose code changed or that was canceled.
     static func supersedeOutbox(_ db: Database, verificationID: String, now: Timestamp) throws {
         try db.cachedStatement(
-            sql: "UPDATE outbox SET state = 'superseded', payload = NULL, finished_at = ? WHERE verification_id = ? AND state IN ('pending', 'sending')"
-        ).execute(arguments: [now.milliseconds, verificationID])
+            sql: "UPDATE outbox SET state = 'superseded', payload = NULL, finished_at = ? WHERE id >= ? AND id < ? AND state IN ('pending', 'sending')"
+        ).execute(arguments: [now.milliseconds, NewOutboxMessage.idRange(verificationID: verificationID).lower, NewOutboxMessage.idRange(verificationID: verificationID).upper])
     }
 
     // MARK: operations

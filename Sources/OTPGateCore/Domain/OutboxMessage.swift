@@ -119,6 +119,9 @@ public struct MessagePayloadError: Error, Sendable {}
 extension NewOutboxMessage {
     public static func id(verificationID: String, send: Int) -> String { "\(verificationID).\(send)" }
 
+    /// The primary-key range holding every message of a verification: `[lower, upper)`.
+    public static func idRange(verificationID: String) -> (lower: String, upper: String) { ("\(verificationID).", "\(verificationID)/") }
+
     /// The stored form of this message as inserted (claimed or pending).
     public var stored: OutboxMessage {
         OutboxMessage(

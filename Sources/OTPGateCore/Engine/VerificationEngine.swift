@@ -44,7 +44,7 @@ public struct VerificationEngine: Sendable {
     public func start(_ request: StartRequest, principal: Principal, idempotency: IdempotencyClaim? = nil) async throws -> StartResult {
         let now = clock.now()
         let policy = policy(for: principal)
-        let id = Identifier.make("vrf", random: random)
+        let id = Identifier.make("vrf", random: random, at: now)
         let length = request.codeLength ?? policy.defaultCodeLength
         let ttl = request.ttlSeconds ?? policy.defaultTTLSeconds
         let code = CodeGenerator(random: random).generate(length: length)
@@ -104,7 +104,7 @@ public struct VerificationEngine: Sendable {
 
     func claims(for v: Verification, now: Timestamp, ttlSeconds: Int) -> VerificationClaims {
         var claims = VerificationClaims(
-            iss: issuer, sub: v.id, tenantID: v.tenantID, jti: Identifier.make("tok", random: random), iat: now.seconds,
+            iss: issuer, sub: v.id, tenantID: v.tenantID, jti: Identifier.make("tok", random: random, at: now), iat: now.seconds,
             exp: now.seconds + Int64(ttlSeconds), purpose: v.purpose, context: v.context.flatMap { try? JSONValue(parsing: $0) },
             reference: v.reference, amr: ["otp", v.channel.rawValue])
         switch v.channel {

@@ -61,6 +61,7 @@ public enum Schema {
             """,
             "CREATE INDEX consumed_tokens_expiry ON consumed_tokens (expires_at)",
             "CREATE TABLE request_counters (scope TEXT PRIMARY KEY, window_start BIGINT NOT NULL, count INTEGER NOT NULL)",
+            // A message id is `<verification id>.<send>`, so a verification's messages are a range of the primary key.
             """
             CREATE TABLE outbox (
                 id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, verification_id TEXT NOT NULL, channel TEXT NOT NULL,
@@ -69,7 +70,6 @@ public enum Schema {
                 finished_at BIGINT)
             """,
             "CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE state IN ('pending', 'sending')",
-            "CREATE INDEX outbox_verification ON outbox (verification_id)",
             "CREATE INDEX outbox_created ON outbox (created_at)",
         ]),
     ]
