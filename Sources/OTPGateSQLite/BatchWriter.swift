@@ -1,30 +1,42 @@
+import Foundation
 import GRDB
 import OTPGateCore
-import Synchronization
 
-/// Group commit for SQLite: concurrent requests' writes are queued and run by one writer as a batch inside a
+/// Group commit for SQLite: concurrent requests' writes are queued and run by one writer thread as a batch inside a
 /// single transaction, each in its own savepoint. One refused or failed request rolls back only itself; no request
 /// is answered before its batch's COMMIT returns, and if the commit fails every request in the batch fails.
 /// This is what turns SQLite's one-writer rule into tens of thousands of small transactions per second.
-final class BatchWriter: Sendable {
+///
+/// `@unchecked Sendable`: `jobs` and `stopped` are only touched while holding `signal`'s lock.
+final class BatchWriter: @unchecked Sendable {
     private struct Job: Sendable {
         /// Runs inside the batch transaction and returns how to answer the caller once the batch has committed.
         let run: @Sendable (Database) -> @Sendable () -> Void
         let fail: @Sendable (any Error) -> Void
     }
 
-    private struct Queue {
-        var jobs: [Job] = []
-        var draining = false
-    }
-
     private let pool: DatabasePool
-    private let queue = Mutex(Queue())
+    private let signal = NSCondition()
+    private var jobs: [Job] = []
+    private var stopped = false
     private let maxBatch: Int
 
+    /// Starts the writer thread. It runs batches back to back with GRDB's synchronous API, so no batch waits for
+    /// a Swift Concurrency thread to become free before the next one starts.
     init(pool: DatabasePool, maxBatch: Int = 256) {
         self.pool = pool
         self.maxBatch = maxBatch
+        let thread = Thread { [self] in self.runLoop() }
+        thread.name = "otpgate-sqlite-writer"
+        thread.start()
+    }
+
+    /// Ends the writer thread once the queue is empty.
+    func stop() {
+        signal.lock()
+        stopped = true
+        signal.signal()
+        signal.unlock()
     }
 
     /// Runs `body` atomically (in a savepoint of the next batch) and returns its result after the batch commits.
@@ -40,13 +52,10 @@ final class BatchWriter: Sendable {
                     }
                 },
                 fail: { continuation.resume(throwing: $0) })
-            let startDrain = queue.withLock { q -> Bool in
-                q.jobs.append(job)
-                if q.draining { return false }
-                q.draining = true
-                return true
-            }
-            if startDrain { Task { await self.drain() } }
+            signal.lock()
+            jobs.append(job)
+            signal.signal()
+            signal.unlock()
         }
     }
 
@@ -64,17 +73,19 @@ final class BatchWriter: Sendable {
         }
     }
 
-    private func drain() async {
+    private func runLoop() {
         while true {
-            let batch = queue.withLock { q -> [Job] in
-                let taken = Array(q.jobs.prefix(maxBatch))
-                q.jobs.removeFirst(taken.count)
-                if taken.isEmpty { q.draining = false }
-                return taken
+            signal.lock()
+            while jobs.isEmpty && !stopped { signal.wait() }
+            if jobs.isEmpty && stopped {
+                signal.unlock()
+                return
             }
-            if batch.isEmpty { return }
+            let batch = Array(jobs.prefix(maxBatch))
+            jobs.removeFirst(batch.count)
+            signal.unlock()
             do {
-                let completions = try await pool.write { db in batch.map { $0.run(db) } }
+                let completions = try pool.write { db in batch.map { $0.run(db) } }
                 for complete in completions { complete() }
             } catch {
                 let failure = SQLiteStore.storeError(error)

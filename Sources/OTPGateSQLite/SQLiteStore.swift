@@ -28,6 +28,8 @@ public final class SQLiteStore: Store, Sendable {
         writer = BatchWriter(pool: pool)
     }
 
+    deinit { writer.stop() }
+
     static func storeError(_ error: any Error) -> any Error {
         if error is VerificationError || error is StoreError { return error }
         if let db = error as? DatabaseError {

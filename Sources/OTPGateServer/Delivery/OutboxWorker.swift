@@ -19,6 +19,7 @@ public struct OutboxWorker: Service {
     var batchSize = 128
     var lease: Duration = .seconds(30)
     var maxAttempts = 5
+    var concurrency = 16
 
     public func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
@@ -50,9 +51,14 @@ public struct OutboxWorker: Service {
     /// Delivers claimed messages concurrently and records the outcomes in one write.
     private func deliverBatch(_ claimed: [OutboxMessage]) async {
         guard !claimed.isEmpty else { return }
+        // At most `concurrency` sends in flight: enough to hide a gateway's latency without flooding the executor.
         let results = await withTaskGroup(of: DeliveryResult.self) { group in
-            for message in claimed { group.addTask { await deliver(message) } }
             var results: [DeliveryResult] = []
+            var pending = claimed[...]
+            while let message = pending.popFirst() {
+                group.addTask { await deliver(message) }
+                if claimed.count - pending.count >= concurrency, let result = await group.next() { results.append(result) }
+            }
             for await result in group { results.append(result) }
             return results
         }
