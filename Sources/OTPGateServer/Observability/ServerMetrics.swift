@@ -1,5 +1,6 @@
 public import OTPGateCore
 public import Prometheus
+import Synchronization
 
 /// The Prometheus metrics of one process, served at `/metrics`. Labels carry routes, statuses and channels,
 /// never a destination, a code or a key.
@@ -16,13 +17,26 @@ public final class ServerMetrics: EngineObserver, Sendable {
         registry.makeCounter(descriptor: MetricNameDescriptor(metricName: name, helpText: help), labels: labels)
     }
 
+    /// The request metrics of each (route, method, status), looked up once: the registry's own lookup hashes
+    /// the name and every label on each call, which is measurable on the hot path.
+    private let requestMetrics = Mutex<[String: (Counter, DurationHistogram)]>([:])
+
     func recordRequest(route: String, method: String, status: Int, duration: Duration) {
-        counter("otpgate_http_requests_total", "HTTP requests by route, method and status", [("route", route), ("method", method), ("status", String(status))])
-            .increment()
-        registry.makeDurationHistogram(
-            descriptor: MetricNameDescriptor(metricName: "otpgate_http_request_duration_seconds", helpText: "HTTP request latency by route"),
-            labels: [("route", route), ("method", method)], buckets: Self.latencyBuckets
-        ).record(duration)
+        let key = "\(route) \(method) \(status)"
+        let metrics = requestMetrics.withLock { cache in
+            if let hit = cache[key] { return hit }
+            let made = (
+                counter("otpgate_http_requests_total", "HTTP requests by route, method and status", [("route", route), ("method", method), ("status", String(status))]),
+                registry.makeDurationHistogram(
+                    descriptor: MetricNameDescriptor(metricName: "otpgate_http_request_duration_seconds", helpText: "HTTP request latency by route"),
+                    labels: [("route", route), ("method", method)], buckets: Self.latencyBuckets)
+            )
+            // Routes are the registered templates, so the cache stays small; unmatched paths share one label.
+            cache[key] = made
+            return made
+        }
+        metrics.0.increment()
+        metrics.1.record(duration)
     }
 
     public func verificationStarted(channel: Channel) {
