@@ -14,6 +14,11 @@ if [ ${#need_packages[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_packages[@]}"
 fi
 
+# A throwaway PostgreSQL on loopback: the store conformance tests and the multi-instance tests run on it too.
+# shellcheck source=scripts/postgres-cluster.sh
+source scripts/postgres-cluster.sh
+pg_cluster_start
+
 # Build everything first (the process tests run the real `otpgate` binary), then test without rebuilding.
 swift build --build-tests
 swift test --skip-build "$@"

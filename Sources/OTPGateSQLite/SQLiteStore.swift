@@ -72,6 +72,11 @@ public final class SQLiteStore: Store, Sendable {
         }
     }
 
+    public func close() async {
+        writer.stop()
+        try? pool.close()
+    }
+
     public func ping() async throws {
         _ = try await read { db in try Int.fetchOne(db, sql: "SELECT 1") }
     }

@@ -59,6 +59,7 @@ struct Serve: AsyncParsableCommand {
             "starting", metadata: ["database": .string(settings.database.description), "address": .string("\(settings.host):\(settings.port)"),
                                    "delivery": .string(runtime.sender.name)])
         try await runtime.run()
+        await store.close()
     }
 }
 

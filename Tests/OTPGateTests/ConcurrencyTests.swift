@@ -9,8 +9,8 @@ import Testing
 
 /// Concurrency is part of correctness: N concurrent requests are counted exactly, never lost or double-counted.
 @Suite struct ConcurrencyTests {
-    @Test func concurrentWrongChecksCountExactlyMaxAttempts() async throws {
-        let h = try await Harness.make(environment: ["OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND": "100000"])
+    @Test(arguments: Backend.available) func concurrentWrongChecksCountExactlyMaxAttempts(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend, environment: ["OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND": "100000"])
         let principal = try await h.principal(for: h.apiKey)
         guard case .created(let v) = try await h.engine.start(StartRequest(destination: .init(unchecked: "+919876543210", channel: .sms)), principal: principal)
         else { throw TestFailure("not created") }
@@ -42,8 +42,8 @@ import Testing
         #expect(try await h.store.verification(id: v.id, tenantID: h.tenant.id, admission: nil).attempts == 5)
     }
 
-    @Test func concurrentStartsToOneDestinationAdmitExactlyTheLimit() async throws {
-        let h = try await Harness.make(environment: ["OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND": "100000"])
+    @Test(arguments: Backend.available) func concurrentStartsToOneDestinationAdmitExactlyTheLimit(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend, environment: ["OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND": "100000"])
         let principal = try await h.principal(for: h.apiKey)
         let created = await withTaskGroup(of: Bool.self) { group in
             for _ in 0..<40 {
@@ -62,8 +62,8 @@ import Testing
         #expect(h.sender.messages.count == 5)
     }
 
-    @Test func concurrentConsumptionAcceptsATokenOnce() async throws {
-        let h = try await Harness.make(environment: ["OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND": "100000"])
+    @Test(arguments: Backend.available) func concurrentConsumptionAcceptsATokenOnce(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend, environment: ["OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND": "100000"])
         let principal = try await h.principal(for: h.apiKey)
         guard case .created(let v) = try await h.engine.start(StartRequest(destination: .init(unchecked: "+919876543210", channel: .sms)), principal: principal)
         else { throw TestFailure("not created") }

@@ -106,8 +106,8 @@ import Testing
         }
     }
 
-    @Test func revokedKeysStopWorking() async throws {
-        let h = try await Harness.make(environment: [:])
+    @Test(arguments: Backend.available) func revokedKeysStopWorking(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
         let extra = try await TenantAdmin(store: h.store, clock: h.clock, random: SeededRandom(seed: 9)).createKey(tenantID: h.tenant.id)
         #expect(try await h.store.principal(forKeyHash: APIKey.hash(extra.apiKey)) != nil)
         #expect(try await h.store.revokeAPIKey(id: extra.keyID, at: h.clock.now()))
@@ -119,8 +119,8 @@ import Testing
         }
     }
 
-    @Test func idempotencyKeyReplaysTheFirstResponseAndSendsOnce() async throws {
-        let h = try await Harness.make()
+    @Test(arguments: Backend.available) func idempotencyKeyReplaysTheFirstResponseAndSendsOnce(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
         try await h.test { client in
             let body = #"{"to":"+919876543210","channel":"sms"}"#
             let headers: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "order-42"]

@@ -9,8 +9,8 @@ import Testing
 
 /// Per-destination start limits, lockouts after failed checks, and per-key request limits, with an injected clock.
 @Suite struct LimitsTests {
-    @Test func startsPerDestinationAreLimitedInASlidingWindow() async throws {
-        let h = try await Harness.make()
+    @Test(arguments: Backend.available) func startsPerDestinationAreLimitedInASlidingWindow(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
         try await h.test { client in
             for _ in 0..<5 {
                 _ = try await client.start()
@@ -30,8 +30,8 @@ import Testing
         }
     }
 
-    @Test func tenantPolicyOverridesTheDefault() async throws {
-        let h = try await Harness.make()
+    @Test(arguments: Backend.available) func tenantPolicyOverridesTheDefault(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
         var overrides = PolicyOverrides()
         overrides.startsPerDestination = 2
         #expect(try await h.store.updateTenantPolicy(id: h.tenant.id, overrides: overrides))
@@ -42,8 +42,8 @@ import Testing
         }
     }
 
-    @Test func consecutiveFailuresAcrossVerificationsLockTheDestination() async throws {
-        let h = try await Harness.make(environment: ["OTPGATE_POLICY_STARTS_PER_DESTINATION": "100"])
+    @Test(arguments: Backend.available) func consecutiveFailuresAcrossVerificationsLockTheDestination(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend, environment: ["OTPGATE_POLICY_STARTS_PER_DESTINATION": "100"])
         try await h.test { client in
             // Ten wrong checks spread over four verifications of one number lock it (default: 10 per hour).
             var failures = 0
@@ -74,8 +74,8 @@ import Testing
         #expect(state?.failedChecks == 0)
     }
 
-    @Test func anApprovalResetsTheRunOfFailures() async throws {
-        let h = try await Harness.make(environment: ["OTPGATE_POLICY_STARTS_PER_DESTINATION": "100"])
+    @Test(arguments: Backend.available) func anApprovalResetsTheRunOfFailures(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend, environment: ["OTPGATE_POLICY_STARTS_PER_DESTINATION": "100"])
         try await h.test { client in
             for _ in 0..<3 {
                 let id = try await client.start()
@@ -102,8 +102,8 @@ import Testing
         #expect(state.lockedUntil == t0 + .seconds(3603 + 3600))
     }
 
-    @Test func requestsPerKeyPerSecondAreLimited() async throws {
-        let h = try await Harness.make(environment: ["OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND": "3"])
+    @Test(arguments: Backend.available) func requestsPerKeyPerSecondAreLimited(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend, environment: ["OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND": "3"])
         try await h.test { client in
             let id = try await client.start()
             #expect(try await client.get("/v1/verifications/\(id)").status == .ok)

@@ -9,8 +9,8 @@ import Testing
 
 /// Health, readiness, metrics, JWKS and the OpenAPI document.
 @Suite struct OpsTests {
-    @Test func healthReadinessAndJWKSNeedNoKey() async throws {
-        let h = try await Harness.make()
+    @Test(arguments: Backend.available) func healthReadinessAndJWKSNeedNoKey(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
         try await h.test { client in
             #expect(try await client.get("/healthz", key: .some(nil)).status == .ok)
             let ready = try await client.get("/readyz", key: .some(nil))
@@ -24,8 +24,8 @@ import Testing
         }
     }
 
-    @Test func metricsCountRequestsAndVerificationsWithoutSecrets() async throws {
-        let h = try await Harness.make()
+    @Test(arguments: Backend.available) func metricsCountRequestsAndVerificationsWithoutSecrets(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
         try await h.test { client in
             let id = try await client.start()
             _ = try await client.post("/v1/verifications/\(id)/check", #"{"code":"0000000000"}"#)
@@ -46,8 +46,8 @@ import Testing
         }
     }
 
-    @Test func theOpenAPIDocumentDescribesExactlyTheServedRoutes() async throws {
-        let h = try await Harness.make()
+    @Test(arguments: Backend.available) func theOpenAPIDocumentDescribesExactlyTheServedRoutes(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
         _ = h.runtime.buildRouter()
         let served = Set(h.runtime.registeredRoutes.map { "\($0.method) \($0.path)" })
         let document = try JSONDecoder().decode(JSONValue.self, from: Data(OpenAPIDocument.json.utf8))

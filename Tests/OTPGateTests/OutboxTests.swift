@@ -18,8 +18,8 @@ import Testing
         return v
     }
 
-    @Test func theMessageIsWrittenWithTheVerificationSealedAndErasedAfterSending() async throws {
-        let h = try await Harness.make()
+    @Test(arguments: Backend.available) func theMessageIsWrittenWithTheVerificationSealedAndErasedAfterSending(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
         let v = try await start(h)
         let queued = try await h.store.outboxMessages(verificationID: v.id)
         #expect(queued.count == 1)
@@ -39,8 +39,8 @@ import Testing
         #expect(h.sender.messages.count == 1)
     }
 
-    @Test func retryableFailuresAreRetriedWithBackoffThenGivenUp() async throws {
-        let h = try await Harness.make()
+    @Test(arguments: Backend.available) func retryableFailuresAreRetriedWithBackoffThenGivenUp(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
         let v = try await start(h)
         h.sender.failNext([DeliveryError(retryable: true, reason: "gateway 503"), DeliveryError(retryable: true, reason: "gateway 503")])
         await h.deliver()
@@ -61,8 +61,8 @@ import Testing
         #expect(h.sender.messages.count == 1)
     }
 
-    @Test func permanentFailuresStopAtOnce() async throws {
-        let h = try await Harness.make()
+    @Test(arguments: Backend.available) func permanentFailuresStopAtOnce(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
         let v = try await start(h)
         h.sender.failNext([DeliveryError(retryable: false, reason: "invalid number")])
         await h.deliver()
@@ -71,8 +71,8 @@ import Testing
         #expect(row.sealedPayload == nil)
     }
 
-    @Test func aCodeThatExpiredUndeliveredIsNeverSent() async throws {
-        let h = try await Harness.make()
+    @Test(arguments: Backend.available) func aCodeThatExpiredUndeliveredIsNeverSent(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
         let v = try await start(h, ttl: 30)
         h.clock.advance(.seconds(31))
         await h.deliver()
@@ -80,8 +80,8 @@ import Testing
         #expect(try await h.store.outboxMessages(verificationID: v.id)[0].state == .expired)
     }
 
-    @Test func aResendSupersedesTheUnsentCode() async throws {
-        let h = try await Harness.make(environment: ["OTPGATE_POLICY_RESEND_COOLDOWN_SECONDS": "0"])
+    @Test(arguments: Backend.available) func aResendSupersedesTheUnsentCode(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend, environment: ["OTPGATE_POLICY_RESEND_COOLDOWN_SECONDS": "0"])
         let v = try await start(h)
         _ = try await h.engine.resend(id: v.id, channel: nil, principal: try await h.principal(for: h.apiKey))
         await h.deliver()
@@ -90,8 +90,8 @@ import Testing
         #expect(h.sender.messages.count == 1)
     }
 
-    @Test func anAbandonedClaimIsDeliveredWhenItsLeaseRunsOut() async throws {
-        let h = try await Harness.make()
+    @Test(arguments: Backend.available) func anAbandonedClaimIsDeliveredWhenItsLeaseRunsOut(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
         let v = try await start(h)
         let now = h.clock.now()
         // A worker claims the message and dies without finishing.
@@ -107,8 +107,8 @@ import Testing
         #expect(try await h.store.outboxMessages(verificationID: v.id)[0].state == .sent)
     }
 
-    @Test func aMessageIsWrittenClaimedAndHandedToTheLocalWorker() async throws {
-        let h = try await Harness.make(localDelivery: true)
+    @Test(arguments: Backend.available) func aMessageIsWrittenClaimedAndHandedToTheLocalWorker(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend, localDelivery: true)
         let v = try await start(h)
         let row = try await h.store.outboxMessages(verificationID: v.id)[0]
         #expect(row.id == "\(v.id).1")
@@ -122,8 +122,8 @@ import Testing
         #expect(try await h.store.outboxMessages(verificationID: v.id)[0].state == .sent)
     }
 
-    @Test func aHandedOffMessageOfADeadProcessIsDeliveredByAnotherWorkerAfterItsLease() async throws {
-        let h = try await Harness.make(localDelivery: true)
+    @Test(arguments: Backend.available) func aHandedOffMessageOfADeadProcessIsDeliveredByAnotherWorkerAfterItsLease(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend, localDelivery: true)
         let v = try await start(h)
         // Another instance on the same database, whose worker polls the store (the first process "died").
         let other = try await ServerRuntime.make(
@@ -158,8 +158,8 @@ import Testing
         #expect(try ServerRuntime.chooseSender(try ServerSettings(environment: [:])).name == "console")
     }
 
-    @Test func theSweeperExpiresVerificationsAndCountsThem() async throws {
-        let h = try await Harness.make()
+    @Test(arguments: Backend.available) func theSweeperExpiresVerificationsAndCountsThem(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
         _ = try await start(h, ttl: 30)
         h.clock.advance(.seconds(30))
         let report = try await h.store.sweep(now: h.clock.now(), retention: .seconds(86_400))

@@ -9,8 +9,8 @@ import Testing
 
 /// Tenant B can neither read, check, resend, cancel nor verify anything of tenant A's.
 @Suite struct TenantIsolationTests {
-    @Test func anotherTenantSeesNothing() async throws {
-        let h = try await Harness.make(environment: ["OTPGATE_POLICY_RESEND_COOLDOWN_SECONDS": "0"])
+    @Test(arguments: Backend.available) func anotherTenantSeesNothing(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend, environment: ["OTPGATE_POLICY_RESEND_COOLDOWN_SECONDS": "0"])
         let b = try await h.makeTenant("globex")
         try await h.test { client in
             let id = try await client.start()
@@ -38,8 +38,8 @@ import Testing
         }
     }
 
-    @Test func limitsAreCountedPerTenant() async throws {
-        let h = try await Harness.make()
+    @Test(arguments: Backend.available) func limitsAreCountedPerTenant(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
         let b = try await h.makeTenant("globex")
         try await h.test { client in
             for _ in 0..<5 { _ = try await client.start() }

@@ -64,6 +64,29 @@ final class RecordingSender: MessageSender, Sendable {
 
 let testMasterKey = String(repeating: "ab", count: 32)
 
+/// The stores the conformance tests run on: SQLite always, PostgreSQL when the test command started one
+/// (`OTPGATE_TEST_POSTGRES_URL`, set by `scripts/test.sh`).
+enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+
+    static var available: [Backend] { postgresURL == nil ? [.sqlite] : [.sqlite, .postgres] }
+    static var postgresURL: String? { ProcessInfo.processInfo.environment["OTPGATE_TEST_POSTGRES_URL"] }
+    var testDescription: String { rawValue }
+
+    /// A database URL with nothing in it: a new file, or a new schema on the test cluster.
+    func freshDatabaseURL(in directory: URL) async throws -> String {
+        switch self {
+        case .sqlite:
+            return "sqlite:\(directory.path)/otpgate.sqlite"
+        case .postgres:
+            let base = try #require(Self.postgresURL, "PostgreSQL tests need OTPGATE_TEST_POSTGRES_URL; run them with scripts/test.sh")
+            let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+            try await PostgresAdmin.createSchema(schema, url: base)
+            return base + (base.contains("?") ? "&" : "?") + "search_path=\(schema)"
+        }
+    }
+}
+
 func temporaryDirectory() throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("otpgate-test-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
@@ -85,9 +108,11 @@ struct Harness {
 
     /// - Parameter localDelivery: whether the engine hands new messages to this runtime's worker (as `serve` does)
     ///   instead of leaving them to polling; the worker itself is only run by `deliver()`.
-    static func make(environment: [String: String] = [:], seed: UInt64 = 42, localDelivery: Bool = false) async throws -> Harness {
+    static func make(
+        backend: Backend = .sqlite, environment: [String: String] = [:], seed: UInt64 = 42, localDelivery: Bool = false
+    ) async throws -> Harness {
         let directory = try temporaryDirectory()
-        var env = ["OTPGATE_DATABASE_URL": "sqlite:\(directory.path)/otpgate.sqlite", "OTPGATE_MASTER_KEY": testMasterKey]
+        var env = ["OTPGATE_DATABASE_URL": try await backend.freshDatabaseURL(in: directory), "OTPGATE_MASTER_KEY": testMasterKey, "OTPGATE_POSTGRES_POOL_SIZE": "4"]
         env.merge(environment) { $1 }
         let settings = try ServerSettings(environment: env)
         let store = try await ServerRuntime.openStore(settings)

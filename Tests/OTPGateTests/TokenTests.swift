@@ -23,8 +23,8 @@ import Testing
         return (approval.token, approval.verification)
     }
 
-    @Test func claimsCarryTheVerifiedDestinationAndBinding() async throws {
-        let h = try await Harness.make(environment: ["OTPGATE_ISSUER": "https://otp.example.in", "OTPGATE_POLICY_TOKEN_TTL_SECONDS": "120"])
+    @Test(arguments: Backend.available) func claimsCarryTheVerifiedDestinationAndBinding(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend, environment: ["OTPGATE_ISSUER": "https://otp.example.in", "OTPGATE_POLICY_TOKEN_TTL_SECONDS": "120"])
         let (token, v) = try await approvedToken(h)
         let principal = try await h.principal(for: h.apiKey)
         guard case .valid(let claims) = try await h.engine.verifyToken(token, consume: false, purpose: nil, principal: principal) else {
@@ -56,8 +56,8 @@ import Testing
         #expect(key["d"] == nil)
     }
 
-    @Test func aTokenIsVerifiableWithOnlyThePublishedJWKS() async throws {
-        let h = try await Harness.make()
+    @Test(arguments: Backend.available) func aTokenIsVerifiableWithOnlyThePublishedJWKS(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
         let (token, _) = try await approvedToken(h)
         let jwks = try JSONDecoder().decode(JSONValue.self, from: Data(try await h.runtime.signer.jwks()))
         guard case .object(let set) = jwks, case .array(let keys)? = set["keys"], case .object(let key)? = keys.first,
@@ -68,8 +68,8 @@ import Testing
         #expect(publicKey.isValidSignature(signature, for: Data("\(parts[0]).\(parts[1])".utf8)))
     }
 
-    @Test func everyReasonATokenIsRefused() async throws {
-        let h = try await Harness.make()
+    @Test(arguments: Backend.available) func everyReasonATokenIsRefused(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
         let (token, _) = try await approvedToken(h)
         let principal = try await h.principal(for: h.apiKey)
         func verdict(_ t: String, consume: Bool = false, purpose: String? = nil, as p: Principal? = nil) async throws -> TokenVerdict {
@@ -105,8 +105,8 @@ import Testing
         #expect(try await verdict(token) == .invalid(.alreadyUsed))
     }
 
-    @Test func tokensExpire() async throws {
-        let h = try await Harness.make()
+    @Test(arguments: Backend.available) func tokensExpire(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
         let (token, _) = try await approvedToken(h)
         let principal = try await h.principal(for: h.apiKey)
         h.clock.advance(.seconds(299))
@@ -117,8 +117,8 @@ import Testing
         #expect(try await h.engine.verifyToken(token, consume: false, purpose: nil, principal: principal) == .invalid(.expired))
     }
 
-    @Test func signingKeysAndCodeSecretPersistAcrossRestarts() async throws {
-        let h = try await Harness.make()
+    @Test(arguments: Backend.available) func signingKeysAndCodeSecretPersistAcrossRestarts(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
         let (token, _) = try await approvedToken(h)
         // A second runtime on the same database (a restart, or another instance) adopts the same secrets.
         let settings = h.runtime.settings
@@ -132,8 +132,8 @@ import Testing
         }
     }
 
-    @Test func aWrongMasterKeyCannotOpenTheSecrets() async throws {
-        let h = try await Harness.make()
+    @Test(arguments: Backend.available) func aWrongMasterKeyCannotOpenTheSecrets(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
         var settings = h.runtime.settings
         settings.masterKey = String(repeating: "cd", count: 32)
         await #expect(throws: SecretBoxError.self) {

@@ -9,8 +9,8 @@ import Testing
 
 /// The native API over HTTP: the happy path and every refusal, with the clock moved by hand.
 @Suite struct VerificationAPITests {
-    @Test func startCheckAndTokenRoundTrip() async throws {
-        let h = try await Harness.make()
+    @Test(arguments: Backend.available) func startCheckAndTokenRoundTrip(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
         try await h.test { client in
             let started = try await client.post(
                 "/v1/verifications", #"{"to":"98765 43210","channel":"sms","purpose":"itr_unlock","reference":"case-7","context":{"amount":1500,"currency":"INR"}}"#)
@@ -53,8 +53,8 @@ import Testing
         }
     }
 
-    @Test func wrongCodesCountAndSpentAttemptsRefuseEvenTheRightCode() async throws {
-        let h = try await Harness.make()
+    @Test(arguments: Backend.available) func wrongCodesCountAndSpentAttemptsRefuseEvenTheRightCode(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
         try await h.test { client in
             let id = try await client.start(extra: #","max_attempts":3"#)
             await h.deliver()
@@ -74,8 +74,8 @@ import Testing
         }
     }
 
-    @Test func expiredVerificationAnswers410() async throws {
-        let h = try await Harness.make()
+    @Test(arguments: Backend.available) func expiredVerificationAnswers410(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
         try await h.test { client in
             let id = try await client.start(extra: #","ttl_seconds":60"#)
             await h.deliver()
@@ -89,8 +89,8 @@ import Testing
         }
     }
 
-    @Test func resendKeepsAttemptsInvalidatesOldCodeAndCoolsDown() async throws {
-        let h = try await Harness.make()
+    @Test(arguments: Backend.available) func resendKeepsAttemptsInvalidatesOldCodeAndCoolsDown(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
         try await h.test { client in
             let id = try await client.start()
             await h.deliver()
@@ -126,8 +126,8 @@ import Testing
         }
     }
 
-    @Test func sendsAreCapped() async throws {
-        let h = try await Harness.make(environment: ["OTPGATE_POLICY_RESEND_COOLDOWN_SECONDS": "0"])
+    @Test(arguments: Backend.available) func sendsAreCapped(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend, environment: ["OTPGATE_POLICY_RESEND_COOLDOWN_SECONDS": "0"])
         try await h.test { client in
             let id = try await client.start()
             for sends in 2...5 {
@@ -140,8 +140,8 @@ import Testing
         }
     }
 
-    @Test func resendToAnotherChannelIsRefused() async throws {
-        let h = try await Harness.make()
+    @Test(arguments: Backend.available) func resendToAnotherChannelIsRefused(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
         try await h.test { client in
             let id = try await client.start()
             h.clock.advance(.seconds(30))
@@ -151,8 +151,8 @@ import Testing
         }
     }
 
-    @Test func cancelEndsTheVerification() async throws {
-        let h = try await Harness.make()
+    @Test(arguments: Backend.available) func cancelEndsTheVerification(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
         try await h.test { client in
             let id = try await client.start()
             let canceled = try await client.post("/v1/verifications/\(id)/cancel")
@@ -168,8 +168,8 @@ import Testing
         }
     }
 
-    @Test func emailVerification() async throws {
-        let h = try await Harness.make()
+    @Test(arguments: Backend.available) func emailVerification(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
         try await h.test { client in
             let r = try await client.post("/v1/verifications", #"{"to":"Priya.Sharma@Example.COM","channel":"email","code_length":8}"#)
             #expect(r.status == .created)
@@ -191,8 +191,8 @@ import Testing
         }
     }
 
-    @Test func unknownIdsAre404() async throws {
-        let h = try await Harness.make()
+    @Test(arguments: Backend.available) func unknownIdsAre404(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
         try await h.test { client in
             for path in ["/v1/verifications/vrf_aaaaaaaaaaaaaaaaaaaaaaaaaa", "/v1/verifications/nonsense", "/v1/verifications/\(String(repeating: "x", count: 500))"] {
                 let r = try await client.get(path)

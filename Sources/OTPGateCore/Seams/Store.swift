@@ -11,6 +11,8 @@ public protocol Store: Sendable {
     func migrate() async throws
     /// Succeeds when the database answers.
     func ping() async throws
+    /// Releases connections; the store is not used afterwards.
+    func close() async
 
     // MARK: tenants and keys
     func createTenant(_ tenant: Tenant, firstKey: APIKeyRecord) async throws

@@ -1,6 +1,7 @@
 public import Hummingbird
 import Logging
 public import OTPGateCore
+import OTPGatePostgres
 import OTPGateSQLite
 import ServiceLifecycle
 
@@ -23,8 +24,8 @@ public struct ServerRuntime: Sendable {
         switch settings.database {
         case .sqlite(let path):
             store = try SQLiteStore(path: path, synchronous: settings.sqliteSynchronous)
-        case .postgres:
-            throw ConfigurationError("PostgreSQL support is not built yet; use a sqlite: database URL")
+        case .postgres(let url):
+            store = try PostgresStore(url: url, poolSize: settings.postgresPoolSize)
         }
         try await store.migrate()
         return store

@@ -32,6 +32,8 @@ public struct ServerSettings: Sendable {
     public var issuer: String
     public var logLevel: Logger.Level
     public var sqliteSynchronous: String
+    /// Connections each instance keeps to PostgreSQL at most (`OTPGATE_POSTGRES_POOL_SIZE`, default 32).
+    public var postgresPoolSize: Int
     public var retentionDays: Int
     public var policy: Policy
     public var outboxPollInterval: Duration = .milliseconds(500)
@@ -61,6 +63,8 @@ public struct ServerSettings: Sendable {
         logLevel = parsedLevel
         sqliteSynchronous = reader.string(forKey: "otpgate.sqlite.synchronous", default: "FULL")
         retentionDays = reader.int(forKey: "otpgate.retention.days", default: 30)
+        postgresPoolSize = reader.int(forKey: "otpgate.postgres.pool.size", default: 32)
+        guard (1...1000).contains(postgresPoolSize) else { throw ConfigurationError("OTPGATE_POSTGRES_POOL_SIZE must be 1 to 1000") }
 
         var policy = Policy()
         let p = reader.scoped(to: "otpgate.policy")

@@ -1,0 +1,204 @@
+import Foundation
+public import Logging
+public import OTPGateCore
+import PostgresNIO
+import Synchronization
+
+/// The scale-out store: PostgreSQL through PostgresNIO's pooled `PostgresClient`. Any number of OTPGate instances
+/// share it. Each operation is one transaction that locks what it decides on (`SELECT … FOR UPDATE` on the
+/// verification, an upsert on the destination row that serialises everything about one destination), decides with
+/// `VerificationRules` and writes; a per-key request counter is its own one-statement transaction, so a hot key
+/// never holds a lock across a request.
+public final class PostgresStore: Store, Sendable {
+    let client: PostgresClient
+    let logger: Logger
+    private let runner: Mutex<Task<Void, Never>?>
+
+    /// Connects lazily; the pool runs until `shutdown()`.
+    public init(url: String, poolSize: Int = 32, logger: Logger = Logger(label: "otpgate.postgres")) throws {
+        let parsed = try PostgresURL(url, poolSize: poolSize)
+        let client = PostgresClient(configuration: parsed.configuration, backgroundLogger: logger)
+        self.client = client
+        self.logger = logger
+        runner = Mutex(Task { await client.run() })
+    }
+
+    /// Closes the pool.
+    public func close() async {
+        runner.withLock { $0?.cancel() }
+    }
+
+    deinit { runner.withLock { $0?.cancel() } }
+
+    /// Storage failures become `StoreError` (503 at the HTTP edge); refusals pass through.
+    static func storeError(_ error: any Error) -> any Error {
+        if error is VerificationError || error is StoreError { return error }
+        if let psql = error as? PSQLError {
+            if psql.code == .server, let state = psql.serverInfo?[.sqlState] {
+                if state == "23505" { return StoreError(.conflict, "unique violation") }
+                return StoreError(.unavailable, "postgres error \(state)")
+            }
+            return StoreError(.unavailable, "postgres: \(psql.code)")
+        }
+        return StoreError(.unavailable, "postgres: \(type(of: error))")
+    }
+
+    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        } catch let error as PostgresTransactionError {
+            throw Self.storeError(error.closureError ?? error.beginError ?? error.commitError ?? error.rollbackError ?? error)
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
+    func connection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        do {
+            return try await client.withConnection { connection in try await body(connection) }
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
+    /// Rows of a query, with random access by column name.
+    func rows(_ query: PostgresQuery, on connection: PostgresConnection) async throws -> [PostgresRandomAccessRow] {
+        var out: [PostgresRandomAccessRow] = []
+        for try await row in try await connection.query(query, logger: logger) { out.append(row.makeRandomAccess()) }
+        return out
+    }
+
+    func rows(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
+        try await connection { try await self.rows(query, on: $0) }
+    }
+
+    // MARK: lifecycle
+
+    /// Applies pending migrations under an advisory lock, so instances starting together migrate once.
+    public func migrate() async throws {
+        try await connection { connection in
+            _ = try await self.rows("SELECT pg_advisory_lock(74726174)", on: connection)
+            do {
+                try await connection.query(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+                    logger: self.logger)
+                let applied = Set(try await self.rows("SELECT version FROM schema_migrations", on: connection).map { try $0["version"].decode(Int.self) })
+                for migration in Schema.migrations where !applied.contains(migration.version) {
+                    try await connection.query("BEGIN", logger: self.logger)
+                    do {
+                        for statement in migration.statements {
+                            try await connection.query(PostgresQuery(unsafeSQL: Schema.Dialect.postgres.render(statement)), logger: self.logger)
+                        }
+                        try await connection.query(
+                            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(migration.version), \(migration.name), \(Timestamp(Date()).milliseconds))",
+                            logger: self.logger)
+                        try await connection.query("COMMIT", logger: self.logger)
+                    } catch {
+                        _ = try? await connection.query("ROLLBACK", logger: self.logger)
+                        throw error
+                    }
+                }
+            } catch {
+                _ = try? await self.rows("SELECT pg_advisory_unlock(74726174)", on: connection)
+                throw error
+            }
+            _ = try await self.rows("SELECT pg_advisory_unlock(74726174)", on: connection)
+        }
+    }
+
+    public func ping() async throws {
+        _ = try await rows("SELECT 1 AS ok")
+    }
+
+    // MARK: tenants and keys
+
+    static func tenant(_ row: PostgresRandomAccessRow) throws -> Tenant {
+        let policyText = try row["policy"].decode(String.self)
+        return Tenant(
+            id: try row["id"].decode(String.self), name: try row["name"].decode(String.self),
+            createdAt: Timestamp(milliseconds: try row["created_at"].decode(Int64.self)),
+            policy: (try? JSONDecoder().decode(PolicyOverrides.self, from: Data(policyText.utf8))) ?? PolicyOverrides())
+    }
+
+    static func encodePolicy(_ overrides: PolicyOverrides) throws -> String {
+        String(decoding: try JSONEncoder().encode(overrides), as: UTF8.self)
+    }
+
+    static func insertKey(_ key: APIKeyRecord, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
+            """
+            INSERT INTO api_keys (id, tenant_id, key_hash, prefix, created_at, revoked_at)
+            VALUES (\(key.id), \(key.tenantID), \(ByteBuffer(bytes: key.hash)), \(key.prefix), \(key.createdAt.milliseconds), \(key.revokedAt?.milliseconds))
+            """, logger: logger)
+    }
+
+    public func createTenant(_ tenant: Tenant, firstKey: APIKeyRecord) async throws {
+        let policy = try Self.encodePolicy(tenant.policy)
+        try await transaction { connection in
+            try await connection.query(
+                "INSERT INTO tenants (id, name, policy, created_at) VALUES (\(tenant.id), \(tenant.name), \(policy), \(tenant.createdAt.milliseconds))",
+                logger: self.logger)
+            try await Self.insertKey(firstKey, on: connection, logger: self.logger)
+        }
+    }
+
+    public func tenants() async throws -> [Tenant] {
+        try await rows("SELECT * FROM tenants ORDER BY created_at, id").map(Self.tenant)
+    }
+
+    public func tenant(id: String) async throws -> Tenant? {
+        try await rows("SELECT * FROM tenants WHERE id = \(id)").first.map(Self.tenant)
+    }
+
+    public func updateTenantPolicy(id: String, overrides: PolicyOverrides) async throws -> Bool {
+        let policy = try Self.encodePolicy(overrides)
+        return try await !rows("UPDATE tenants SET policy = \(policy) WHERE id = \(id) RETURNING id").isEmpty
+    }
+
+    public func createAPIKey(_ key: APIKeyRecord) async throws {
+        try await connection { try await Self.insertKey(key, on: $0, logger: self.logger) }
+    }
+
+    public func apiKeys(tenantID: String) async throws -> [APIKeyRecord] {
+        try await rows("SELECT * FROM api_keys WHERE tenant_id = \(tenantID) ORDER BY created_at, id").map { row in
+            APIKeyRecord(
+                id: try row["id"].decode(String.self), tenantID: try row["tenant_id"].decode(String.self),
+                hash: Array(buffer: try row["key_hash"].decode(ByteBuffer.self)), prefix: try row["prefix"].decode(String.self),
+                createdAt: Timestamp(milliseconds: try row["created_at"].decode(Int64.self)),
+                revokedAt: try row["revoked_at"].decode(Int64?.self).map(Timestamp.init(milliseconds:)))
+        }
+    }
+
+    public func revokeAPIKey(id: String, at: Timestamp) async throws -> Bool {
+        try await !rows("UPDATE api_keys SET revoked_at = \(at.milliseconds) WHERE id = \(id) AND revoked_at IS NULL RETURNING id").isEmpty
+    }
+
+    public func principal(forKeyHash hash: [UInt8]) async throws -> Principal? {
+        let found = try await rows(
+            """
+            SELECT k.id AS key_id, t.id AS id, t.name AS name, t.policy AS policy, t.created_at AS created_at
+            FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = \(ByteBuffer(bytes: hash)) AND k.revoked_at IS NULL
+            """)
+        guard let row = found.first else { return nil }
+        return Principal(tenant: try Self.tenant(row), keyID: try row["key_id"].decode(String.self))
+    }
+
+    // MARK: secrets
+
+    public func insertSecretIfAbsent(name: String, value: [UInt8], createdAt: Timestamp) async throws -> [UInt8] {
+        try await connection { connection in
+            try await connection.query(
+                "INSERT INTO secrets (name, value, created_at) VALUES (\(name), \(ByteBuffer(bytes: value)), \(createdAt.milliseconds)) ON CONFLICT (name) DO NOTHING",
+                logger: self.logger)
+            let stored = try await self.rows("SELECT value FROM secrets WHERE name = \(name)", on: connection)
+            return try stored.first.map { Array(buffer: try $0["value"].decode(ByteBuffer.self)) } ?? []
+        }
+    }
+
+    public func secrets(prefix: String) async throws -> [(name: String, value: [UInt8])] {
+        let pattern = prefix.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%"
+        return try await rows("SELECT name, value FROM secrets WHERE name LIKE \(pattern) ORDER BY created_at, name").map { row in
+            (name: try row["name"].decode(String.self), value: Array(buffer: try row["value"].decode(ByteBuffer.self)))
+        }
+    }
+}
