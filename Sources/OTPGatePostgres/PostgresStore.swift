@@ -43,19 +43,35 @@ public final class PostgresStore: Store, Sendable {
         return StoreError(.unavailable, "postgres: \(type(of: error))")
     }
 
-    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        do {
-            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
-        } catch let error as PostgresTransactionError {
-            throw Self.storeError(error.closureError ?? error.beginError ?? error.commitError ?? error.rollbackError ?? error)
-        } catch {
-            throw Self.storeError(error)
+    /// How long an operation may wait for the database (including for a connection) before it fails with
+    /// `unavailable`: while PostgreSQL is down, requests get a 503 quickly instead of queueing for the pool.
+    static let operationTimeout: Duration = .seconds(5)
+
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await withDeadline {
+            do {
+                return try await self.client.withTransaction(logger: self.logger) { connection in try await body(connection) }
+            } catch let error as PostgresTransactionError {
+                throw Self.storeError(error.closureError ?? error.beginError ?? error.commitError ?? error.rollbackError ?? error)
+            }
         }
     }
 
-    func connection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+    func connection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await withDeadline { try await self.client.withConnection { connection in try await body(connection) } }
+    }
+
+    func withDeadline<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
         do {
-            return try await client.withConnection { connection in try await body(connection) }
+            return try await withThrowingTaskGroup(of: T.self) { group in
+                group.addTask { try await body() }
+                group.addTask {
+                    try await Task.sleep(for: Self.operationTimeout)
+                    throw StoreError(.unavailable, "postgres: no answer within \(Self.operationTimeout)")
+                }
+                defer { group.cancelAll() }
+                return try await group.next()!
+            }
         } catch {
             throw Self.storeError(error)
         }

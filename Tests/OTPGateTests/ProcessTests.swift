@@ -152,7 +152,7 @@ struct OTPGateServerProcess: Sendable {
     var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
     var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 
-    static func start(directory: URL, environment: [String: String] = [:]) async throws -> OTPGateServerProcess {
+    static func start(directory: URL, database: String? = nil, environment: [String: String] = [:]) async throws -> OTPGateServerProcess {
         let suffix = UUID().uuidString.prefix(8)
         let stdoutPath = directory.appendingPathComponent("stdout-\(suffix).log").path
         let stderrPath = directory.appendingPathComponent("stderr-\(suffix).log").path
@@ -160,7 +160,7 @@ struct OTPGateServerProcess: Sendable {
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         let process = Process()
         process.executableURL = OTPGateProcess.binary
-        process.arguments = ["serve", "--port", "0", "--database", "sqlite:\(directory.path)/otpgate.sqlite"]
+        process.arguments = ["serve", "--port", "0", "--database", database ?? "sqlite:\(directory.path)/otpgate.sqlite"]
         process.environment = OTPGateProcess.environment(environment)
         process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
@@ -213,6 +213,21 @@ struct OTPGateServerProcess: Sendable {
 
     func get(_ path: String, key: String) async throws -> Reply {
         try await send(.GET, path, body: nil, key: key)
+    }
+
+    /// The raw body of an unauthenticated GET.
+    func raw(_ path: String) async throws -> (status: Int, body: [UInt8]) {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)"), timeout: .seconds(10))
+        let bytes = try await response.body.collect(upTo: 1 << 20)
+        return (Int(response.status.code), Array(bytes.readableBytesView))
+    }
+
+    /// The console messages this instance printed, as decoded JSON lines.
+    var consoleMessages: [[String: String]] {
+        stdout.split(separator: "\n").compactMap { line in
+            guard line.contains("otpgate.console.message") else { return nil }
+            return try? JSONDecoder().decode([String: String].self, from: Data(line.utf8))
+        }
     }
 
     private func send(_ method: HTTPMethod, _ path: String, body: String?, key: String) async throws -> Reply {
