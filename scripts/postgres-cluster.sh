@@ -58,3 +58,26 @@ pg_cluster_stop() {
     rm -rf "$PG_DIR"
   fi
 }
+
+# Command-line use, for tests that need a cluster of their own (an outage test stops it):
+#   bash scripts/postgres-cluster.sh start   → prints "DIR URL"
+#   bash scripts/postgres-cluster.sh stop|restart DIR
+#   bash scripts/postgres-cluster.sh remove DIR
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  set -euo pipefail
+  case "${1:-}" in
+    start)
+      pg_cluster_start >/dev/null
+      trap - EXIT
+      echo "$PG_PORT" > "$PG_DIR/port"
+      echo "$PG_DIR $OTPGATE_TEST_POSTGRES_URL" ;;
+    stop|restart|remove)
+      PG_BIN=$(pg_cluster_bin); PG_DIR="$2"; PG_PORT=$(cat "$PG_DIR/port")
+      case "$1" in
+        stop) pg_cluster_ctl stop ;;
+        restart) pg_cluster_ctl start ;;
+        remove) pg_cluster_stop ;;
+      esac ;;
+    *) echo "usage: $0 start | stop DIR | restart DIR | remove DIR" >&2; exit 2 ;;
+  esac
+fi

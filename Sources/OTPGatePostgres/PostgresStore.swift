@@ -61,19 +61,25 @@ public final class PostgresStore: Store, Sendable {
         try await withDeadline { try await self.client.withConnection { connection in try await body(connection) } }
     }
 
+    /// Runs `body`, giving up after `operationTimeout`. Not a task group: a group would wait for its children,
+    /// and a request queued for a connection to a dead server does not end when cancelled; here the caller gets
+    /// its 503 at the deadline and the abandoned operation is cancelled and finishes in the background.
     func withDeadline<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        do {
-            return try await withThrowingTaskGroup(of: T.self) { group in
-                group.addTask { try await body() }
-                group.addTask {
-                    try await Task.sleep(for: Self.operationTimeout)
-                    throw StoreError(.unavailable, "postgres: no answer within \(Self.operationTimeout)")
-                }
-                defer { group.cancelAll() }
-                return try await group.next()!
+        let outcome = ResumeOnce<T>()
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            outcome.set(continuation)
+            let work = Task {
+                let result: Result<T, any Error>
+                do { result = .success(try await body()) } catch { result = .failure(Self.storeError(error)) }
+                outcome.take()?.resume(with: result)
             }
-        } catch {
-            throw Self.storeError(error)
+            Task {
+                try? await Task.sleep(for: Self.operationTimeout)
+                if let waiting = outcome.take() {
+                    work.cancel()
+                    waiting.resume(throwing: StoreError(.unavailable, "postgres: no answer within \(Self.operationTimeout)"))
+                }
+            }
         }
     }
 
@@ -92,7 +98,8 @@ public final class PostgresStore: Store, Sendable {
 
     /// Applies pending migrations under an advisory lock, so instances starting together migrate once.
     public func migrate() async throws {
-        try await connection { connection in
+        // No deadline: waiting for another instance's migration, or a long migration, is expected here.
+        try await client.withConnection { connection in
             _ = try await self.rows("SELECT pg_advisory_lock(74726174)", on: connection)
             do {
                 try await connection.query(
@@ -217,4 +224,11 @@ public final class PostgresStore: Store, Sendable {
             (name: try row["name"].decode(String.self), value: Array(buffer: try row["value"].decode(ByteBuffer.self)))
         }
     }
+}
+
+/// A continuation resumed by whichever of two tasks gets to it first.
+final class ResumeOnce<T: Sendable>: Sendable {
+    private let continuation = Mutex<CheckedContinuation<T, any Error>?>(nil)
+    func set(_ value: CheckedContinuation<T, any Error>) { continuation.withLock { $0 = value } }
+    func take() -> CheckedContinuation<T, any Error>? { continuation.withLock { $0.take() } }
 }
