@@ -62,6 +62,7 @@ cleanup() {
     local pid
     for pid in ${SERVER_PIDS[@]+"${SERVER_PIDS[@]}"}; do stop_pid "$pid" 15; done
     if [[ -n $TMP && -d $TMP ]]; then rm -rf -- "$TMP"; fi
+    if [[ -n ${PG_CLUSTER_DIR:-} ]]; then bash "$REPO_ROOT/scripts/postgres-cluster.sh" remove "$PG_CLUSTER_DIR" || true; fi
     exit "$rc"
 }
 trap cleanup EXIT
@@ -128,7 +129,31 @@ http_ok() { # port path: succeeds when GET answers 200
 
 # --- servers ---------------------------------------------------------------------------------------------
 
-# launch_server NAME DELIVERY: starts otpgate on a fresh SQLite database and waits until it is ready.
+# BENCH_DATABASE=postgres: the servers run on a throwaway PostgreSQL cluster on loopback (one schema each).
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PG_CLUSTER_DIR=""
+PG_URL=""
+ensure_pg_cluster() {
+    [[ ${BENCH_DATABASE:-sqlite} == postgres && -z $PG_URL ]] || return 0
+    local started
+    started=$(bash "$REPO_ROOT/scripts/postgres-cluster.sh" start)
+    PG_CLUSTER_DIR=${started%% *}
+    PG_URL=${started#* }
+    log "PostgreSQL cluster at $PG_URL ($PG_CLUSTER_DIR)"
+}
+
+database_for() {
+    local name=$1 dir=$2
+    if [[ ${BENCH_DATABASE:-sqlite} == postgres ]]; then
+        /usr/lib/postgresql/*/bin/psql "$PG_URL" -qc "CREATE SCHEMA bench_$name" >/dev/null
+        echo "$PG_URL&search_path=bench_$name"
+    else
+        echo "sqlite:$dir/otpgate.sqlite"
+    fi
+}
+
+# launch_server NAME DELIVERY: starts otpgate on a fresh database (SQLite, or PostgreSQL with
+# BENCH_DATABASE=postgres) and waits until it is ready.
 # Sets SERVER_PID, SERVER_PORT, SERVER_OUT (its stdout: the API key, then console messages) and API_KEY.
 launch_server() {
     local name=$1 delivery=$2
@@ -139,14 +164,19 @@ launch_server() {
     local err="$RUN_DIR/server-$name.log"
     local prefix=()
     if [[ -n $SERVER_CPUS ]]; then prefix=(taskset -c "$SERVER_CPUS"); fi
+    local database
+    ensure_pg_cluster
+    database=$(database_for "$name" "$dir")
     log "starting server '$name' (delivery=$delivery) on 127.0.0.1:$SERVER_PORT"
     ${prefix[@]+"${prefix[@]}"} env -u OTPGATE_DATABASE_URL -u OTPGATE_MASTER_KEY -u OTPGATE_MASTER_KEY_FILE \
         -u OTPGATE_HOST -u OTPGATE_PORT \
         OTPGATE_ENV=development \
+        OTPGATE_MASTER_KEY="$(printf 'ab%.0s' {1..32})" \
+        OTPGATE_POSTGRES_POOL_SIZE="${OTPGATE_POSTGRES_POOL_SIZE:-32}" \
         OTPGATE_DELIVERY="$delivery" \
         OTPGATE_LOG_LEVEL="${OTPGATE_LOG_LEVEL:-warning}" \
         OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND="${OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND:-1000000}" \
-        "$BIN" serve --host 127.0.0.1 --port "$SERVER_PORT" --database "sqlite:$dir/otpgate.sqlite" \
+        "$BIN" serve --host 127.0.0.1 --port "$SERVER_PORT" --database "$database" \
         >"$SERVER_OUT" 2>"$err" &
     SERVER_PID=$!
     SERVER_PIDS+=("$SERVER_PID")
