@@ -26,7 +26,6 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
     public var iso8601: String { Timestamp.formatter.format(date) }
     private static let formatter = Date.ISO8601FormatStyle(includingFractionalSeconds: false, timeZone: .gmt)
 
-    public init(encodedSeconds: Int64) { self.init(seconds: encodedSeconds) }
     public init(from decoder: any Decoder) throws { milliseconds = try decoder.singleValueContainer().decode(Int64.self) }
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
