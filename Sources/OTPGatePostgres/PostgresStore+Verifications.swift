@@ -31,25 +31,12 @@ extension PostgresStore {
     /// The destination's record, created if missing and locked until the transaction ends: every start, check and
     /// resend of one destination runs one after another, across all instances.
     func lockDestination(tenantID: String, destination: String, on connection: PostgresConnection) async throws -> DestinationState {
-        let row = try await rows(
-            """
-            INSERT INTO destinations (tenant_id, destination, failed_checks) VALUES (\(tenantID), \(destination), 0)
-            ON CONFLICT (tenant_id, destination) DO UPDATE SET tenant_id = excluded.tenant_id
-            RETURNING failed_checks, first_failure_at, locked_until
-            """, on: connection)[0]
-        return DestinationState(
-            tenantID: tenantID, destination: destination, failedChecks: try row["failed_checks"].decode(Int.self),
-            firstFailureAt: try row["first_failure_at"].decode(Int64?.self).map(Timestamp.init(milliseconds:)),
-            lockedUntil: try row["locked_until"].decode(Int64?.self).map(Timestamp.init(milliseconds:)))
+        let key = DestinationKey(tenantID: tenantID, destination: destination)
+        return try await database.lockDestinations([key], on: connection)[key] ?? DestinationState(tenantID: tenantID, destination: destination)
     }
 
     func saveDestination(_ d: DestinationState, on connection: PostgresConnection) async throws {
-        try await connection.query(
-            """
-            UPDATE destinations SET failed_checks = \(d.failedChecks), first_failure_at = \(d.firstFailureAt?.milliseconds),
-                locked_until = \(d.lockedUntil?.milliseconds)
-            WHERE tenant_id = \(d.tenantID) AND destination = \(d.destination)
-            """, logger: logger)
+        try await database.saveDestinations([d], on: connection)
     }
 
     func updateVerification(_ v: Verification, on connection: PostgresConnection) async throws {
@@ -100,7 +87,10 @@ extension PostgresStore {
 
     // MARK: operations
 
+    /// Starts without an idempotency key run batched (`StartBatch`); with one, in a transaction of their own that
+    /// claims the key first.
     public func startVerification(_ command: StartCommand) async throws -> StartResult {
+        guard command.idempotency != nil else { return try await starts.submit(command) }
         if let admission = command.admission { try await admit(admission) }
         let v = command.verification
         let now = v.createdAt
@@ -159,24 +149,9 @@ extension PostgresStore {
         }
     }
 
+    /// Checks run batched (`CheckBatch`).
     public func checkVerification(_ command: CheckCommand) async throws -> CheckOutcome {
-        if let admission = command.admission { try await admit(admission) }
-        return try await transaction { connection in
-            let v = try await self.lockVerification(id: command.id, tenantID: command.tenantID, on: connection)
-            if let refusal = VerificationRules.checkRefusal(v, now: command.now) { throw refusal }
-            let destination = try await self.lockDestination(tenantID: v.tenantID, destination: v.destination, on: connection)
-            if let refusal = VerificationRules.lockRefusal(destination, now: command.now) { throw refusal }
-            if constantTimeEquals(v.codeHash, command.candidateHash) {
-                let approved = VerificationRules.approved(v, now: command.now)
-                try await self.updateVerification(approved, on: connection)
-                if destination.failedChecks > 0 { try await self.saveDestination(VerificationRules.afterApproval(destination), on: connection) }
-                return .approved(approved)
-            }
-            let failed = VerificationRules.failedAttempt(v, now: command.now)
-            try await self.updateVerification(failed, on: connection)
-            try await self.saveDestination(VerificationRules.afterFailedCheck(destination, now: command.now, policy: command.policy), on: connection)
-            return .incorrect(failed)
-        }
+        try await checks.submit(command)
     }
 
     public func resendVerification(_ command: ResendCommand) async throws -> Verification {
@@ -219,12 +194,8 @@ extension PostgresStore {
     }
 
     public func destinationState(tenantID: String, destination: String) async throws -> DestinationState? {
-        try await rows("SELECT * FROM destinations WHERE tenant_id = \(tenantID) AND destination = \(destination)").first.map { row in
-            DestinationState(
-                tenantID: tenantID, destination: destination, failedChecks: try row["failed_checks"].decode(Int.self),
-                firstFailureAt: try row["first_failure_at"].decode(Int64?.self).map(Timestamp.init(milliseconds:)),
-                lockedUntil: try row["locked_until"].decode(Int64?.self).map(Timestamp.init(milliseconds:)))
-        }
+        try await rows("SELECT * FROM destinations WHERE tenant_id = \(tenantID) AND destination = \(destination)").first
+            .map(PostgresDatabase.destinationState)
     }
 
     // MARK: tokens

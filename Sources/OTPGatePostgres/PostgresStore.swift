@@ -8,18 +8,33 @@ import Synchronization
 /// share it. Each operation is one transaction that locks what it decides on (`SELECT … FOR UPDATE` on the
 /// verification, an upsert on the destination row that serialises everything about one destination), decides with
 /// `VerificationRules` and writes; a per-key request counter is its own one-statement transaction, so a hot key
-/// never holds a lock across a request.
+/// never holds a lock across a request. Starts and checks, the hot path, are group-committed: concurrent ones share
+/// a transaction and a few set-based statements (`BatchQueue`, `StartBatch`, `CheckBatch`).
 public final class PostgresStore: Store, Sendable {
-    let client: PostgresClient
-    let logger: Logger
+    let database: PostgresDatabase
+    let starts: BatchQueue<StartCommand, StartResult>
+    let checks: BatchQueue<CheckCommand, CheckOutcome>
     private let runner: Mutex<Task<Void, Never>?>
 
-    /// Connects lazily; the pool runs until `shutdown()`.
-    public init(url: String, poolSize: Int = 32, logger: Logger = Logger(label: "otpgate.postgres")) throws {
+    var client: PostgresClient { database.client }
+    var logger: Logger { database.logger }
+
+    /// Connects lazily; the pool runs until `close()`.
+    /// - Parameters:
+    ///   - poolSize: connections this instance may open.
+    ///   - batching: how starts and checks share transactions (see `PostgresBatching`).
+    public init(url: String, poolSize: Int = 32, batching: PostgresBatching = PostgresBatching(), logger: Logger = Logger(label: "otpgate.postgres")) throws {
         let parsed = try PostgresURL(url, poolSize: poolSize)
         let client = PostgresClient(configuration: parsed.configuration, backgroundLogger: logger)
-        self.client = client
-        self.logger = logger
+        let database = PostgresDatabase(client: client, logger: logger)
+        self.database = database
+        let timeout = PostgresDatabase.operationTimeout
+        starts = BatchQueue(maxBatch: batching.maxBatch, maxConcurrent: batching.concurrentBatches, timeout: timeout) { jobs, deadline in
+            await StartBatch(database: database, commands: jobs).run(until: deadline)
+        }
+        checks = BatchQueue(maxBatch: batching.maxBatch, maxConcurrent: batching.concurrentBatches, timeout: timeout) { jobs, deadline in
+            await CheckBatch(database: database, commands: jobs).run(until: deadline)
+        }
         runner = Mutex(Task { await client.run() })
     }
 
@@ -30,68 +45,20 @@ public final class PostgresStore: Store, Sendable {
 
     deinit { runner.withLock { $0?.cancel() } }
 
-    /// Storage failures become `StoreError` (503 at the HTTP edge); refusals pass through.
-    static func storeError(_ error: any Error) -> any Error {
-        if error is VerificationError || error is StoreError { return error }
-        if let psql = error as? PSQLError {
-            if psql.code == .server, let state = psql.serverInfo?[.sqlState] {
-                if state == "23505" { return StoreError(.conflict, "unique violation") }
-                return StoreError(.unavailable, "postgres error \(state)")
-            }
-            return StoreError(.unavailable, "postgres: \(psql.code)")
-        }
-        return StoreError(.unavailable, "postgres: \(type(of: error))")
-    }
-
-    /// How long an operation may wait for the database (including for a connection) before it fails with
-    /// `unavailable`: while PostgreSQL is down, requests get a 503 quickly instead of queueing for the pool.
-    static let operationTimeout: Duration = .seconds(5)
-
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await withDeadline {
-            do {
-                return try await self.client.withTransaction(logger: self.logger) { connection in try await body(connection) }
-            } catch let error as PostgresTransactionError {
-                throw Self.storeError(error.closureError ?? error.beginError ?? error.commitError ?? error.rollbackError ?? error)
-            }
-        }
+        try await database.transaction(body)
     }
 
     func connection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await withDeadline { try await self.client.withConnection { connection in try await body(connection) } }
+        try await database.connection(body)
     }
 
-    /// Runs `body`, giving up after `operationTimeout`. Not a task group: a group would wait for its children,
-    /// and a request queued for a connection to a dead server does not end when cancelled; here the caller gets
-    /// its 503 at the deadline and the abandoned operation is cancelled and finishes in the background.
-    func withDeadline<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        let outcome = ResumeOnce<T>()
-        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            outcome.set(continuation)
-            let work = Task {
-                let result: Result<T, any Error>
-                do { result = .success(try await body()) } catch { result = .failure(Self.storeError(error)) }
-                outcome.take()?.resume(with: result)
-            }
-            Task {
-                try? await Task.sleep(for: Self.operationTimeout)
-                if let waiting = outcome.take() {
-                    work.cancel()
-                    waiting.resume(throwing: StoreError(.unavailable, "postgres: no answer within \(Self.operationTimeout)"))
-                }
-            }
-        }
-    }
-
-    /// Rows of a query, with random access by column name.
     func rows(_ query: PostgresQuery, on connection: PostgresConnection) async throws -> [PostgresRandomAccessRow] {
-        var out: [PostgresRandomAccessRow] = []
-        for try await row in try await connection.query(query, logger: logger) { out.append(row.makeRandomAccess()) }
-        return out
+        try await database.rows(query, on: connection)
     }
 
     func rows(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
-        try await connection { try await self.rows(query, on: $0) }
+        try await database.rows(query)
     }
 
     // MARK: lifecycle
@@ -224,11 +191,4 @@ public final class PostgresStore: Store, Sendable {
             (name: try row["name"].decode(String.self), value: Array(buffer: try row["value"].decode(ByteBuffer.self)))
         }
     }
-}
-
-/// A continuation resumed by whichever of two tasks gets to it first.
-final class ResumeOnce<T: Sendable>: Sendable {
-    private let continuation = Mutex<CheckedContinuation<T, any Error>?>(nil)
-    func set(_ value: CheckedContinuation<T, any Error>) { continuation.withLock { $0 = value } }
-    func take() -> CheckedContinuation<T, any Error>? { continuation.withLock { $0.take() } }
 }

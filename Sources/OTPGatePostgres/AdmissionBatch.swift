@@ -1,0 +1,47 @@
+import Foundation
+import OTPGateCore
+import PostgresNIO
+
+extension PostgresDatabase {
+    /// Counts a batch of requests against their keys' per-second allowances in one statement of its own (its own
+    /// commit, so a hot key's counter row is never held locked while a batch's transaction runs), and returns each
+    /// request's refusal, if any. Requests count in batch order; a refused request still counts.
+    func admit(_ admissions: [RequestAdmission?], until deadline: ContinuousClock.Instant) async throws -> [VerificationError?] {
+        var perKey: [String: (count: Int, window: Int64)] = [:]
+        for admission in admissions.compactMap({ $0 }) {
+            let window = VerificationRules.admissionWindow(admission.now)
+            let seen = perKey[admission.keyID] ?? (0, window)
+            perKey[admission.keyID] = (seen.count + 1, max(seen.window, window))
+        }
+        guard !perKey.isEmpty else { return admissions.map { _ in nil } }
+        var input = BatchJSON()
+        for (keyID, counted) in perKey {
+            input.append(["scope": .string("key:" + keyID), "window_start": .int(counted.window), "n": .int(counted.count)])
+        }
+        let parameter = input.text
+        let totals = try await connection(until: deadline) { connection in
+            try await self.rows(
+                """
+                INSERT INTO request_counters (scope, window_start, count)
+                SELECT x.scope, x.window_start, x.n FROM jsonb_to_recordset(\(parameter)::jsonb) AS x(scope text, window_start bigint, n int)
+                ORDER BY x.scope
+                ON CONFLICT (scope) DO UPDATE SET
+                    count = CASE WHEN request_counters.window_start >= excluded.window_start
+                                 THEN request_counters.count + excluded.count ELSE excluded.count END,
+                    window_start = GREATEST(request_counters.window_start, excluded.window_start)
+                RETURNING scope, count
+                """, on: connection)
+        }
+        var total: [String: Int] = [:]
+        for row in totals { total[String(try row["scope"].decode(String.self).dropFirst(4))] = try row["count"].decode(Int.self) }
+        // The k-th request of a key in this batch (of n) holds count total - n + 1 + k.
+        var position: [String: Int] = [:]
+        return admissions.map { admission in
+            guard let admission, let counted = perKey[admission.keyID], let final = total[admission.keyID] else { return nil }
+            let k = position[admission.keyID, default: 0]
+            position[admission.keyID] = k + 1
+            let count = final - counted.count + 1 + k
+            return VerificationRules.admissionRefusal(countInWindow: count, limit: admission.limitPerSecond, now: admission.now)
+        }
+    }
+}

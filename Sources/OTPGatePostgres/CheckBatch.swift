@@ -1,0 +1,101 @@
+import Foundation
+import OTPGateCore
+import PostgresNIO
+
+/// Checks of many requests in one transaction: count them against their keys, lock their verifications (one
+/// `SELECT … FOR UPDATE` in id order) and destinations, decide each with `VerificationRules` in arrival order (a
+/// later check of the same verification or destination sees the earlier one's effect), and write every changed
+/// verification and destination in one statement. A refusal is one request's answer: returned, never thrown.
+struct CheckBatch: Sendable {
+    let database: PostgresDatabase
+    let commands: [CheckCommand]
+
+    func run(until deadline: ContinuousClock.Instant) async -> [Result<CheckOutcome, any Error>] {
+        let refusals: [VerificationError?]
+        do { refusals = try await database.admit(commands.map(\.admission), until: deadline) } catch {
+            return commands.map { _ in .failure(error) }
+        }
+        let admitted = commands.indices.filter { refusals[$0] == nil }
+        var results: [Result<CheckOutcome, any Error>] = refusals.map { refusal in
+            refusal.map { .failure($0) } ?? .failure(StoreError(.corrupt, "check not decided"))
+        }
+        guard !admitted.isEmpty else { return results }
+        let jobs = admitted.map { commands[$0] }
+        do {
+            let decided = try await database.transaction(until: deadline) { [database] connection in
+                try await Self.apply(jobs, on: connection, database: database)
+            }
+            for (index, result) in zip(admitted, decided) { results[index] = result }
+        } catch {
+            for index in admitted { results[index] = .failure(error) }
+        }
+        return results
+    }
+
+    static func apply(_ jobs: [CheckCommand], on connection: PostgresConnection, database: PostgresDatabase) async throws -> [Result<CheckOutcome, any Error>] {
+        let ids = Array(Set(jobs.map(\.id))).sorted()
+        var verifications: [String: Verification] = [:]
+        for row in try await database.rows("SELECT * FROM verifications WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE", on: connection) {
+            let v = try PostgresStore.verification(row)
+            verifications[v.id] = v
+        }
+        func owned(_ job: CheckCommand) -> Verification? {
+            guard let v = verifications[job.id], v.tenantID == job.tenantID else { return nil }
+            return v
+        }
+        var destinations = try await database.lockDestinations(
+            jobs.compactMap(owned).map { DestinationKey(tenantID: $0.tenantID, destination: $0.destination) }, on: connection)
+
+        var changedVerifications: Set<String> = []
+        var changedDestinations: Set<DestinationKey> = []
+        var results: [Result<CheckOutcome, any Error>] = []
+        for job in jobs {
+            guard let v = owned(job) else {
+                results.append(.failure(VerificationError.notFound))
+                continue
+            }
+            if let refusal = VerificationRules.checkRefusal(v, now: job.now) {
+                results.append(.failure(refusal))
+                continue
+            }
+            let key = DestinationKey(tenantID: v.tenantID, destination: v.destination)
+            let destination = destinations[key] ?? DestinationState(tenantID: v.tenantID, destination: v.destination)
+            if let refusal = VerificationRules.lockRefusal(destination, now: job.now) {
+                results.append(.failure(refusal))
+                continue
+            }
+            changedVerifications.insert(v.id)
+            if constantTimeEquals(v.codeHash, job.candidateHash) {
+                let approved = VerificationRules.approved(v, now: job.now)
+                verifications[v.id] = approved
+                if destination.failedChecks > 0 {
+                    destinations[key] = VerificationRules.afterApproval(destination)
+                    changedDestinations.insert(key)
+                }
+                results.append(.success(.approved(approved)))
+            } else {
+                let failed = VerificationRules.failedAttempt(v, now: job.now)
+                verifications[v.id] = failed
+                destinations[key] = VerificationRules.afterFailedCheck(destination, now: job.now, policy: job.policy)
+                changedDestinations.insert(key)
+                results.append(.success(.incorrect(failed)))
+            }
+        }
+
+        var updates = BatchJSON()
+        for id in changedVerifications.sorted() {
+            guard let v = verifications[id] else { continue }
+            updates.append(["id": .string(v.id), "state": .string(v.state.rawValue), "attempts": .int(v.attempts), "updated_at": .time(v.updatedAt)])
+        }
+        if !updates.isEmpty {
+            try await connection.query(
+                """
+                UPDATE verifications SET state = x.state, attempts = x.attempts, updated_at = x.updated_at
+                FROM jsonb_to_recordset(\(updates.text)::jsonb) AS x(id text, state text, attempts int, updated_at bigint)
+                WHERE verifications.id = x.id
+                """, logger: database.logger)
+        }
+        try await database.saveDestinations(changedDestinations.compactMap { destinations[$0] }, on: connection)
+        return results
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import OTPGateCore
+import PostgresNIO
+
+/// Starts of many requests in one transaction: count them against their keys, lock their destinations, count each
+/// destination's recent starts (a fresh statement after the locks, so it sees every start committed before), decide
+/// each with `VerificationRules` in arrival order, and insert the admitted verifications with their outbox
+/// messages in one statement. A refusal is one request's answer, not the batch's: it is returned, never thrown.
+///
+/// Starts with an idempotency key take `PostgresStore`'s per-request transaction instead, since their key must be
+/// claimed, replayed or refused before anything else.
+struct StartBatch: Sendable {
+    let database: PostgresDatabase
+    let commands: [StartCommand]
+
+    func run(until deadline: ContinuousClock.Instant) async -> [Result<StartResult, any Error>] {
+        let refusals: [VerificationError?]
+        do { refusals = try await database.admit(commands.map(\.admission), until: deadline) } catch {
+            return commands.map { _ in .failure(error) }
+        }
+        let admitted = commands.indices.filter { refusals[$0] == nil }
+        var results: [Result<StartResult, any Error>] = refusals.map { refusal in
+            refusal.map { .failure($0) } ?? .failure(StoreError(.corrupt, "start not decided"))
+        }
+        guard !admitted.isEmpty else { return results }
+        let jobs = admitted.map { commands[$0] }
+        do {
+            let decided = try await database.transaction(until: deadline) { [database] connection in
+                try await Self.apply(jobs, on: connection, database: database)
+            }
+            for (index, result) in zip(admitted, decided) { results[index] = result }
+        } catch {
+            for index in admitted { results[index] = .failure(error) }
+        }
+        return results
+    }
+
+    static func apply(_ jobs: [StartCommand], on connection: PostgresConnection, database: PostgresDatabase) async throws -> [Result<StartResult, any Error>] {
+        func key(_ v: Verification) -> DestinationKey { DestinationKey(tenantID: v.tenantID, destination: v.destination) }
+        func since(_ job: StartCommand) -> Timestamp { job.verification.createdAt - .seconds(job.policy.startWindowSeconds) }
+
+        let destinations = try await database.lockDestinations(jobs.map { key($0.verification) }, on: connection)
+
+        var windows = BatchJSON()
+        for (index, job) in jobs.enumerated() {
+            let v = job.verification
+            windows.append(["i": .int(index), "t": .string(v.tenantID), "d": .string(v.destination), "since": .time(since(job))])
+        }
+        var recent: [Int: (count: Int, oldest: Timestamp?)] = [:]
+        for row in try await database.rows(
+            """
+            SELECT x.i, count(v.id) AS n, min(v.created_at) AS oldest
+            FROM jsonb_to_recordset(\(windows.text)::jsonb) AS x(i int, t text, d text, since bigint)
+            LEFT JOIN verifications v ON v.tenant_id = x.t AND v.destination = x.d AND v.created_at > x.since
+            GROUP BY x.i
+            """, on: connection)
+        {
+            recent[try row["i"].decode(Int.self)] = (try row["n"].decode(Int.self), try row["oldest"].decode(Int64?.self).map(Timestamp.init(milliseconds:)))
+        }
+
+        var startedHere: [DestinationKey: [Timestamp]] = [:]
+        var inserts = BatchJSON()
+        var results: [Result<StartResult, any Error>] = []
+        for (index, job) in jobs.enumerated() {
+            let v = job.verification
+            if let refusal = VerificationRules.lockRefusal(destinations[key(v)], now: v.createdAt) {
+                results.append(.failure(refusal))
+                continue
+            }
+            // Earlier starts of this batch to the same destination count as if committed already.
+            let earlier = startedHere[key(v), default: []].filter { $0 > since(job) }
+            let stored = recent[index] ?? (0, nil)
+            let oldest = (earlier + [stored.oldest].compactMap { $0 }).min()
+            if let refusal = VerificationRules.startLimitRefusal(
+                recentStarts: stored.count + earlier.count, oldest: oldest, now: v.createdAt, policy: job.policy)
+            {
+                results.append(.failure(refusal))
+                continue
+            }
+            startedHere[key(v), default: []].append(v.createdAt)
+            inserts.append(Self.row(v, job.message))
+            results.append(.success(.created(v)))
+        }
+        if !inserts.isEmpty {
+            try await connection.query(
+                """
+                WITH x AS (
+                    SELECT * FROM jsonb_to_recordset(\(inserts.text)::jsonb) AS x(
+                        id text, tenant_id text, channel text, destination text, purpose text, locale text, reference text,
+                        context text, code_length int, code_hash text, state text, attempts int, max_attempts int, sends int,
+                        max_sends int, ttl_seconds int, created_at bigint, expires_at bigint, last_sent_at bigint,
+                        resend_available_at bigint, updated_at bigint, message_id text, message_channel text, payload text,
+                        message_state text, message_attempts int, message_created_at bigint, next_attempt_at bigint,
+                        message_expires_at bigint, lease_until bigint)),
+                verification AS (
+                    INSERT INTO verifications (id, tenant_id, channel, destination, purpose, locale, reference, context, code_length,
+                        code_hash, state, attempts, max_attempts, sends, max_sends, ttl_seconds, created_at, expires_at, last_sent_at,
+                        resend_available_at, updated_at)
+                    SELECT id, tenant_id, channel, destination, purpose, locale, reference, context, code_length,
+                        decode(code_hash, 'base64'), state, attempts, max_attempts, sends, max_sends, ttl_seconds, created_at,
+                        expires_at, last_sent_at, resend_available_at, updated_at
+                    FROM x)
+                INSERT INTO outbox (id, tenant_id, verification_id, channel, payload, state, attempts, created_at, next_attempt_at, expires_at, lease_until)
+                SELECT message_id, tenant_id, id, message_channel, decode(payload, 'base64'), message_state, message_attempts,
+                    message_created_at, next_attempt_at, message_expires_at, lease_until
+                FROM x
+                """, logger: database.logger)
+        }
+        return results
+    }
+
+    /// A verification and its first message as one input row.
+    static func row(_ v: Verification, _ message: NewOutboxMessage) -> [String: JSONValue] {
+        let m = message.stored
+        return [
+            "id": .string(v.id), "tenant_id": .string(v.tenantID), "channel": .string(v.channel.rawValue),
+            "destination": .string(v.destination), "purpose": .text(v.purpose), "locale": .text(v.locale),
+            "reference": .text(v.reference), "context": .text(v.context), "code_length": .int(v.codeLength),
+            "code_hash": .bytes(v.codeHash), "state": .string(v.state.rawValue), "attempts": .int(v.attempts),
+            "max_attempts": .int(v.maxAttempts), "sends": .int(v.sends), "max_sends": .int(v.maxSends),
+            "ttl_seconds": .int(v.ttlSeconds), "created_at": .time(v.createdAt), "expires_at": .time(v.expiresAt),
+            "last_sent_at": .time(v.lastSentAt), "resend_available_at": .time(v.resendAvailableAt), "updated_at": .time(v.updatedAt),
+            "message_id": .string(m.id), "message_channel": .string(m.channel.rawValue), "payload": .bytes(message.sealedPayload),
+            "message_state": .string(m.state.rawValue), "message_attempts": .int(m.attempts), "message_created_at": .time(m.createdAt),
+            "next_attempt_at": .time(m.nextAttemptAt), "message_expires_at": .time(m.expiresAt), "lease_until": .time(m.leaseUntil),
+        ]
+    }
+}
