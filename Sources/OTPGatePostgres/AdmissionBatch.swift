@@ -18,19 +18,8 @@ extension PostgresDatabase {
         for (keyID, counted) in perKey {
             input.append(["scope": .string("key:" + keyID), "window_start": .int(counted.window), "n": .int(counted.count)])
         }
-        let parameter = input.text
-        let totals = try await connection(until: deadline) { connection in
-            try await self.rows(
-                """
-                INSERT INTO request_counters (scope, window_start, count)
-                SELECT x.scope, x.window_start, x.n FROM jsonb_to_recordset(\(parameter)::jsonb) AS x(scope text, window_start bigint, n int)
-                ORDER BY x.scope
-                ON CONFLICT (scope) DO UPDATE SET
-                    count = CASE WHEN request_counters.window_start >= excluded.window_start
-                                 THEN request_counters.count + excluded.count ELSE excluded.count END,
-                    window_start = GREATEST(request_counters.window_start, excluded.window_start)
-                RETURNING scope, count
-                """, on: connection)
+        let totals = try await connection(until: deadline) { [input] connection in
+            try await self.execute(CountRequests(rows: input), on: connection)
         }
         var total: [String: Int] = [:]
         for row in totals { total[String(try row["scope"].decode(String.self).dropFirst(4))] = try row["count"].decode(Int.self) }
@@ -44,4 +33,18 @@ extension PostgresDatabase {
             return VerificationRules.admissionRefusal(countInWindow: count, limit: admission.limitPerSecond, now: admission.now)
         }
     }
+}
+
+struct CountRequests: BatchStatement {
+    static let sql = """
+        INSERT INTO request_counters (scope, window_start, count)
+        SELECT x.scope, x.window_start, x.n FROM jsonb_to_recordset($1) AS x(scope text, window_start bigint, n int)
+        ORDER BY x.scope
+        ON CONFLICT (scope) DO UPDATE SET
+            count = CASE WHEN request_counters.window_start >= excluded.window_start
+                         THEN request_counters.count + excluded.count ELSE excluded.count END,
+            window_start = GREATEST(request_counters.window_start, excluded.window_start)
+        RETURNING scope, count
+        """
+    let rows: BatchJSON
 }

@@ -33,9 +33,10 @@ struct CheckBatch: Sendable {
     }
 
     static func apply(_ jobs: [CheckCommand], on connection: PostgresConnection, database: PostgresDatabase) async throws -> [Result<CheckOutcome, any Error>] {
-        let ids = Array(Set(jobs.map(\.id))).sorted()
+        var ids = BatchJSON()
+        for id in Set(jobs.map(\.id)) { ids.append(["id": .string(id)]) }
         var verifications: [String: Verification] = [:]
-        for row in try await database.rows("SELECT * FROM verifications WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE", on: connection) {
+        for row in try await database.execute(LockVerifications(rows: ids), on: connection) {
             let v = try PostgresStore.verification(row)
             verifications[v.id] = v
         }
@@ -88,14 +89,27 @@ struct CheckBatch: Sendable {
             updates.append(["id": .string(v.id), "state": .string(v.state.rawValue), "attempts": .int(v.attempts), "updated_at": .time(v.updatedAt)])
         }
         if !updates.isEmpty {
-            try await connection.query(
-                """
-                UPDATE verifications SET state = x.state, attempts = x.attempts, updated_at = x.updated_at
-                FROM jsonb_to_recordset(\(updates.text)::jsonb) AS x(id text, state text, attempts int, updated_at bigint)
-                WHERE verifications.id = x.id
-                """, logger: database.logger)
+            _ = try await database.execute(SaveChecks(rows: updates), on: connection)
         }
         try await database.saveDestinations(changedDestinations.compactMap { destinations[$0] }, on: connection)
         return results
     }
+}
+
+/// The batch's verifications, locked in id order.
+struct LockVerifications: BatchStatement {
+    static let sql = """
+        SELECT * FROM verifications WHERE id = ANY(ARRAY(SELECT x.id FROM jsonb_to_recordset($1) AS x(id text)))
+        ORDER BY id FOR UPDATE
+        """
+    let rows: BatchJSON
+}
+
+struct SaveChecks: BatchStatement {
+    static let sql = """
+        UPDATE verifications SET state = x.state, attempts = x.attempts, updated_at = x.updated_at
+        FROM jsonb_to_recordset($1) AS x(id text, state text, attempts int, updated_at bigint)
+        WHERE verifications.id = x.id
+        """
+    let rows: BatchJSON
 }

@@ -16,13 +16,7 @@ extension PostgresDatabase {
         var input = BatchJSON()
         for key in Set(keys) { input.append(["t": .string(key.tenantID), "d": .string(key.destination)]) }
         guard !input.isEmpty else { return [:] }
-        let locked = try await rows(
-            """
-            INSERT INTO destinations (tenant_id, destination, failed_checks)
-            SELECT x.t, x.d, 0 FROM jsonb_to_recordset(\(input.text)::jsonb) AS x(t text, d text) ORDER BY x.t, x.d
-            ON CONFLICT (tenant_id, destination) DO UPDATE SET tenant_id = excluded.tenant_id
-            RETURNING tenant_id, destination, failed_checks, first_failure_at, locked_until
-            """, on: connection)
+        let locked = try await execute(LockDestinations(rows: input), on: connection)
         var states: [DestinationKey: DestinationState] = [:]
         for row in locked {
             let state = try Self.destinationState(row)
@@ -49,11 +43,25 @@ extension PostgresDatabase {
             ])
         }
         guard !input.isEmpty else { return }
-        try await connection.query(
-            """
-            UPDATE destinations SET failed_checks = x.failed_checks, first_failure_at = x.first_failure_at, locked_until = x.locked_until
-            FROM jsonb_to_recordset(\(input.text)::jsonb) AS x(t text, d text, failed_checks int, first_failure_at bigint, locked_until bigint)
-            WHERE destinations.tenant_id = x.t AND destinations.destination = x.d
-            """, logger: logger)
+        _ = try await execute(SaveDestinations(rows: input), on: connection)
     }
+}
+
+struct LockDestinations: BatchStatement {
+    static let sql = """
+        INSERT INTO destinations (tenant_id, destination, failed_checks)
+        SELECT x.t, x.d, 0 FROM jsonb_to_recordset($1) AS x(t text, d text) ORDER BY x.t, x.d
+        ON CONFLICT (tenant_id, destination) DO UPDATE SET tenant_id = excluded.tenant_id
+        RETURNING tenant_id, destination, failed_checks, first_failure_at, locked_until
+        """
+    let rows: BatchJSON
+}
+
+struct SaveDestinations: BatchStatement {
+    static let sql = """
+        UPDATE destinations SET failed_checks = x.failed_checks, first_failure_at = x.first_failure_at, locked_until = x.locked_until
+        FROM jsonb_to_recordset($1) AS x(t text, d text, failed_checks int, first_failure_at bigint, locked_until bigint)
+        WHERE destinations.tenant_id = x.t AND destinations.destination = x.d
+        """
+    let rows: BatchJSON
 }

@@ -47,13 +47,7 @@ struct StartBatch: Sendable {
             windows.append(["i": .int(index), "t": .string(v.tenantID), "d": .string(v.destination), "since": .time(since(job))])
         }
         var recent: [Int: (count: Int, oldest: Timestamp?)] = [:]
-        for row in try await database.rows(
-            """
-            SELECT x.i, count(v.id) AS n, min(v.created_at) AS oldest
-            FROM jsonb_to_recordset(\(windows.text)::jsonb) AS x(i int, t text, d text, since bigint)
-            LEFT JOIN verifications v ON v.tenant_id = x.t AND v.destination = x.d AND v.created_at > x.since
-            GROUP BY x.i
-            """, on: connection)
+        for row in try await database.execute(RecentStarts(rows: windows), on: connection)
         {
             recent[try row["i"].decode(Int.self)] = (try row["n"].decode(Int.self), try row["oldest"].decode(Int64?.self).map(Timestamp.init(milliseconds:)))
         }
@@ -82,29 +76,7 @@ struct StartBatch: Sendable {
             results.append(.success(.created(v)))
         }
         if !inserts.isEmpty {
-            try await connection.query(
-                """
-                WITH x AS (
-                    SELECT * FROM jsonb_to_recordset(\(inserts.text)::jsonb) AS x(
-                        id text, tenant_id text, channel text, destination text, purpose text, locale text, reference text,
-                        context text, code_length int, code_hash text, state text, attempts int, max_attempts int, sends int,
-                        max_sends int, ttl_seconds int, created_at bigint, expires_at bigint, last_sent_at bigint,
-                        resend_available_at bigint, updated_at bigint, message_id text, message_channel text, payload text,
-                        message_state text, message_attempts int, message_created_at bigint, next_attempt_at bigint,
-                        message_expires_at bigint, lease_until bigint)),
-                verification AS (
-                    INSERT INTO verifications (id, tenant_id, channel, destination, purpose, locale, reference, context, code_length,
-                        code_hash, state, attempts, max_attempts, sends, max_sends, ttl_seconds, created_at, expires_at, last_sent_at,
-                        resend_available_at, updated_at)
-                    SELECT id, tenant_id, channel, destination, purpose, locale, reference, context, code_length,
-                        decode(code_hash, 'base64'), state, attempts, max_attempts, sends, max_sends, ttl_seconds, created_at,
-                        expires_at, last_sent_at, resend_available_at, updated_at
-                    FROM x)
-                INSERT INTO outbox (id, tenant_id, verification_id, channel, payload, state, attempts, created_at, next_attempt_at, expires_at, lease_until)
-                SELECT message_id, tenant_id, id, message_channel, decode(payload, 'base64'), message_state, message_attempts,
-                    message_created_at, next_attempt_at, message_expires_at, lease_until
-                FROM x
-                """, logger: database.logger)
+            _ = try await database.execute(InsertStarts(rows: inserts), on: connection)
         }
         return results
     }
@@ -125,4 +97,42 @@ struct StartBatch: Sendable {
             "next_attempt_at": .time(m.nextAttemptAt), "message_expires_at": .time(m.expiresAt), "lease_until": .time(m.leaseUntil),
         ]
     }
+}
+
+/// Each start's count of starts to its destination since its window began, and the oldest of them.
+struct RecentStarts: BatchStatement {
+    static let sql = """
+        SELECT x.i, count(v.id) AS n, min(v.created_at) AS oldest
+        FROM jsonb_to_recordset($1) AS x(i int, t text, d text, since bigint)
+        LEFT JOIN verifications v ON v.tenant_id = x.t AND v.destination = x.d AND v.created_at > x.since
+        GROUP BY x.i
+        """
+    let rows: BatchJSON
+}
+
+/// The admitted verifications and their first messages, in one statement.
+struct InsertStarts: BatchStatement {
+    static let sql = """
+        WITH x AS (
+            SELECT * FROM jsonb_to_recordset($1) AS x(
+                id text, tenant_id text, channel text, destination text, purpose text, locale text, reference text,
+                context text, code_length int, code_hash text, state text, attempts int, max_attempts int, sends int,
+                max_sends int, ttl_seconds int, created_at bigint, expires_at bigint, last_sent_at bigint,
+                resend_available_at bigint, updated_at bigint, message_id text, message_channel text, payload text,
+                message_state text, message_attempts int, message_created_at bigint, next_attempt_at bigint,
+                message_expires_at bigint, lease_until bigint)),
+        verification AS (
+            INSERT INTO verifications (id, tenant_id, channel, destination, purpose, locale, reference, context, code_length,
+                code_hash, state, attempts, max_attempts, sends, max_sends, ttl_seconds, created_at, expires_at, last_sent_at,
+                resend_available_at, updated_at)
+            SELECT id, tenant_id, channel, destination, purpose, locale, reference, context, code_length,
+                decode(code_hash, 'base64'), state, attempts, max_attempts, sends, max_sends, ttl_seconds, created_at,
+                expires_at, last_sent_at, resend_available_at, updated_at
+            FROM x)
+        INSERT INTO outbox (id, tenant_id, verification_id, channel, payload, state, attempts, created_at, next_attempt_at, expires_at, lease_until)
+        SELECT message_id, tenant_id, id, message_channel, decode(payload, 'base64'), message_state, message_attempts,
+            message_created_at, next_attempt_at, message_expires_at, lease_until
+        FROM x
+        """
+    let rows: BatchJSON
 }
