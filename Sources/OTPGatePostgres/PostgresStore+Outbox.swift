@@ -32,45 +32,28 @@ extension PostgresStore {
         ).map(Self.outboxMessage).sorted { ($0.nextAttemptAt, $0.createdAt) < ($1.nextAttemptAt, $1.createdAt) }
     }
 
+    /// All outcomes in one statement (atomic without a transaction). `attempts` fences out a worker whose lease
+    /// ran out and whose message was claimed again.
     public func finishOutbox(_ results: [DeliveryResult], now: Timestamp) async throws {
         guard !results.isEmpty else { return }
-        try await transaction { connection in
-            // `attempts` fences out a worker whose lease ran out and whose message was claimed again.
-            let sent = results.filter { $0.outcome == .sent }
-            if !sent.isEmpty {
-                try await connection.query(
-                    """
-                    UPDATE outbox SET state = 'sent', payload = NULL, lease_until = NULL, finished_at = \(now.milliseconds), last_error = NULL
-                    FROM unnest(\(sent.map(\.messageID)), \(sent.map(\.attempt))) AS done(id, attempts)
-                    WHERE outbox.id = done.id AND outbox.attempts = done.attempts AND outbox.state = 'sending'
-                    """, logger: self.logger)
+        var rows = BatchJSON()
+        for result in results {
+            var row: [String: JSONValue] = ["id": .string(result.messageID), "attempts": .int(result.attempt), "now": .time(now)]
+            switch result.outcome {
+            case .sent: row["state"] = .string(OutboxState.sent.rawValue)
+            case .retry(let at, let error):
+                row["state"] = .string(OutboxState.pending.rawValue)
+                row["next_attempt_at"] = .time(at)
+                row["error"] = .string(error)
+            case .failed(let error):
+                row["state"] = .string(OutboxState.failed.rawValue)
+                row["error"] = .string(error)
+            case .expired: row["state"] = .string(OutboxState.expired.rawValue)
             }
-            for result in results where result.outcome != .sent {
-                let id = result.messageID
-                let attempt = result.attempt
-                switch result.outcome {
-                case .sent: break
-                case .retry(let at, let error):
-                    try await connection.query(
-                        """
-                        UPDATE outbox SET state = 'pending', lease_until = NULL, next_attempt_at = \(at.milliseconds), last_error = \(error)
-                        WHERE id = \(id) AND attempts = \(attempt) AND state = 'sending'
-                        """, logger: self.logger)
-                case .failed(let error):
-                    try await connection.query(
-                        """
-                        UPDATE outbox SET state = 'failed', payload = NULL, lease_until = NULL, finished_at = \(now.milliseconds), last_error = \(error)
-                        WHERE id = \(id) AND attempts = \(attempt) AND state = 'sending'
-                        """, logger: self.logger)
-                case .expired:
-                    try await connection.query(
-                        """
-                        UPDATE outbox SET state = 'expired', payload = NULL, lease_until = NULL, finished_at = \(now.milliseconds)
-                        WHERE id = \(id) AND attempts = \(attempt) AND state = 'sending'
-                        """, logger: self.logger)
-                }
-            }
+            rows.append(row)
         }
+        let statement = FinishDeliveries(rows: rows)
+        _ = try await connection { connection in try await self.database.execute(statement, on: connection) }
     }
 
     public func outboxMessages(verificationID: String) async throws -> [OutboxMessage] {
@@ -107,4 +90,21 @@ extension PostgresStore {
             return report
         }
     }
+}
+
+/// Delivery outcomes: a retry keeps its payload and waits for `next_attempt_at`; any other outcome is final and
+/// drops the sealed payload.
+struct FinishDeliveries: BatchStatement {
+    static let sql = """
+        UPDATE outbox SET
+            state = x.state,
+            payload = CASE WHEN x.state = 'pending' THEN outbox.payload END,
+            lease_until = NULL,
+            next_attempt_at = COALESCE(x.next_attempt_at, outbox.next_attempt_at),
+            finished_at = CASE WHEN x.state = 'pending' THEN outbox.finished_at ELSE x.now END,
+            last_error = CASE WHEN x.state = 'expired' THEN outbox.last_error ELSE x.error END
+        FROM jsonb_to_recordset($1) AS x(id text, attempts int, state text, next_attempt_at bigint, error text, now bigint)
+        WHERE outbox.id = x.id AND outbox.attempts = x.attempts AND outbox.state = 'sending'
+        """
+    let rows: BatchJSON
 }

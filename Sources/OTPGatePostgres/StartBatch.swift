@@ -14,28 +14,23 @@ struct StartBatch: Sendable {
     let commands: [StartCommand]
 
     func run(until deadline: ContinuousClock.Instant) async -> [Result<StartResult, any Error>] {
-        let refusals: [VerificationError?]
-        do { refusals = try await database.admit(commands.map(\.admission), until: deadline) } catch {
+        // The key counters are a statement of their own on another connection, run while the transaction locks and
+        // reads: the batch waits for one round trip less. Nothing is written for a refused request.
+        let admissions = commands.map(\.admission)
+        let counting = Task { [database] in try await database.admit(admissions, until: deadline) }
+        do {
+            return try await database.transaction(until: deadline) { [database, commands] connection in
+                try await Self.apply(commands, counted: counting, on: connection, database: database)
+            }
+        } catch {
+            counting.cancel()
             return commands.map { _ in .failure(error) }
         }
-        let admitted = commands.indices.filter { refusals[$0] == nil }
-        var results: [Result<StartResult, any Error>] = refusals.map { refusal in
-            refusal.map { .failure($0) } ?? .failure(StoreError(.corrupt, "start not decided"))
-        }
-        guard !admitted.isEmpty else { return results }
-        let jobs = admitted.map { commands[$0] }
-        do {
-            let decided = try await database.transaction(until: deadline) { [database] connection in
-                try await Self.apply(jobs, on: connection, database: database)
-            }
-            for (index, result) in zip(admitted, decided) { results[index] = result }
-        } catch {
-            for index in admitted { results[index] = .failure(error) }
-        }
-        return results
     }
 
-    static func apply(_ jobs: [StartCommand], on connection: PostgresConnection, database: PostgresDatabase) async throws -> [Result<StartResult, any Error>] {
+    static func apply(
+        _ jobs: [StartCommand], counted: Task<[VerificationError?], any Error>, on connection: PostgresConnection, database: PostgresDatabase
+    ) async throws -> [Result<StartResult, any Error>] {
         func key(_ v: Verification) -> DestinationKey { DestinationKey(tenantID: v.tenantID, destination: v.destination) }
         func since(_ job: StartCommand) -> Timestamp { job.verification.createdAt - .seconds(job.policy.startWindowSeconds) }
 
@@ -52,12 +47,13 @@ struct StartBatch: Sendable {
             recent[try row["i"].decode(Int.self)] = (try row["n"].decode(Int.self), try row["oldest"].decode(Int64?.self).map(Timestamp.init(milliseconds:)))
         }
 
+        let keyRefusals = try await counted.value
         var startedHere: [DestinationKey: [Timestamp]] = [:]
         var inserts = BatchJSON()
         var results: [Result<StartResult, any Error>] = []
         for (index, job) in jobs.enumerated() {
             let v = job.verification
-            if let refusal = VerificationRules.lockRefusal(destinations[key(v)], now: v.createdAt) {
+            if let refusal = keyRefusals[index] ?? VerificationRules.lockRefusal(destinations[key(v)], now: v.createdAt) {
                 results.append(.failure(refusal))
                 continue
             }
@@ -99,13 +95,15 @@ struct StartBatch: Sendable {
     }
 }
 
-/// Each start's count of starts to its destination since its window began, and the oldest of them.
+/// Each start's count of starts to its destination since its window began, and the oldest of them. `LATERAL`
+/// keeps it to one index range scan per start, whatever plan a join would get on a large table.
 struct RecentStarts: BatchStatement {
     static let sql = """
-        SELECT x.i, count(v.id) AS n, min(v.created_at) AS oldest
+        SELECT x.i, r.n, r.oldest
         FROM jsonb_to_recordset($1) AS x(i int, t text, d text, since bigint)
-        LEFT JOIN verifications v ON v.tenant_id = x.t AND v.destination = x.d AND v.created_at > x.since
-        GROUP BY x.i
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS n, min(v.created_at) AS oldest FROM verifications v
+            WHERE v.tenant_id = x.t AND v.destination = x.d AND v.created_at > x.since) AS r
         """
     let rows: BatchJSON
 }

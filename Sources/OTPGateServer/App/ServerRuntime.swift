@@ -25,7 +25,9 @@ public struct ServerRuntime: Sendable {
         case .sqlite(let path):
             store = try SQLiteStore(path: path, synchronous: settings.sqliteSynchronous)
         case .postgres(let url):
-            store = try PostgresStore(url: url, poolSize: settings.postgresPoolSize)
+            store = try PostgresStore(
+                url: url, poolSize: settings.postgresPoolSize,
+                batching: PostgresBatching(maxBatch: settings.postgresBatchSize, concurrentBatches: settings.postgresBatchConcurrency))
         }
         try await store.migrate()
         return store
