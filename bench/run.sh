@@ -173,6 +173,8 @@ launch_server() {
         OTPGATE_ENV=development \
         OTPGATE_MASTER_KEY="$(printf 'ab%.0s' {1..32})" \
         OTPGATE_POSTGRES_POOL_SIZE="${OTPGATE_POSTGRES_POOL_SIZE:-32}" \
+        OTPGATE_POSTGRES_BATCH_CONCURRENCY="${OTPGATE_POSTGRES_BATCH_CONCURRENCY:-2}" \
+        OTPGATE_POSTGRES_BATCH_SIZE="${OTPGATE_POSTGRES_BATCH_SIZE:-64}" \
         OTPGATE_DELIVERY="$delivery" \
         OTPGATE_LOG_LEVEL="${OTPGATE_LOG_LEVEL:-warning}" \
         OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND="${OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND:-1000000}" \
@@ -278,8 +280,12 @@ FS_TYPE=$(stat -f -c %T "$TMP" 2>/dev/null || echo unknown)
     echo "kernel:       $(uname -sr)"
     echo "wrk:          $WRK_VERSION"
     echo "binary:       $BIN"
-    echo "database dir: $TMP ($FS_TYPE)"
-    echo "sqlite sync:  ${OTPGATE_SQLITE_SYNCHRONOUS:-FULL (default)}"
+    if [[ ${BENCH_DATABASE:-sqlite} == postgres ]]; then
+        echo "database:     PostgreSQL $(/usr/lib/postgresql/*/bin/postgres --version | awk '{print $3}') on loopback (synchronous commit on), pool ${OTPGATE_POSTGRES_POOL_SIZE:-32}, batch concurrency ${OTPGATE_POSTGRES_BATCH_CONCURRENCY:-2} size ${OTPGATE_POSTGRES_BATCH_SIZE:-64}"
+    else
+        echo "database dir: $TMP ($FS_TYPE)"
+        echo "sqlite sync:  ${OTPGATE_SQLITE_SYNCHRONOUS:-FULL (default)}"
+    fi
     echo "load:         wrk -t$THREADS -c$CONNECTIONS, warm-up ${WARMUP}s, measured ${DURATION}s, timeout ${TIMEOUT}s"
     echo "cpu pinning:  server=${SERVER_CPUS:-none} wrk=${WRK_CPUS:-none}"
     echo "workloads:    $WORKLOADS"

@@ -22,3 +22,9 @@ pg_cluster_start
 # Build everything first (the process tests run the real `otpgate` binary), then test without rebuilding.
 swift build --build-tests
 swift test --skip-build "$@"
+
+# deploy/nginx/otpgate.conf in front of two instances on one PostgreSQL (installs nginx-light and wrk if missing).
+# Skipped when only some tests were asked for.
+if [ $# -eq 0 ]; then
+  NGINX_BENCH_DURATION=3 NGINX_BENCH_CONNECTIONS=16 OTPGATE_BIN="$(swift build --show-bin-path)/otpgate" bash bench/nginx.sh
+fi

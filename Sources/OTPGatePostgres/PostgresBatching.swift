@@ -8,7 +8,7 @@ public struct PostgresBatching: Sendable, Equatable {
     public var maxBatch: Int
     public var concurrentBatches: Int
 
-    public init(maxBatch: Int = 64, concurrentBatches: Int = 4) {
+    public init(maxBatch: Int = 64, concurrentBatches: Int = 2) {
         self.maxBatch = max(1, maxBatch)
         self.concurrentBatches = max(1, concurrentBatches)
     }

@@ -35,7 +35,7 @@ public struct ServerSettings: Sendable {
     /// Connections each instance keeps to PostgreSQL at most (`OTPGATE_POSTGRES_POOL_SIZE`, default 32).
     public var postgresPoolSize: Int
     /// Starts and checks each run at most this many transactions at once per instance
-    /// (`OTPGATE_POSTGRES_BATCH_CONCURRENCY`, default 4); concurrent requests beyond share them.
+    /// (`OTPGATE_POSTGRES_BATCH_CONCURRENCY`, default 2); concurrent requests beyond share them.
     public var postgresBatchConcurrency: Int
     /// Requests one such transaction carries at most (`OTPGATE_POSTGRES_BATCH_SIZE`, default 64).
     public var postgresBatchSize: Int
@@ -70,7 +70,7 @@ public struct ServerSettings: Sendable {
         retentionDays = reader.int(forKey: "otpgate.retention.days", default: 30)
         postgresPoolSize = reader.int(forKey: "otpgate.postgres.pool.size", default: 32)
         guard (1...1000).contains(postgresPoolSize) else { throw ConfigurationError("OTPGATE_POSTGRES_POOL_SIZE must be 1 to 1000") }
-        postgresBatchConcurrency = reader.int(forKey: "otpgate.postgres.batch.concurrency", default: 4)
+        postgresBatchConcurrency = reader.int(forKey: "otpgate.postgres.batch.concurrency", default: 2)
         guard (1...256).contains(postgresBatchConcurrency) else { throw ConfigurationError("OTPGATE_POSTGRES_BATCH_CONCURRENCY must be 1 to 256") }
         postgresBatchSize = reader.int(forKey: "otpgate.postgres.batch.size", default: 64)
         guard (1...1000).contains(postgresBatchSize) else { throw ConfigurationError("OTPGATE_POSTGRES_BATCH_SIZE must be 1 to 1000") }
