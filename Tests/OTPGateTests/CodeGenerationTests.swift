@@ -145,6 +145,23 @@ import Testing
         #expect(throws: ConfigurationError.self) { try MasterKey.load(settings: postgres, random: SystemRandomSource()) }
     }
 
+    @Test func postgresPoolAndBatchSettings() throws {
+        let defaults = try ServerSettings(environment: [:])
+        #expect(defaults.postgresPoolSize == 32)
+        #expect(defaults.postgresBatchConcurrency == 2)
+        #expect(defaults.postgresBatchSize == 64)
+        let tuned = try ServerSettings(environment: [
+            "OTPGATE_POSTGRES_POOL_SIZE": "8", "OTPGATE_POSTGRES_BATCH_CONCURRENCY": "3", "OTPGATE_POSTGRES_BATCH_SIZE": "16",
+        ])
+        #expect((tuned.postgresPoolSize, tuned.postgresBatchConcurrency, tuned.postgresBatchSize) == (8, 3, 16))
+        for (name, value) in [
+            ("OTPGATE_POSTGRES_POOL_SIZE", "0"), ("OTPGATE_POSTGRES_BATCH_CONCURRENCY", "0"),
+            ("OTPGATE_POSTGRES_BATCH_CONCURRENCY", "257"), ("OTPGATE_POSTGRES_BATCH_SIZE", "0"), ("OTPGATE_POSTGRES_BATCH_SIZE", "1001"),
+        ] {
+            #expect(throws: ConfigurationError.self) { try ServerSettings(environment: [name: value]) }
+        }
+    }
+
     @Test func badSettingsAreRefusedWithoutEchoingSecrets() {
         #expect(throws: ConfigurationError.self) { try ServerSettings(environment: ["OTPGATE_ENV": "staging"]) }
         #expect(throws: ConfigurationError.self) { try ServerSettings(environment: ["OTPGATE_DELIVERY": "carrier-pigeon"]) }
