@@ -89,6 +89,7 @@ let package = Package(
             name: "OTPGateTests",
             dependencies: [
                 "OTPGateServer",
+                "OTPGatePostgres",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -40,6 +40,9 @@ final class BatchQueue<Job: Sendable, Output: Sendable>: Sendable {
         self.flush = flush
     }
 
+    /// Requests waiting for a batch (for tests and diagnostics).
+    var waitingCount: Int { state.withLock { $0.waiting.count } }
+
     func submit(_ job: Job) async throws -> Output {
         try await withCheckedThrowingContinuation { continuation in
             let startsRunner = state.withLock { state in
