@@ -2,7 +2,26 @@ import Foundation
 import OTPGateCore
 import PostgresNIO
 
+/// Each request's key refusal (or `nil`), counted while a batch's transaction runs.
+typealias KeyCounting = Task<[VerificationError?], any Error>
+
 extension PostgresDatabase {
+    /// Runs one batch: `apply` in a transaction, while the batch's key counting runs as a statement of its own on
+    /// another connection (the batch waits for one round trip less; `apply` awaits it before deciding). A storage
+    /// failure fails every request of the batch; a refusal is one request's result.
+    func runBatch<Command: Sendable, Output: Sendable>(
+        _ commands: [Command], admissions: [RequestAdmission?], until deadline: ContinuousClock.Instant,
+        apply: @escaping @Sendable ([Command], KeyCounting, PostgresConnection) async throws -> [Result<Output, any Error>]
+    ) async -> [Result<Output, any Error>] {
+        let counting = KeyCounting { try await self.admit(admissions, until: deadline) }
+        do {
+            return try await transaction(until: deadline) { connection in try await apply(commands, counting, connection) }
+        } catch {
+            counting.cancel()
+            return commands.map { _ in .failure(error) }
+        }
+    }
+
     /// Counts a batch of requests against their keys' per-second allowances in one statement of its own (its own
     /// commit, so a hot key's counter row is never held locked while a batch's transaction runs), and returns each
     /// request's refusal, if any. Requests count in batch order; a refused request still counts.

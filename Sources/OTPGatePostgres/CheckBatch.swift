@@ -11,22 +11,13 @@ struct CheckBatch: Sendable {
     let commands: [CheckCommand]
 
     func run(until deadline: ContinuousClock.Instant) async -> [Result<CheckOutcome, any Error>] {
-        // The key counters are a statement of their own on another connection, run while the transaction locks and
-        // reads: the batch waits for one round trip less. Nothing is written for a refused request.
-        let admissions = commands.map(\.admission)
-        let counting = Task { [database] in try await database.admit(admissions, until: deadline) }
-        do {
-            return try await database.transaction(until: deadline) { [database, commands] connection in
-                try await Self.apply(commands, counted: counting, on: connection, database: database)
-            }
-        } catch {
-            counting.cancel()
-            return commands.map { _ in .failure(error) }
+        await database.runBatch(commands, admissions: commands.map(\.admission), until: deadline) { [database] jobs, counted, connection in
+            try await Self.apply(jobs, counted: counted, on: connection, database: database)
         }
     }
 
     static func apply(
-        _ jobs: [CheckCommand], counted: Task<[VerificationError?], any Error>, on connection: PostgresConnection, database: PostgresDatabase
+        _ jobs: [CheckCommand], counted: KeyCounting, on connection: PostgresConnection, database: PostgresDatabase
     ) async throws -> [Result<CheckOutcome, any Error>] {
         var ids = BatchJSON()
         for id in Set(jobs.map(\.id)) { ids.append(["id": .string(id)]) }

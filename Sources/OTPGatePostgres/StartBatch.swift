@@ -14,22 +14,13 @@ struct StartBatch: Sendable {
     let commands: [StartCommand]
 
     func run(until deadline: ContinuousClock.Instant) async -> [Result<StartResult, any Error>] {
-        // The key counters are a statement of their own on another connection, run while the transaction locks and
-        // reads: the batch waits for one round trip less. Nothing is written for a refused request.
-        let admissions = commands.map(\.admission)
-        let counting = Task { [database] in try await database.admit(admissions, until: deadline) }
-        do {
-            return try await database.transaction(until: deadline) { [database, commands] connection in
-                try await Self.apply(commands, counted: counting, on: connection, database: database)
-            }
-        } catch {
-            counting.cancel()
-            return commands.map { _ in .failure(error) }
+        await database.runBatch(commands, admissions: commands.map(\.admission), until: deadline) { [database] jobs, counted, connection in
+            try await Self.apply(jobs, counted: counted, on: connection, database: database)
         }
     }
 
     static func apply(
-        _ jobs: [StartCommand], counted: Task<[VerificationError?], any Error>, on connection: PostgresConnection, database: PostgresDatabase
+        _ jobs: [StartCommand], counted: KeyCounting, on connection: PostgresConnection, database: PostgresDatabase
     ) async throws -> [Result<StartResult, any Error>] {
         func key(_ v: Verification) -> DestinationKey { DestinationKey(tenantID: v.tenantID, destination: v.destination) }
         func since(_ job: StartCommand) -> Timestamp { job.verification.createdAt - .seconds(job.policy.startWindowSeconds) }
