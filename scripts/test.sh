@@ -18,6 +18,12 @@ fi
 # shellcheck source=scripts/postgres-cluster.sh
 source scripts/postgres-cluster.sh
 pg_cluster_start
+# The "both backends" suites must really run on PostgreSQL: refuse to go on without it.
+unset OTPGATE_TEST_SQLITE_ONLY
+if [ -z "${OTPGATE_TEST_POSTGRES_URL:-}" ] || ! "$PG_BIN/psql" "$OTPGATE_TEST_POSTGRES_URL" -qtAc 'SELECT 1' >/dev/null; then
+  echo "the test PostgreSQL is not reachable (OTPGATE_TEST_POSTGRES_URL='${OTPGATE_TEST_POSTGRES_URL:-}'): refusing to run the suites on SQLite alone" >&2
+  exit 1
+fi
 
 # Build everything first (the process tests run the real `otpgate` binary), then test without rebuilding.
 swift build --build-tests

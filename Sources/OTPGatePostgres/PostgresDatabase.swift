@@ -10,15 +10,18 @@ import Synchronization
 final class PostgresDatabase: Sendable {
     let client: PostgresClient
     let logger: Logger
-
-    init(client: PostgresClient, logger: Logger) {
-        self.client = client
-        self.logger = logger
-    }
-
     /// How long an operation may wait for the database (including for a connection) before it fails with
     /// `unavailable`: while PostgreSQL is down, requests get a 503 quickly instead of queueing for the pool.
-    static let operationTimeout: Duration = .seconds(5)
+    let operationTimeout: Duration
+
+    init(client: PostgresClient, logger: Logger, operationTimeout: Duration = .seconds(5)) {
+        self.client = client
+        self.logger = logger
+        self.operationTimeout = operationTimeout
+    }
+
+    /// The deadline of an operation that starts now.
+    var deadline: ContinuousClock.Instant { .now + operationTimeout }
 
     /// SQLSTATEs of a transaction PostgreSQL aborted to break a deadlock or a serialization conflict: run it again.
     static let retryableStates: Set<String> = ["40P01", "40001"]
@@ -46,10 +49,10 @@ final class PostgresDatabase: Sendable {
     /// Runs `body` in a transaction, again (up to `transactionAttempts` times) when PostgreSQL aborts it to break a
     /// deadlock; `body` must therefore decide only from what it reads inside the transaction.
     func transaction<T: Sendable>(
-        until deadline: ContinuousClock.Instant = .now + operationTimeout,
+        until deadline: ContinuousClock.Instant? = nil,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
-        try await withDeadline(deadline) {
+        try await withDeadline(deadline ?? self.deadline) {
             var attempt = 1
             while true {
                 do {
@@ -66,10 +69,10 @@ final class PostgresDatabase: Sendable {
     }
 
     func connection<T: Sendable>(
-        until deadline: ContinuousClock.Instant = .now + operationTimeout,
+        until deadline: ContinuousClock.Instant? = nil,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
-        try await withDeadline(deadline) { try await self.client.withConnection { connection in try await body(connection) } }
+        try await withDeadline(deadline ?? self.deadline) { try await self.client.withConnection { connection in try await body(connection) } }
     }
 
     /// Runs `body`, giving up at `deadline`. Not a task group: a group would wait for its children, and a request
@@ -88,7 +91,7 @@ final class PostgresDatabase: Sendable {
                 try? await Task.sleep(until: deadline, clock: .continuous)
                 if let waiting = outcome.take() {
                     work.cancel()
-                    waiting.resume(throwing: StoreError(.unavailable, "postgres: no answer within \(Self.operationTimeout)"))
+                    waiting.resume(throwing: StoreError(.unavailable, "postgres: no answer within \(self.operationTimeout)"))
                 }
             }
         }

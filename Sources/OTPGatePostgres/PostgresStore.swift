@@ -23,12 +23,15 @@ public final class PostgresStore: Store, Sendable {
     /// - Parameters:
     ///   - poolSize: connections this instance may open.
     ///   - batching: how starts and checks share transactions (see `PostgresBatching`).
-    public init(url: String, poolSize: Int = 32, batching: PostgresBatching = PostgresBatching(), logger: Logger = Logger(label: "otpgate.postgres")) throws {
+    ///   - timeout: how long an operation may wait for PostgreSQL before it fails as `unavailable`.
+    public init(
+        url: String, poolSize: Int = 32, batching: PostgresBatching = PostgresBatching(), timeout: Duration = .seconds(5),
+        logger: Logger = Logger(label: "otpgate.postgres")
+    ) throws {
         let parsed = try PostgresURL(url, poolSize: poolSize)
         let client = PostgresClient(configuration: parsed.configuration, backgroundLogger: logger)
-        let database = PostgresDatabase(client: client, logger: logger)
+        let database = PostgresDatabase(client: client, logger: logger, operationTimeout: timeout)
         self.database = database
-        let timeout = PostgresDatabase.operationTimeout
         starts = BatchQueue(maxBatch: batching.maxBatch, maxConcurrent: batching.concurrentBatches, timeout: timeout) { jobs, deadline in
             await StartBatch(database: database, commands: jobs).run(until: deadline)
         }

@@ -62,7 +62,10 @@ import Testing
     @Test func codeHashesAreKeyedAndBoundToTheVerification() {
         let hasher = CodeHasher(secret: Array(repeating: 1, count: 32))
         let other = CodeHasher(secret: Array(repeating: 2, count: 32))
-        #expect(hasher.hash(code: "123456", verificationID: "vrf_a") == hasher.hash(code: "123456", verificationID: "vrf_a"))
+        // Known answer: HMAC-SHA256(key = 32 × 0x01, "vrf_a:123456"), computed independently (Python's hmac).
+        let expected = "53a502ac3376a8dacee8e27815419f8c8b3b870a5247cf95174a6ed355a558fc"
+        #expect(hasher.hash(code: "123456", verificationID: "vrf_a").map { String(format: "%02x", $0) }.joined() == expected)
+        #expect(hasher.hash(code: "123456", verificationID: "vrf_a") != hasher.hash(code: "123457", verificationID: "vrf_a"))
         #expect(hasher.hash(code: "123456", verificationID: "vrf_a") != hasher.hash(code: "123456", verificationID: "vrf_b"))
         #expect(hasher.hash(code: "123456", verificationID: "vrf_a") != other.hash(code: "123456", verificationID: "vrf_a"))
         #expect(constantTimeEquals([1, 2, 3], [1, 2, 3]))
@@ -163,12 +166,44 @@ import Testing
     }
 
     @Test func badSettingsAreRefusedWithoutEchoingSecrets() {
-        #expect(throws: ConfigurationError.self) { try ServerSettings(environment: ["OTPGATE_ENV": "staging"]) }
-        #expect(throws: ConfigurationError.self) { try ServerSettings(environment: ["OTPGATE_DELIVERY": "carrier-pigeon"]) }
-        do {
-            _ = try MasterKey.parse("my-secret-master-key")
-        } catch {
-            #expect(!"\(error)".contains("my-secret"))
-        }
+        let error = #expect(throws: ConfigurationError.self) { try MasterKey.parse("my-secret-master-key") }
+        #expect(error.map { !"\($0)".contains("my-secret") } == true)
+    }
+
+    /// A value that is set but unusable stops the server at start-up with a message naming the variable; it never
+    /// falls back to the default silently.
+    @Test(arguments: [
+        ("OTPGATE_RETENTION_DAYS", "-1"), ("OTPGATE_RETENTION_DAYS", "0"), ("OTPGATE_RETENTION_DAYS", "thirty"),
+        ("OTPGATE_SQLITE_SYNCHRONOUS", "FUL"), ("OTPGATE_SQLITE_SYNCHRONOUS", "OFF"), ("OTPGATE_ENV", "staging"),
+        ("OTPGATE_DELIVERY", "carrier-pigeon"), ("OTPGATE_LOG_LEVEL", "verbose"), ("OTPGATE_PORT", "70000"), ("OTPGATE_PORT", "80a"),
+        ("OTPGATE_ALLOW_CONSOLE_IN_PRODUCTION", "maybe"), ("OTPGATE_ISSUER", " "), ("OTPGATE_POSTGRES_TIMEOUT_SECONDS", "0"),
+        ("OTPGATE_POSTGRES_POOL_SIZE", "0"), ("OTPGATE_POSTGRES_BATCH_CONCURRENCY", "257"), ("OTPGATE_POSTGRES_BATCH_SIZE", "1001"),
+        ("OTPGATE_POLICY_TTL_SECONDS", "3600"), ("OTPGATE_POLICY_TTL_SECONDS", "5m"), ("OTPGATE_POLICY_CODE_LENGTH", "3"),
+        ("OTPGATE_POLICY_MAX_ATTEMPTS", "0"), ("OTPGATE_POLICY_MAX_SENDS", "11"), ("OTPGATE_POLICY_RESEND_COOLDOWN_SECONDS", "-5"),
+        ("OTPGATE_POLICY_STARTS_PER_DESTINATION", "0"), ("OTPGATE_POLICY_START_WINDOW_SECONDS", "0"),
+        ("OTPGATE_POLICY_FAILED_CHECKS_BEFORE_LOCK", "101"), ("OTPGATE_POLICY_FAILURE_WINDOW_SECONDS", "0"),
+        ("OTPGATE_POLICY_LOCK_SECONDS", "0"), ("OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND", "0"),
+        ("OTPGATE_POLICY_TOKEN_TTL_SECONDS", "601"), ("OTPGATE_POLICY_TOKEN_TTL_SECONDS", "1e3"),
+    ])
+    func unusableSettingsAreRefusedNamingTheVariable(name: String, value: String) {
+        let error = #expect(throws: ConfigurationError.self) { try ServerSettings(environment: [name: value]) }
+        #expect(error.map { "\($0)".contains(name) } == true, "\(String(describing: error))")
+    }
+
+    @Test func settingsAcceptTheirDocumentedForms() throws {
+        let settings = try ServerSettings(environment: [
+            "OTPGATE_RETENTION_DAYS": "7", "OTPGATE_SQLITE_SYNCHRONOUS": "normal", "OTPGATE_ALLOW_CONSOLE_IN_PRODUCTION": "true",
+            "OTPGATE_PORT": "0", "OTPGATE_POSTGRES_TIMEOUT_SECONDS": "60", "OTPGATE_POLICY_TTL_SECONDS": "120",
+        ])
+        #expect(settings.retentionDays == 7)
+        #expect(settings.sqliteSynchronous == "NORMAL")
+        #expect(settings.allowConsoleInProduction)
+        #expect(settings.port == 0)
+        #expect(settings.postgresTimeout == .seconds(60))
+        #expect(settings.policy.defaultTTLSeconds == 120)
+        let defaults = try ServerSettings(environment: [:])
+        #expect(defaults.retentionDays == 30)
+        #expect(defaults.sqliteSynchronous == "FULL")
+        #expect(defaults.postgresTimeout == .seconds(5))
     }
 }

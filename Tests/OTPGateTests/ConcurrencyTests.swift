@@ -8,7 +8,7 @@ import Testing
 @testable import OTPGateServer
 
 /// Concurrency is part of correctness: N concurrent requests are counted exactly, never lost or double-counted.
-@Suite struct ConcurrencyTests {
+@Suite(.timeLimit(.minutes(5))) struct ConcurrencyTests {
     @Test(arguments: Backend.available) func concurrentWrongChecksCountExactlyMaxAttempts(backend: Backend) async throws {
         let h = try await Harness.make(backend: backend, environment: ["OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND": "100000"])
         let principal = try await h.principal(for: h.apiKey)
@@ -45,19 +45,26 @@ import Testing
     @Test(arguments: Backend.available) func concurrentStartsToOneDestinationAdmitExactlyTheLimit(backend: Backend) async throws {
         let h = try await Harness.make(backend: backend, environment: ["OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND": "100000"])
         let principal = try await h.principal(for: h.apiKey)
-        let created = await withTaskGroup(of: Bool.self) { group in
+        let outcomes = await withTaskGroup(of: String.self) { group in
             for _ in 0..<40 {
                 group.addTask {
-                    let result = try? await h.engine.start(StartRequest(destination: .init(unchecked: "+919876543210", channel: .sms)), principal: principal)
-                    if case .created? = result { return true }
-                    return false
+                    do {
+                        let result = try await h.engine.start(StartRequest(destination: .init(unchecked: "+919876543210", channel: .sms)), principal: principal)
+                        if case .created = result { return "created" }
+                        return "\(result)"
+                    } catch VerificationError.destinationRateLimited {
+                        return "limited"
+                    } catch {
+                        return "\(error)"  // a storage error is a failure of the test, not a refusal
+                    }
                 }
             }
-            var count = 0
-            for await ok in group where ok { count += 1 }
-            return count
+            var all: [String] = []
+            for await outcome in group { all.append(outcome) }
+            return all
         }
-        #expect(created == 5)
+        #expect(outcomes.filter { $0 == "created" }.count == 5)
+        #expect(outcomes.filter { $0 == "limited" }.count == 35, "\(outcomes.filter { $0 != "created" && $0 != "limited" })")
         await h.deliver()
         #expect(h.sender.messages.count == 5)
     }
@@ -69,18 +76,23 @@ import Testing
         else { throw TestFailure("not created") }
         await h.deliver()
         let approval = try await h.engine.check(id: v.id, code: try #require(h.sender.code(for: v.id)), principal: principal)
-        let accepted = await withTaskGroup(of: Bool.self) { group in
+        let verdicts = await withTaskGroup(of: String.self) { group in
             for _ in 0..<50 {
                 group.addTask {
-                    if case .valid? = try? await h.engine.verifyToken(approval.token, consume: true, purpose: nil, principal: principal) { return true }
-                    return false
+                    do {
+                        switch try await h.engine.verifyToken(approval.token, consume: true, purpose: nil, principal: principal) {
+                        case .valid: return "valid"
+                        case .invalid(let reason): return reason.rawValue
+                        }
+                    } catch { return "\(error)" }
                 }
             }
-            var count = 0
-            for await ok in group where ok { count += 1 }
-            return count
+            var all: [String] = []
+            for await verdict in group { all.append(verdict) }
+            return all
         }
-        #expect(accepted == 1)
+        #expect(verdicts.filter { $0 == "valid" }.count == 1)
+        #expect(verdicts.filter { $0 == "already_used" }.count == 49, "\(verdicts.filter { $0 != "valid" && $0 != "already_used" })")
     }
 
     /// Starts and checks share transactions on PostgreSQL (group commit); every request still gets its own answer.
@@ -131,7 +143,7 @@ import Testing
         guard case .created(let existing) = try await h.engine.start(StartRequest(destination: .init(unchecked: "+919876543210", channel: .sms)), principal: principal)
         else { throw TestFailure("not created") }
         h.clock.advance(.seconds(1))
-        let admitted = await withTaskGroup(of: Bool.self) { group in
+        let outcomes = await withTaskGroup(of: String.self) { group in
             for n in 0..<40 {
                 group.addTask {
                     do {
@@ -142,17 +154,18 @@ import Testing
                         case 1: _ = try await h.engine.check(id: existing.id, code: "999999", principal: principal)
                         default: _ = try await h.engine.verification(id: existing.id, principal: principal)
                         }
-                        return true
+                        return "admitted"
                     } catch let error as VerificationError {
-                        if case .keyRateLimited = error { return false }
-                        return true  // admitted, then refused for another reason (a wrong code, spent attempts)
-                    } catch { return true }
+                        if case .keyRateLimited = error { return "limited" }
+                        return "admitted"  // admitted, then refused for another reason (a wrong code, spent attempts)
+                    } catch { return "\(error)" }  // a storage error is neither
                 }
             }
-            var count = 0
-            for await ok in group where ok { count += 1 }
-            return count
+            var all: [String] = []
+            for await outcome in group { all.append(outcome) }
+            return all
         }
-        #expect(admitted == 10)
+        #expect(outcomes.filter { $0 == "admitted" }.count == 10)
+        #expect(outcomes.filter { $0 == "limited" }.count == 30, "\(outcomes.filter { $0 != "admitted" && $0 != "limited" })")
     }
 }

@@ -119,6 +119,43 @@ import Testing
         }
     }
 
+    /// A key in use (its principal cached by the server) stops working within the cache lifetime of its revocation.
+    @Test(arguments: Backend.available) func aKeyInUseStopsWorkingWithinTheCacheLifetimeOfItsRevocation(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
+        let ttl = h.runtime.settings.principalCacheTTL
+        let extra = try await TenantAdmin(store: h.store, clock: h.clock, random: SeededRandom(seed: 9)).createKey(tenantID: h.tenant.id)
+        try await h.test { client in
+            let id = try await client.start(key: .some(extra.apiKey))
+            #expect(try await h.store.revokeAPIKey(id: extra.keyID, at: h.clock.now()))
+            // Served from the cache until it lapses: authentication costs no database read per request.
+            h.clock.advance(ttl - .milliseconds(1))
+            #expect(try await client.get("/v1/verifications/\(id)", key: .some(extra.apiKey)).status == .ok)
+            h.clock.advance(.milliseconds(1))
+            let refused = try await client.get("/v1/verifications/\(id)", key: .some(extra.apiKey))
+            #expect(refused.status == .unauthorized)
+            #expect(refused.problemCode == "unauthorized")
+            // The tenant's other key is untouched.
+            #expect(try await client.get("/v1/verifications/\(id)").status == .ok)
+        }
+    }
+
+    /// A tenant policy changed by the operator applies to a key in use within the same lifetime.
+    @Test(arguments: Backend.available) func aTenantPolicyChangeAppliesWithinTheCacheLifetime(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
+        let ttl = h.runtime.settings.principalCacheTTL
+        try await h.test { client in
+            _ = try await client.start()
+            var overrides = PolicyOverrides()
+            overrides.startsPerDestination = 1
+            #expect(try await h.store.updateTenantPolicy(id: h.tenant.id, overrides: overrides))
+            h.clock.advance(ttl)
+            let limited = try await client.post("/v1/verifications", #"{"to":"+919876543210","channel":"sms"}"#)
+            #expect(limited.status == .tooManyRequests)
+            #expect(limited.problemCode == "rate_limited")
+            #expect(limited.string("scope") == "destination")
+        }
+    }
+
     @Test(arguments: Backend.available) func idempotencyKeyReplaysTheFirstResponseAndSendsOnce(backend: Backend) async throws {
         let h = try await Harness.make(backend: backend)
         try await h.test { client in

@@ -64,26 +64,70 @@ import Testing
             #expect(start.problemCode == "destination_locked")
             // Other destinations are unaffected.
             #expect(try await client.post("/v1/verifications", #"{"to":"+919876543299","channel":"sms"}"#).status == .created)
-            h.clock.advance(.seconds(3600))
+            let lockedAt = h.clock.now()
+            let lockState = try await h.store.destinationState(tenantID: h.tenant.id, destination: "+919876543210")
+            #expect(lockState?.lockedUntil == lockedAt + .seconds(3600))
+            // A second before the lock ends it still holds; at its end a new run begins from zero.
+            h.clock.advance(.seconds(3599))
+            #expect(try await client.post("/v1/verifications", #"{"to":"+919876543210","channel":"sms"}"#).problemCode == "destination_locked")
+            h.clock.advance(.seconds(1))
             let fresh = try await client.start()
             await h.deliver()
             let code = try #require(h.sender.code(for: fresh))
-            #expect(try await client.post("/v1/verifications/\(fresh)/check", #"{"code":"\#(code)"}"#).status == .ok)
+            #expect(try await client.check(fresh, wrongCode(for: code)).problemCode == "incorrect_code")
+            let afterOne = try await h.store.destinationState(tenantID: h.tenant.id, destination: "+919876543210")
+            #expect(afterOne?.failedChecks == 1)
+            #expect(try await client.check(fresh, code).status == .ok)
         }
         let state = try await h.store.destinationState(tenantID: h.tenant.id, destination: "+919876543210")
-        #expect(state?.failedChecks == 0)
+        #expect(state?.failedChecks ?? 0 == 0)
     }
 
+    /// With a lock after 3 failures, rounds of 2 wrong checks and an approval never lock: each approval ends the run.
     @Test(arguments: Backend.available) func anApprovalResetsTheRunOfFailures(backend: Backend) async throws {
-        let h = try await Harness.make(backend: backend, environment: ["OTPGATE_POLICY_STARTS_PER_DESTINATION": "100"])
+        let h = try await Harness.make(
+            backend: backend, environment: ["OTPGATE_POLICY_STARTS_PER_DESTINATION": "100", "OTPGATE_POLICY_FAILED_CHECKS_BEFORE_LOCK": "3"])
         try await h.test { client in
-            for _ in 0..<3 {
+            for round in 0..<3 {
                 let id = try await client.start()
-                for _ in 0..<3 { _ = try await client.post("/v1/verifications/\(id)/check", #"{"code":"0000000000"}"#) }
                 await h.deliver()
                 let code = try #require(h.sender.code(for: id))
-                #expect(try await client.post("/v1/verifications/\(id)/check", #"{"code":"\#(code)"}"#).status == .ok)
+                for _ in 0..<2 {
+                    let wrong = try await client.check(id, wrongCode(for: code))
+                    #expect(wrong.problemCode == "incorrect_code", "round \(round)")
+                }
+                let failing = try await h.store.destinationState(tenantID: h.tenant.id, destination: "+919876543210")
+                #expect(failing?.failedChecks == 2, "round \(round)")
+                #expect(try await client.check(id, code).status == .ok, "round \(round)")
+                let reset = try await h.store.destinationState(tenantID: h.tenant.id, destination: "+919876543210")
+                #expect(reset?.failedChecks ?? 0 == 0, "round \(round)")
+                #expect(reset?.lockedUntil == nil, "round \(round)")
             }
+        }
+    }
+
+    @Test(arguments: Backend.available) func aLockedDestinationRefusesResendButCanStillBeCanceled(backend: Backend) async throws {
+        let h = try await Harness.make(
+            backend: backend, environment: ["OTPGATE_POLICY_FAILED_CHECKS_BEFORE_LOCK": "2", "OTPGATE_POLICY_RESEND_COOLDOWN_SECONDS": "0"])
+        try await h.test { client in
+            let id = try await client.start()
+            await h.deliver()
+            let code = try #require(h.sender.code(for: id))
+            #expect(try await client.check(id, wrongCode(for: code)).problemCode == "incorrect_code")
+            #expect(try await client.check(id, wrongCode(for: code)).problemCode == "incorrect_code")
+            let resend = try await client.post("/v1/verifications/\(id)/resend")
+            #expect(resend.status == .tooManyRequests)
+            #expect(resend.problemCode == "destination_locked")
+            #expect(resend.headers[.retryAfter] == "3600")
+            #expect(resend.int("retry_after") == 3600)
+            // Nothing was sent for the refused resend.
+            await h.deliver()
+            #expect(h.sender.messages.count == 1)
+            // The right code is refused while the destination is locked.
+            #expect(try await client.check(id, code).problemCode == "destination_locked")
+            let canceled = try await client.post("/v1/verifications/\(id)/cancel")
+            #expect(canceled.status == .ok)
+            #expect(canceled.string("status") == "canceled")
         }
     }
 
@@ -110,11 +154,55 @@ import Testing
             #expect(try await client.get("/v1/verifications/\(id)").status == .ok)
             let limited = try await client.get("/v1/verifications/\(id)")
             #expect(limited.status == .tooManyRequests)
+            #expect(limited.problemCode == "rate_limited")
             #expect(limited.string("scope") == "api_key")
             #expect(limited.headers[.retryAfter] == "1")
+            #expect(limited.int("retry_after") == 1)
             // Refused requests still count; the next second has a fresh allowance.
             h.clock.advance(.seconds(1))
             #expect(try await client.get("/v1/verifications/\(id)").status == .ok)
+        }
+    }
+
+    /// One key's allowance is its own: another key of the same tenant, and another tenant, are not slowed by it.
+    @Test(arguments: Backend.available) func oneKeysLimitTouchesNoOtherKeyOrTenant(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend, environment: ["OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND": "2"])
+        let second = try await TenantAdmin(store: h.store, clock: h.clock, random: SeededRandom(seed: 11)).createKey(tenantID: h.tenant.id)
+        let other = try await h.makeTenant("globex")
+        try await h.test { client in
+            let id = try await client.start()
+            #expect(try await client.get("/v1/verifications/\(id)").status == .ok)
+            #expect(try await client.get("/v1/verifications/\(id)").problemCode == "rate_limited")
+            #expect(try await client.get("/v1/verifications/\(id)", key: .some(second.apiKey)).status == .ok)
+            #expect(try await client.get("/v1/verifications/\(id)", key: .some(second.apiKey)).status == .ok)
+            #expect(try await client.get("/v1/verifications/\(id)", key: .some(second.apiKey)).problemCode == "rate_limited")
+            _ = try await client.start(key: .some(other.apiKey))
+            #expect(try await client.post("/v1/verifications", #"{"to":"+919876543299","channel":"sms"}"#, key: .some(other.apiKey)).status == .created)
+        }
+    }
+
+    /// Which requests use the allowance: every authenticated request that reaches the engine — token introspection
+    /// and idempotent replays included — but not one refused at the edge for a bad field or a bad key.
+    @Test(arguments: Backend.available) func whichRequestsCountAgainstTheKeyAllowance(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend, environment: ["OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND": "3"])
+        try await h.test { client in
+            let body = #"{"to":"+919876543210","channel":"sms"}"#
+            let replayKey: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "order-1"]
+            // Refused validation and unauthenticated requests: many, and none counts.
+            for _ in 0..<5 {
+                #expect(try await client.post("/v1/verifications", #"{"to":"+919876543210","channel":"fax"}"#).status == .unprocessableContent)
+                #expect(try await client.post("/v1/verifications", body, key: .some("otpg_wrong")).status == .unauthorized)
+            }
+            // 1: a start; 2: its replay; 3: a token introspection; the 4th request of the second is refused.
+            #expect(try await client.post("/v1/verifications", body, headers: replayKey).status == .created)
+            let replay = try await client.post("/v1/verifications", body, headers: replayKey)
+            #expect(replay.headers[HTTPField.Name("Idempotent-Replayed")!] == "true")
+            #expect(try await client.post("/v1/tokens/verify", #"{"token":"a.b.c"}"#)["valid"] == .bool(false))
+            let fourth = try await client.post("/v1/tokens/verify", #"{"token":"a.b.c"}"#)
+            #expect(fourth.problemCode == "rate_limited")
+            #expect(fourth.string("scope") == "api_key")
+            // A replay over the allowance is refused too: it is not free.
+            #expect(try await client.post("/v1/verifications", body, headers: replayKey).problemCode == "rate_limited")
         }
     }
 

@@ -39,7 +39,7 @@ import Testing
         #expect(h.sender.messages.count == 1)
     }
 
-    @Test(arguments: Backend.available) func retryableFailuresAreRetriedWithBackoffThenGivenUp(backend: Backend) async throws {
+    @Test(arguments: Backend.available) func retryableFailuresAreRetriedWithBackoffUntilSent(backend: Backend) async throws {
         let h = try await Harness.make(backend: backend)
         let v = try await start(h)
         h.sender.failNext([DeliveryError(retryable: true, reason: "gateway 503"), DeliveryError(retryable: true, reason: "gateway 503")])
@@ -61,6 +61,42 @@ import Testing
         #expect(h.sender.messages.count == 1)
     }
 
+    /// After `maxDeliveryAttempts` retryable failures the message is given up: `failed`, its code erased, never tried
+    /// again, and counted.
+    @Test(arguments: Backend.available) func retryableFailuresAreGivenUpAfterTheAttemptLimit(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
+        let limit = h.runtime.settings.maxDeliveryAttempts
+        #expect(limit == 5)
+        let v = try await start(h)
+        h.sender.failNext(Array(repeating: DeliveryError(retryable: true, reason: "gateway 503"), count: limit + 1))
+        for attempt in 1...limit {
+            await h.deliver()
+            let row = try await h.store.outboxMessages(verificationID: v.id)[0]
+            #expect(row.attempts == attempt)
+            #expect(h.sender.attempts == attempt)
+            if attempt < limit {
+                #expect(row.state == .pending, "attempt \(attempt)")
+                #expect(row.nextAttemptAt == h.clock.now() + .seconds(1 << attempt))
+                h.clock.advance(.seconds(1 << attempt))
+            }
+        }
+        let row = try await h.store.outboxMessages(verificationID: v.id)[0]
+        #expect(row.state == .failed)
+        #expect(row.sealedPayload == nil)
+        #expect(row.lastError == "gateway 503")
+        #expect(row.attempts == limit)
+        // Nothing more is tried, however long the worker runs.
+        h.clock.advance(.seconds(3600))
+        await h.deliver()
+        #expect(h.sender.attempts == limit)
+        #expect(h.sender.messages.isEmpty)
+        #expect(try await h.store.outboxMessages(verificationID: v.id)[0].attempts == limit)
+        let metrics = h.metricsText
+        #expect(metrics.contains(#"otpgate_messages_total{channel="sms",sender="recording",outcome="retry"} \#(limit - 1)"#))
+        #expect(metrics.contains(#"otpgate_messages_total{channel="sms",sender="recording",outcome="failed"} 1"#))
+        #expect(!metrics.contains(#"outcome="sent""#))
+    }
+
     @Test(arguments: Backend.available) func permanentFailuresStopAtOnce(backend: Backend) async throws {
         let h = try await Harness.make(backend: backend)
         let v = try await start(h)
@@ -69,6 +105,10 @@ import Testing
         let row = try await h.store.outboxMessages(verificationID: v.id)[0]
         #expect(row.state == .failed)
         #expect(row.sealedPayload == nil)
+        #expect(row.lastError == "invalid number")
+        h.clock.advance(.seconds(60))
+        await h.deliver()
+        #expect(h.sender.attempts == 1)
     }
 
     @Test(arguments: Backend.available) func aCodeThatExpiredUndeliveredIsNeverSent(backend: Backend) async throws {
@@ -105,6 +145,27 @@ import Testing
         // The dead worker's late report is fenced out by the attempt number.
         try await h.store.finishOutbox([DeliveryResult(messageID: claimed[0].id, attempt: claimed[0].attempts, outcome: .failed(error: "late"))], now: h.clock.now())
         #expect(try await h.store.outboxMessages(verificationID: v.id)[0].state == .sent)
+    }
+
+    /// A worker whose lease ran out reports late, while another worker holds a newer claim of the same message: the late
+    /// report is fenced out by its attempt number and changes nothing; the newer claim's report counts.
+    @Test(arguments: Backend.available) func aLateReportCannotOverwriteANewerClaim(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
+        let v = try await start(h)
+        let first = try await h.store.claimOutbox(limit: 10, now: h.clock.now(), leaseUntil: h.clock.now() + .seconds(30))
+        try #require(first.count == 1)
+        h.clock.advance(.seconds(30))
+        let second = try await h.store.claimOutbox(limit: 10, now: h.clock.now(), leaseUntil: h.clock.now() + .seconds(30))
+        try #require(second.count == 1)
+        #expect(second[0].attempts == first[0].attempts + 1)
+        try await h.store.finishOutbox([DeliveryResult(messageID: first[0].id, attempt: first[0].attempts, outcome: .failed(error: "late"))], now: h.clock.now())
+        var row = try await h.store.outboxMessages(verificationID: v.id)[0]
+        #expect(row.state == .sending)
+        #expect(row.sealedPayload != nil)
+        #expect(row.lastError == nil)
+        try await h.store.finishOutbox([DeliveryResult(messageID: second[0].id, attempt: second[0].attempts, outcome: .sent)], now: h.clock.now())
+        row = try await h.store.outboxMessages(verificationID: v.id)[0]
+        #expect(row.state == .sent)
     }
 
     @Test(arguments: Backend.available) func aMessageIsWrittenClaimedAndHandedToTheLocalWorker(backend: Backend) async throws {

@@ -2,97 +2,138 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import Testing
 
-/// The real `otpgate` binary: the CLI, graceful shutdown on SIGTERM, and durability under SIGKILL.
-@Suite(.serialized) struct ProcessTests {
-    @Test func tenantAndKeyCommands() async throws {
-        let dir = try temporaryDirectory()
-        let db = "sqlite:\(dir.path)/cli.sqlite"
-        let created = try OTPGateProcess.run(["tenant", "create", "Acme Lending", "--json", "--database", db])
-        #expect(created.status == 0)
-        let last = try #require(created.stdout.split(separator: "\n").last)
-        let json = try JSONDecoder().decode([String: String].self, from: Data(last.utf8))
-        let tenantID = try #require(json["tenant_id"])
-        let apiKey = try #require(json["api_key"])
-        #expect(tenantID.hasPrefix("ten_"))
-        #expect(apiKey.hasPrefix("otpg_"))
+extension RealProcesses {
+    /// The real `otpgate` binary: the CLI, graceful shutdown on SIGTERM, and durability under SIGKILL.
+    @Suite(.serialized, .timeLimit(.minutes(10))) struct ProcessTests {
+        @Test func tenantAndKeyCommands() async throws {
+            let dir = try temporaryDirectory()
+            let db = "sqlite:\(dir.path)/cli.sqlite"
+            let created = try OTPGateProcess.run(["tenant", "create", "Acme Lending", "--json", "--database", db])
+            #expect(created.status == 0)
+            let last = try #require(created.stdout.split(separator: "\n").last)
+            let json = try JSONDecoder().decode([String: String].self, from: Data(last.utf8))
+            let tenantID = try #require(json["tenant_id"])
+            let apiKey = try #require(json["api_key"])
+            #expect(tenantID.hasPrefix("ten_"))
+            #expect(apiKey.hasPrefix("otpg_"))
 
-        let listed = try OTPGateProcess.run(["tenant", "list", "--json", "--database", db])
-        #expect(listed.stdout.contains(tenantID))
-        #expect(listed.stdout.contains("Acme Lending"))
-        #expect(!listed.stdout.contains(apiKey))
+            let listed = try OTPGateProcess.run(["tenant", "list", "--json", "--database", db])
+            #expect(listed.stdout.contains(tenantID))
+            #expect(listed.stdout.contains("Acme Lending"))
+            #expect(!listed.stdout.contains(apiKey))
 
-        let key = try OTPGateProcess.run(["key", "create", "--tenant", tenantID, "--json", "--database", db])
-        let keyJSON = try JSONDecoder().decode([String: String].self, from: Data(try #require(key.stdout.split(separator: "\n").last).utf8))
-        let keyID = try #require(keyJSON["key_id"])
-        let keys = try OTPGateProcess.run(["key", "list", "--tenant", tenantID, "--database", db])
-        #expect(keys.stdout.split(separator: "\n").count == 2)
-        #expect(!keys.stdout.contains(try #require(keyJSON["api_key"])))
-        #expect(try OTPGateProcess.run(["key", "revoke", keyID, "--database", db]).status == 0)
-        #expect(try OTPGateProcess.run(["key", "revoke", keyID, "--database", db]).status != 0)
-        #expect(try OTPGateProcess.run(["key", "create", "--tenant", "ten_missing", "--database", db]).status != 0)
-        #expect(try OTPGateProcess.run(["tenant", "policy", tenantID, "--starts-per-destination", "3", "--database", db]).stdout.contains(#""starts_per_destination":3"#))
-        #expect(try OTPGateProcess.run(["tenant", "policy", tenantID, "--failed-checks-before-lock", "500", "--database", db]).status != 0)
-        let bad = try OTPGateProcess.run(["tenant", "list", "--database", "mysql://nope"])
-        #expect(bad.status != 0)
-        #expect(bad.stderr.contains("database URL"))
+            let key = try OTPGateProcess.run(["key", "create", "--tenant", tenantID, "--json", "--database", db])
+            let keyJSON = try JSONDecoder().decode([String: String].self, from: Data(try #require(key.stdout.split(separator: "\n").last).utf8))
+            let keyID = try #require(keyJSON["key_id"])
+            let keys = try OTPGateProcess.run(["key", "list", "--tenant", tenantID, "--database", db])
+            #expect(keys.stdout.split(separator: "\n").count == 2)
+            #expect(!keys.stdout.contains(try #require(keyJSON["api_key"])))
+            #expect(try OTPGateProcess.run(["key", "revoke", keyID, "--database", db]).status == 0)
+            #expect(try OTPGateProcess.run(["key", "revoke", keyID, "--database", db]).status != 0)
+            #expect(try OTPGateProcess.run(["key", "create", "--tenant", "ten_missing", "--database", db]).status != 0)
+            #expect(try OTPGateProcess.run(["tenant", "policy", tenantID, "--starts-per-destination", "3", "--database", db]).stdout.contains(#""starts_per_destination":3"#))
+            #expect(try OTPGateProcess.run(["tenant", "policy", tenantID, "--failed-checks-before-lock", "500", "--database", db]).status != 0)
+            let bad = try OTPGateProcess.run(["tenant", "list", "--database", "mysql://nope"])
+            #expect(bad.status != 0)
+            #expect(bad.stderr.contains("database URL"))
+        }
+
+        @Test func serveBootstrapsADefaultTenantAndStopsGracefullyOnSIGTERM() async throws {
+            let dir = try temporaryDirectory()
+            let server = try await OTPGateServerProcess.start(directory: dir)
+            let key = try #require(server.apiKey)
+            let started = try await server.post("/v1/verifications", #"{"to":"+919876543210","channel":"sms"}"#, key: key)
+            #expect(started.status == 201)
+            // The console channel prints the message on stdout.
+            try await server.waitForStdout { $0.contains("otpgate.console.message") }
+            #expect(server.stdout.contains("+919876543210"))
+            // Logs (stderr) never hold the destination, the code or the key.
+            #expect(!server.stderr.contains("9876543210"))
+            #expect(!server.stderr.contains(key))
+            let status = try await server.stop(signal: SIGTERM)
+            #expect(status == 0)
+
+            // A second start on the same database does not create another tenant or print a key.
+            let again = try await OTPGateServerProcess.start(directory: dir)
+            #expect(again.apiKey == nil)
+            #expect(try await again.post("/v1/verifications", #"{"to":"+919876543211","channel":"sms"}"#, key: key).status == 201)
+            _ = try await again.stop(signal: SIGTERM)
+        }
+
+        @Test func noAcknowledgedVerificationIsLostWhenKilledUnderLoad() async throws {
+            let dir = try temporaryDirectory()
+            let server = try await OTPGateServerProcess.start(directory: dir, environment: ["OTPGATE_DELIVERY": "discard"])
+            let key = try #require(server.apiKey)
+            let load = StartLoad(server: server, key: key, workers: 16)
+            // Kill mid-load, once enough starts were acknowledged that losing any would show, while requests are in flight.
+            try await waitUntil("50 acknowledged starts") { load.acknowledged.count >= 50 }
+            _ = try await server.stop(signal: SIGKILL)
+            let acknowledged = await load.finish()
+            #expect(acknowledged.count >= 50)
+            let restarted = try await OTPGateServerProcess.start(directory: dir, environment: ["OTPGATE_DELIVERY": "discard"])
+            var missing = 0
+            for id in acknowledged where try await restarted.get("/v1/verifications/\(id)", key: key).status != 200 { missing += 1 }
+            #expect(missing == 0, "\(missing) of \(acknowledged.count) acknowledged verifications were lost")
+            _ = try await restarted.stop(signal: SIGTERM)
+        }
+
+        /// SIGTERM under load: the server stops taking requests, finishes those in flight, delivers the message of every
+        /// verification it acknowledged, and exits 0.
+        @Test func sigtermWithRequestsInFlightDeliversEveryAcknowledgedVerificationAndExitsZero() async throws {
+            let dir = try temporaryDirectory()
+            let server = try await OTPGateServerProcess.start(directory: dir)
+            let key = try #require(server.apiKey)
+            let load = StartLoad(server: server, key: key, workers: 16)
+            try await waitUntil("30 acknowledged starts") { load.acknowledged.count >= 30 }
+            let status = try await server.stop(signal: SIGTERM)
+            let acknowledged = await load.finish()
+            #expect(status == 0)
+            #expect(acknowledged.count >= 30)
+            let delivered = Set(server.consoleMessages.compactMap { $0["verification_id"] })
+            let undelivered = acknowledged.filter { !delivered.contains($0) }
+            #expect(undelivered.isEmpty, "\(undelivered.count) of \(acknowledged.count) acknowledged verifications were never delivered")
+        }
     }
+}
 
-    @Test func serveBootstrapsADefaultTenantAndStopsGracefullyOnSIGTERM() async throws {
-        let dir = try temporaryDirectory()
-        let server = try await OTPGateServerProcess.start(directory: dir)
-        let key = try #require(server.apiKey)
-        let started = try await server.post("/v1/verifications", #"{"to":"+919876543210","channel":"sms"}"#, key: key)
-        #expect(started.status == 201)
-        // The console channel prints the message on stdout.
-        try await server.waitForStdout { $0.contains("otpgate.console.message") }
-        #expect(server.stdout.contains("+919876543210"))
-        // Logs (stderr) never hold the destination, the code or the key.
-        #expect(!server.stderr.contains("9876543210"))
-        #expect(!server.stderr.contains(key))
-        let status = try await server.stop(signal: SIGTERM)
-        #expect(status == 0)
-
-        // A second start on the same database does not create another tenant or print a key.
-        let again = try await OTPGateServerProcess.start(directory: dir)
-        #expect(again.apiKey == nil)
-        #expect(try await again.post("/v1/verifications", #"{"to":"+919876543211","channel":"sms"}"#, key: key).status == 201)
-        _ = try await again.stop(signal: SIGTERM)
+/// Starts to fresh numbers from several workers until the server stops answering (or a bound is reached), recording
+/// every acknowledged (201) verification id.
+final class StartLoad: Sendable {
+    final class IDs: Sendable {
+        let list = Mutex<[String]>([])
     }
+    private let ids = IDs()
+    private let task: Task<Void, Never>
 
-    @Test func noAcknowledgedVerificationIsLostWhenKilledUnderLoad() async throws {
-        let dir = try temporaryDirectory()
-        let server = try await OTPGateServerProcess.start(directory: dir, environment: ["OTPGATE_DELIVERY": "discard"])
-        let key = try #require(server.apiKey)
-        let deadline = ContinuousClock.now + .milliseconds(1500)
-        let acknowledged = await withTaskGroup(of: [String].self) { group in
-            for worker in 0..<16 {
-                group.addTask {
-                    var ids: [String] = []
-                    var n = 0
-                    while ContinuousClock.now < deadline {
-                        n += 1
-                        let phone = "+9197\(String(format: "%02d", worker))\(String(format: "%06d", n))"
-                        guard let r = try? await server.post("/v1/verifications", #"{"to":"\#(phone)","channel":"sms"}"#, key: key) else { break }
-                        if r.status == 201, let id = r.json?["id"] as? String { ids.append(id) }
+    var acknowledged: [String] { ids.list.withLock { $0 } }
+
+    init(server: OTPGateServerProcess, key: String, workers: Int, maxPerWorker: Int = 5_000) {
+        let ids = self.ids
+        task = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for worker in 0..<workers {
+                    group.addTask {
+                        for n in 1...maxPerWorker {
+                            let phone = "+9197\(String(format: "%02d", worker))\(String(format: "%06d", n))"
+                            // A short deadline: once the server is gone the client would retry connecting until it.
+                            guard let r = try? await server.post("/v1/verifications", #"{"to":"\#(phone)","channel":"sms"}"#, key: key, timeout: .seconds(10))
+                            else { return }
+                            if r.status == 201, let id = r.json?["id"] as? String { ids.list.withLock { $0.append(id) } }
+                            if r.status >= 500 { return }
+                        }
                     }
-                    return ids
                 }
             }
-            // Kill mid-load, while requests are in flight.
-            try? await Task.sleep(for: .milliseconds(1000))
-            _ = try? await server.stop(signal: SIGKILL)
-            var all: [String] = []
-            for await ids in group { all += ids }
-            return all
         }
-        #expect(acknowledged.count > 50)
-        let restarted = try await OTPGateServerProcess.start(directory: dir, environment: ["OTPGATE_DELIVERY": "discard"])
-        var missing = 0
-        for id in acknowledged where try await restarted.get("/v1/verifications/\(id)", key: key).status != 200 { missing += 1 }
-        #expect(missing == 0, "\(missing) of \(acknowledged.count) acknowledged verifications were lost")
-        _ = try await restarted.stop(signal: SIGTERM)
+    }
+
+    /// Waits for every worker to stop and returns the acknowledged ids.
+    func finish() async -> [String] {
+        await task.value
+        return acknowledged
     }
 }
 
@@ -165,7 +206,7 @@ struct OTPGateServerProcess: Sendable {
         process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
         try process.run()
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < deadline {
             let log = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
             if let range = log.range(of: #"listening on 127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
@@ -178,26 +219,21 @@ struct OTPGateServerProcess: Sendable {
             try await Task.sleep(for: .milliseconds(50))
         }
         process.terminate()
-        throw TestFailure("otpgate serve did not start listening within 30 s")
+        throw TestFailure("otpgate serve did not start listening within 120 s")
     }
 
-    func waitForStdout(_ condition: (String) -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline {
-            if condition(stdout) { return }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        throw TestFailure("expected output did not appear on stdout")
+    func waitForStdout(_ condition: @escaping (String) -> Bool) async throws {
+        try await waitUntil("expected output on stdout") { condition(stdout) }
     }
 
     /// Sends `signal` and waits for the process to exit, returning its exit status.
     func stop(signal: Int32) async throws -> Int32 {
         kill(process.process.processIdentifier, signal)
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + .seconds(60)
         while process.process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         if process.process.isRunning {
             kill(process.process.processIdentifier, SIGKILL)
-            throw TestFailure("otpgate did not exit within 30 s of signal \(signal)")
+            throw TestFailure("otpgate did not exit within 60 s of signal \(signal)")
         }
         return process.process.terminationStatus
     }
@@ -207,8 +243,8 @@ struct OTPGateServerProcess: Sendable {
         let json: [String: Any]?
     }
 
-    func post(_ path: String, _ body: String, key: String) async throws -> Reply {
-        try await send(.POST, path, body: body, key: key)
+    func post(_ path: String, _ body: String, key: String, timeout: TimeAmount = .seconds(30)) async throws -> Reply {
+        try await send(.POST, path, body: body, key: key, timeout: timeout)
     }
 
     func get(_ path: String, key: String) async throws -> Reply {
@@ -217,7 +253,7 @@ struct OTPGateServerProcess: Sendable {
 
     /// The raw body of an unauthenticated GET.
     func raw(_ path: String) async throws -> (status: Int, body: [UInt8]) {
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)"), timeout: .seconds(10))
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)"), timeout: .seconds(30))
         let bytes = try await response.body.collect(upTo: 1 << 20)
         return (Int(response.status.code), Array(bytes.readableBytesView))
     }
@@ -230,7 +266,7 @@ struct OTPGateServerProcess: Sendable {
         }
     }
 
-    private func send(_ method: HTTPMethod, _ path: String, body: String?, key: String) async throws -> Reply {
+    private func send(_ method: HTTPMethod, _ path: String, body: String?, key: String, timeout: TimeAmount = .seconds(30)) async throws -> Reply {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(key)")
@@ -238,7 +274,7 @@ struct OTPGateServerProcess: Sendable {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: body))
         }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let response = try await HTTPClient.shared.execute(request, timeout: timeout)
         let bytes = try await response.body.collect(upTo: 1 << 20)
         let json = try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any]
         return Reply(status: Int(response.status.code), json: json)

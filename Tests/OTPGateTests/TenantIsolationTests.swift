@@ -47,4 +47,53 @@ import Testing
             #expect(try await client.post("/v1/verifications", #"{"to":"+919876543210","channel":"sms"}"#, key: .some(b.apiKey)).status == .created)
         }
     }
+
+    /// One Idempotency-Key in two tenants names two requests: each tenant gets its own verification, and B's use of the
+    /// key neither replays A's response nor counts as A's key reused.
+    @Test(arguments: Backend.available) func idempotencyKeysArePerTenant(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
+        let b = try await h.makeTenant("globex")
+        try await h.test { client in
+            let headers: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "order-42"]
+            let body = #"{"to":"+919876543210","channel":"sms"}"#
+            let first = try await client.post("/v1/verifications", body, headers: headers)
+            #expect(first.status == .created)
+            let asB = try await client.post("/v1/verifications", body, key: .some(b.apiKey), headers: headers)
+            #expect(asB.status == .created)
+            #expect(asB.headers[HTTPField.Name("Idempotent-Replayed")!] == nil)
+            #expect(asB.string("id") != first.string("id"))
+            // B's key with another body is B's own first use, not a reuse of A's.
+            let otherBody = try await client.post("/v1/verifications", #"{"to":"+919876543211","channel":"sms"}"#, key: .some(b.apiKey), headers: [HTTPField.Name("Idempotency-Key")!: "order-43"])
+            #expect(otherBody.status == .created)
+            // Each tenant's replay returns its own verification.
+            let replayA = try await client.post("/v1/verifications", body, headers: headers)
+            let replayB = try await client.post("/v1/verifications", body, key: .some(b.apiKey), headers: headers)
+            #expect(replayA.string("id") == first.string("id"))
+            #expect(replayB.string("id") == asB.string("id"))
+            #expect(try await client.get("/v1/verifications/\(try #require(asB.string("id")))").status == .notFound)
+            await h.deliver()
+            #expect(h.sender.messages.count == 3)
+        }
+    }
+
+    /// Failed checks in tenant A lock the number for A only: the same number in tenant B starts and approves.
+    @Test(arguments: Backend.available) func lockoutsArePerTenant(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend, environment: ["OTPGATE_POLICY_FAILED_CHECKS_BEFORE_LOCK": "2"])
+        let b = try await h.makeTenant("globex")
+        try await h.test { client in
+            let id = try await client.start()
+            await h.deliver()
+            let code = try #require(h.sender.code(for: id))
+            _ = try await client.check(id, wrongCode(for: code))
+            _ = try await client.check(id, wrongCode(for: code))
+            #expect(try await client.post("/v1/verifications", #"{"to":"+919876543210","channel":"sms"}"#).problemCode == "destination_locked")
+
+            let idB = try await client.start(key: .some(b.apiKey))
+            await h.deliver()
+            let codeB = try #require(h.sender.code(for: idB))
+            #expect(try await client.check(idB, codeB, key: .some(b.apiKey)).status == .ok)
+            #expect(try await h.store.destinationState(tenantID: b.tenant.id, destination: "+919876543210")?.lockedUntil == nil)
+            #expect(try await h.store.destinationState(tenantID: h.tenant.id, destination: "+919876543210")?.lockedUntil != nil)
+        }
+    }
 }

@@ -14,7 +14,9 @@ import Testing
     func approvedToken(_ h: Harness, purpose: String? = "card_activation") async throws -> (token: String, verification: Verification) {
         let principal = try await h.principal(for: h.apiKey)
         let started = try await h.engine.start(
-            StartRequest(destination: .init(unchecked: "+919876543210", channel: .sms), purpose: purpose, context: .object(["payee": .string("ACME")])),
+            StartRequest(
+                destination: .init(unchecked: "+919876543210", channel: .sms), purpose: purpose, reference: "loan-2291",
+                context: .object(["payee": .string("ACME")])),
             principal: principal)
         guard case .created(let v) = started else { throw TestFailure("not created") }
         await h.deliver()
@@ -41,6 +43,7 @@ import Testing
         #expect(claims.email == nil)
         #expect(claims.purpose == "card_activation")
         #expect(claims.context == .object(["payee": .string("ACME")]))
+        #expect(claims.reference == "loan-2291")
         #expect(claims.amr == ["otp", "sms"])
 
         // The JOSE header names the algorithm and a key listed in the JWKS.

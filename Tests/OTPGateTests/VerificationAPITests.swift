@@ -44,6 +44,8 @@ import Testing
             #expect(claims["amr"] == .array([.string("otp"), .string("sms")]))
             #expect(claims["context"] == .object(["amount": .number(1500), "currency": .string("INR")]))
             #expect(claims["tenant_id"] == .string(h.tenant.id))
+            #expect(claims["reference"] == .string("case-7"))
+            #expect(claims["purpose"] == .string("itr_unlock"))
 
             let shown = try await client.get("/v1/verifications/\(id)")
             #expect(shown.string("status") == "approved")
@@ -117,11 +119,11 @@ import Testing
             #expect(cooling.problemCode == "resend_cooldown")
             #expect(cooling.headers[.retryAfter] == "1")
 
-            if first != second {
-                let old = try await client.post("/v1/verifications/\(id)/check", #"{"code":"\#(first)"}"#)
-                #expect(old.problemCode == "incorrect_code")
-                #expect(old.int("attempts_remaining") == 3)
-            }
+            // The seeded randomness gives two different codes, so the old one is really tried.
+            try #require(first != second)
+            let old = try await client.post("/v1/verifications/\(id)/check", #"{"code":"\#(first)"}"#)
+            #expect(old.problemCode == "incorrect_code")
+            #expect(old.int("attempts_remaining") == 3)
             #expect(try await client.post("/v1/verifications/\(id)/check", #"{"code":"\#(second)"}"#).status == .ok)
         }
     }
@@ -203,6 +205,41 @@ import Testing
             #expect(try await client.post("/v1/verifications/vrf_aaaaaaaaaaaaaaaaaaaaaaaaaa/resend").status == .notFound)
             #expect(try await client.post("/v1/verifications/vrf_aaaaaaaaaaaaaaaaaaaaaaaaaa/cancel").status == .notFound)
             #expect(try await client.get("/v2/anything").problemCode == "not_found")
+        }
+    }
+
+    /// A verification whose attempts are spent can still be canceled (the client gives up cleanly).
+    @Test(arguments: Backend.available) func spentAttemptsCanStillBeCanceled(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
+        try await h.test { client in
+            let id = try await client.start(extra: #","max_attempts":1"#)
+            await h.deliver()
+            let code = try #require(h.sender.code(for: id))
+            #expect(try await client.check(id, wrongCode(for: code)).problemCode == "incorrect_code")
+            #expect(try await client.check(id, code).problemCode == "max_attempts_reached")
+            let canceled = try await client.post("/v1/verifications/\(id)/cancel")
+            #expect(canceled.status == .ok)
+            #expect(canceled.string("status") == "canceled")
+            #expect(try await client.get("/v1/verifications/\(id)").string("status") == "canceled")
+        }
+    }
+
+    /// Once past its expiry a verification is `expired`, whatever else is true of it: spent attempts do not hide it.
+    @Test(arguments: Backend.available) func expiryTakesPrecedenceOverSpentAttempts(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
+        try await h.test { client in
+            let id = try await client.start(extra: #","max_attempts":1,"ttl_seconds":60"#)
+            await h.deliver()
+            let code = try #require(h.sender.code(for: id))
+            #expect(try await client.check(id, wrongCode(for: code)).problemCode == "incorrect_code")
+            #expect(try await client.get("/v1/verifications/\(id)").string("status") == "max_attempts_reached")
+            h.clock.advance(.seconds(60))
+            let late = try await client.check(id, code)
+            #expect(late.status == .gone)
+            #expect(late.problemCode == "expired")
+            #expect(try await client.get("/v1/verifications/\(id)").string("status") == "expired")
+            #expect(try await client.post("/v1/verifications/\(id)/resend").problemCode == "expired")
+            #expect(try await client.post("/v1/verifications/\(id)/cancel").problemCode == "expired")
         }
     }
 }

@@ -27,7 +27,8 @@ public struct ServerRuntime: Sendable {
         case .postgres(let url):
             store = try PostgresStore(
                 url: url, poolSize: settings.postgresPoolSize,
-                batching: PostgresBatching(maxBatch: settings.postgresBatchSize, concurrentBatches: settings.postgresBatchConcurrency))
+                batching: PostgresBatching(maxBatch: settings.postgresBatchSize, concurrentBatches: settings.postgresBatchConcurrency),
+                timeout: settings.postgresTimeout)
         }
         try await store.migrate()
         return store
@@ -81,7 +82,7 @@ public struct ServerRuntime: Sendable {
         let router = Router(context: AppRequestContext.self)
         router.add(middleware: ObservabilityMiddleware(metrics: metrics))
         OpsController(store: store, signer: signer, metrics: metrics).addRoutes(to: router, routes: routes)
-        let api = router.group("v1").add(middleware: APIKeyAuthenticator(store: store, cache: PrincipalCache(ttl: settings.principalCacheTTL)))
+        let api = router.group("v1").add(middleware: APIKeyAuthenticator(store: store, cache: PrincipalCache(ttl: settings.principalCacheTTL, clock: dependencies.clock)))
         VerificationController(engine: engine, defaultCountryCode: "91").addRoutes(to: api, routes: routes)
         TokenController(engine: engine).addRoutes(to: api, routes: routes)
         return router

@@ -15,11 +15,14 @@ public import OTPGateCore
 /// - `otpgate.issuer` (`OTPGATE_ISSUER`, default `otpgate`): the `iss` of verification tokens
 /// - `otpgate.log.level` (`OTPGATE_LOG_LEVEL`, default info)
 /// - `otpgate.sqlite.synchronous` (`OTPGATE_SQLITE_SYNCHRONOUS`: FULL or NORMAL, default FULL)
-/// - `otpgate.retention.days` (`OTPGATE_RETENTION_DAYS`, default 30): how long finished rows are kept
+/// - `otpgate.retention.days` (`OTPGATE_RETENTION_DAYS`, 1 to 3650, default 30): how long finished rows are kept
+/// - `otpgate.postgres.*` (`OTPGATE_POSTGRES_POOL_SIZE`, `_BATCH_CONCURRENCY`, `_BATCH_SIZE`, `_TIMEOUT_SECONDS`)
 /// - `otpgate.policy.*` (`OTPGATE_POLICY_*`): default limits, see `Policy`
 public struct ServerSettings: Sendable {
-    public enum Environment: String, Sendable { case development, production }
-    public enum Delivery: String, Sendable { case console, discard }
+    public enum Environment: String, Sendable, CaseIterable { case development, production }
+    public enum Delivery: String, Sendable, CaseIterable { case console, discard }
+    /// SQLite's `synchronous` pragma: `FULL` survives power loss, `NORMAL` a process crash.
+    public enum SQLiteSynchronous: String, Sendable, CaseIterable { case full = "FULL", normal = "NORMAL" }
 
     public var database: DatabaseURL
     public var host: String
@@ -39,56 +42,53 @@ public struct ServerSettings: Sendable {
     public var postgresBatchConcurrency: Int
     /// Requests one such transaction carries at most (`OTPGATE_POSTGRES_BATCH_SIZE`, default 64).
     public var postgresBatchSize: Int
+    /// How long a PostgreSQL operation may wait (for a connection, a lock, an answer) before the request gets a 503
+    /// (`OTPGATE_POSTGRES_TIMEOUT_SECONDS`, default 5).
+    public var postgresTimeout: Duration
     public var retentionDays: Int
     public var policy: Policy
     public var outboxPollInterval: Duration = .milliseconds(500)
     public var sweepInterval: Duration = .seconds(30)
     public var maxDeliveryAttempts = 5
-    /// Tenants' API keys and settings are cached this long; a revoked key stops working within it.
+    /// Tenants' API keys and settings are cached this long (by the injected clock); a revoked key or a changed
+    /// tenant policy takes effect within it.
     public var principalCacheTTL: Duration = .seconds(5)
 
-    /// Reads settings from the process environment (or the given variables, for tests).
+    /// Reads settings from the process environment (or the given variables, for tests). A value that is set but
+    /// cannot be used (not a number, out of range, an unknown word) is refused with a message naming its variable.
     public init(environment variables: [String: String]) throws {
-        let reader = ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: variables))
-        database = try DatabaseURL(parsing: reader.string(forKey: "otpgate.database.url", default: "sqlite:otpgate.sqlite"))
-        host = reader.string(forKey: "otpgate.host", default: "127.0.0.1")
-        port = reader.int(forKey: "otpgate.port", default: 8080)
-        let env = reader.string(forKey: "otpgate.env", default: "development")
-        guard let parsedEnv = Environment(rawValue: env) else { throw ConfigurationError("OTPGATE_ENV must be development or production") }
-        environment = parsedEnv
-        masterKey = reader.string(forKey: "otpgate.master.key", isSecret: true)
-        masterKeyFile = reader.string(forKey: "otpgate.master.key.file")
-        let delivery = reader.string(forKey: "otpgate.delivery", default: "console")
-        guard let parsedDelivery = Delivery(rawValue: delivery) else { throw ConfigurationError("OTPGATE_DELIVERY must be console or discard") }
-        self.delivery = parsedDelivery
-        allowConsoleInProduction = reader.bool(forKey: "otpgate.allow.console.in.production", default: false)
-        issuer = reader.string(forKey: "otpgate.issuer", default: "otpgate")
-        let level = reader.string(forKey: "otpgate.log.level", default: "info")
-        guard let parsedLevel = Logger.Level(rawValue: level) else { throw ConfigurationError("OTPGATE_LOG_LEVEL must be trace, debug, info, notice, warning, error or critical") }
-        logLevel = parsedLevel
-        sqliteSynchronous = reader.string(forKey: "otpgate.sqlite.synchronous", default: "FULL")
-        retentionDays = reader.int(forKey: "otpgate.retention.days", default: 30)
-        postgresPoolSize = reader.int(forKey: "otpgate.postgres.pool.size", default: 32)
-        guard (1...1000).contains(postgresPoolSize) else { throw ConfigurationError("OTPGATE_POSTGRES_POOL_SIZE must be 1 to 1000") }
-        postgresBatchConcurrency = reader.int(forKey: "otpgate.postgres.batch.concurrency", default: 2)
-        guard (1...256).contains(postgresBatchConcurrency) else { throw ConfigurationError("OTPGATE_POSTGRES_BATCH_CONCURRENCY must be 1 to 256") }
-        postgresBatchSize = reader.int(forKey: "otpgate.postgres.batch.size", default: 64)
-        guard (1...1000).contains(postgresBatchSize) else { throw ConfigurationError("OTPGATE_POSTGRES_BATCH_SIZE must be 1 to 1000") }
+        let r = SettingReader(reader: ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: variables)))
+        database = try DatabaseURL(parsing: try r.string("otpgate.database.url", default: "sqlite:otpgate.sqlite"))
+        host = try r.string("otpgate.host", default: "127.0.0.1")
+        port = try r.int("otpgate.port", default: 8080, in: 0...65535)
+        environment = try r.choice("otpgate.env", default: .development, Environment.self)
+        masterKey = r.string("otpgate.master.key", isSecret: true)
+        masterKeyFile = r.string("otpgate.master.key.file")
+        delivery = try r.choice("otpgate.delivery", default: .console, Delivery.self)
+        allowConsoleInProduction = try r.bool("otpgate.allow.console.in.production", default: false)
+        issuer = try r.string("otpgate.issuer", default: "otpgate")
+        logLevel = try r.choice("otpgate.log.level", default: .info, Logger.Level.self)
+        sqliteSynchronous = try r.choice("otpgate.sqlite.synchronous", default: .full, SQLiteSynchronous.self, caseInsensitive: true).rawValue
+        retentionDays = try r.int("otpgate.retention.days", default: 30, in: 1...3650)
+        postgresPoolSize = try r.int("otpgate.postgres.pool.size", default: 32, in: 1...1000)
+        postgresBatchConcurrency = try r.int("otpgate.postgres.batch.concurrency", default: 2, in: 1...256)
+        postgresBatchSize = try r.int("otpgate.postgres.batch.size", default: 64, in: 1...1000)
+        postgresTimeout = .seconds(try r.int("otpgate.postgres.timeout.seconds", default: 5, in: 1...600))
 
         var policy = Policy()
-        let p = reader.scoped(to: "otpgate.policy")
-        policy.defaultCodeLength = p.int(forKey: "code.length", default: policy.defaultCodeLength)
-        policy.defaultTTLSeconds = p.int(forKey: "ttl.seconds", default: policy.defaultTTLSeconds)
-        policy.defaultMaxAttempts = p.int(forKey: "max.attempts", default: policy.defaultMaxAttempts)
-        policy.maxSends = p.int(forKey: "max.sends", default: policy.maxSends)
-        policy.resendCooldownSeconds = p.int(forKey: "resend.cooldown.seconds", default: policy.resendCooldownSeconds)
-        policy.startsPerDestination = p.int(forKey: "starts.per.destination", default: policy.startsPerDestination)
-        policy.startWindowSeconds = p.int(forKey: "start.window.seconds", default: policy.startWindowSeconds)
-        policy.failedChecksBeforeLock = p.int(forKey: "failed.checks.before.lock", default: policy.failedChecksBeforeLock)
-        policy.failureWindowSeconds = p.int(forKey: "failure.window.seconds", default: policy.failureWindowSeconds)
-        policy.lockSeconds = p.int(forKey: "lock.seconds", default: policy.lockSeconds)
-        policy.requestsPerKeyPerSecond = p.int(forKey: "requests.per.key.per.second", default: policy.requestsPerKeyPerSecond)
-        policy.tokenTTLSeconds = p.int(forKey: "token.ttl.seconds", default: policy.tokenTTLSeconds)
+        func read(_ name: String, _ value: Int) throws -> Int { try r.int("otpgate.policy." + name, default: value, in: Int.min...Int.max) }
+        policy.defaultCodeLength = try read("code.length", policy.defaultCodeLength)
+        policy.defaultTTLSeconds = try read("ttl.seconds", policy.defaultTTLSeconds)
+        policy.defaultMaxAttempts = try read("max.attempts", policy.defaultMaxAttempts)
+        policy.maxSends = try read("max.sends", policy.maxSends)
+        policy.resendCooldownSeconds = try read("resend.cooldown.seconds", policy.resendCooldownSeconds)
+        policy.startsPerDestination = try read("starts.per.destination", policy.startsPerDestination)
+        policy.startWindowSeconds = try read("start.window.seconds", policy.startWindowSeconds)
+        policy.failedChecksBeforeLock = try read("failed.checks.before.lock", policy.failedChecksBeforeLock)
+        policy.failureWindowSeconds = try read("failure.window.seconds", policy.failureWindowSeconds)
+        policy.lockSeconds = try read("lock.seconds", policy.lockSeconds)
+        policy.requestsPerKeyPerSecond = try read("requests.per.key.per.second", policy.requestsPerKeyPerSecond)
+        policy.tokenTTLSeconds = try read("token.ttl.seconds", policy.tokenTTLSeconds)
         try Self.validate(policy)
         self.policy = policy
     }
