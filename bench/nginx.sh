@@ -5,13 +5,26 @@
 # It checks what the deployment promises and exits non-zero if any fails:
 #   - nginx accepts the config (nginx -t) and /readyz answers through it;
 #   - both instances serve traffic (nginx's access log names both upstreams);
-#   - every start acknowledged through nginx is stored (rows in PostgreSQL >= 2xx answers), none answered non-2xx;
+#   - wrk saw no socket errors or timeouts (connect, read, write, timeout all 0) and every answer was 2xx;
+#   - every start acknowledged through nginx is stored, compared by id: start.lua records the "id" of every 2xx
+#     answer (BENCH_ID_FILE; an answer without one fails the run) and the script compares that set with
+#     `SELECT id FROM verifications` (see "Stored versus acknowledged" below);
 #   - both instances publish the same JWKS; /metrics is refused on the public port.
 # and prints the throughput and latency seen through nginx.
 #
 # Usage: bash bench/nginx.sh            (release build, 10 s of load)
 #   NGINX_BENCH_DURATION=3 OTPGATE_BIN=.build/debug/otpgate bash bench/nginx.sh   (the smoke run scripts/test.sh does)
 # Installs nginx (nginx-light) and wrk from the Debian archive when missing. Needs PostgreSQL's initdb/pg_ctl.
+#
+# Stored versus acknowledged. Only this run writes to the fresh database, so stored ids and acknowledged ids
+# should match, with one allowance. The strict check: acknowledged ⊆ stored (an acknowledged start that is not
+# in the database fails the run). The other way, stored − acknowledged may hold starts whose answer never reached
+# the script: when wrk's -d runs out it stops each thread's event loop and drops the request each connection may
+# have in flight, without counting it as a request or as an error, and the instances may still store it. wrk
+# sends one request at a time per connection (no pipelining with a Lua request()), so that is at most one start
+# per connection: stored − acknowledged must be <= NGINX_BENCH_CONNECTIONS. Any other cause (a socket error,
+# a non-2xx answer) fails the run on its own. Both counts are printed. nginx never retries a POST it has sent
+# (no `non_idempotent` in the config), so a start cannot be stored twice.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -123,25 +136,80 @@ jwks_b=$(curl -fs "http://127.0.0.1:$PORT_B/.well-known/jwks.json")
 [[ -n $jwks_a && $jwks_a == "$jwks_b" ]] || die "the instances publish different JWKS"
 
 log "wrk -t2 -c$CONNECTIONS -d${DURATION}s POST /v1/verifications through nginx"
-BENCH_API_KEY="$API_KEY" BENCH_THREADS=2 wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s \
-    -s "$ROOT/bench/start.lua" "http://127.0.0.1:$PUBLIC" >"$TMP/wrk.txt"
-result() { grep '^BENCH_RESULT ' "$TMP/wrk.txt" | tail -n 1 | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-requests=$(result requests); bad=$(result bad); rps=$(result rps)
+# wrk counts a "timeout" only for an answer that arrived later than --timeout (it never abandons a request).
+wrk_rc=0
+BENCH_API_KEY="$API_KEY" BENCH_THREADS=2 BENCH_ID_FILE="$TMP/acknowledged-ids" \
+    wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s \
+    -s "$ROOT/bench/start.lua" "http://127.0.0.1:$PUBLIC" >"$TMP/wrk.txt" 2>"$TMP/wrk.log" || wrk_rc=$?
+[[ $wrk_rc -eq 0 ]] || { cat "$TMP/wrk.txt" >&2; die "wrk failed (exit $wrk_rc)"; }
+grep -q '^BENCH_RESULT ' "$TMP/wrk.txt" || { cat "$TMP/wrk.txt" >&2; die "wrk printed no BENCH_RESULT line"; }
+result() { grep "^$1 " "$TMP/wrk.txt" | tail -n 1 | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+number() { # LINE KEY: a whole number from that line, or die
+    local v
+    v=$(result "$1" "$2")
+    [[ $v =~ ^[0-9]+$ ]] || die "wrk's $1 line has no whole number $2 (got '$v')"
+    echo "$v"
+}
+requests=$(number BENCH_RESULT requests); bad=$(number BENCH_RESULT bad); rps=$(result BENCH_RESULT rps)
+connect_errors=$(number BENCH_RESULT connect_errors); read_errors=$(number BENCH_RESULT read_errors)
+write_errors=$(number BENCH_RESULT write_errors); timeouts=$(number BENCH_RESULT timeouts)
 socket_errors=$(grep -oE 'Socket errors: .*' "$TMP/wrk.txt" || true)
-[[ -n $requests && $requests -gt 0 ]] || die "wrk completed no requests"
+if [[ $((connect_errors + read_errors + write_errors + timeouts)) -ne 0 || -n $socket_errors ]]; then
+    die "wrk reported socket errors or timeouts: connect $connect_errors, read $read_errors, write $write_errors," \
+        "timeout $timeouts${socket_errors:+ (wrk: $socket_errors)}"
+fi
+[[ $requests -gt 0 ]] || die "wrk completed no requests"
+if [[ $bad -ne 0 ]]; then
+    die "$bad of $requests answers were not 2xx (first: $(sed -n 's/^BENCH_FIRST_BAD //p' "$TMP/wrk.txt" | head -n 1 | cut -c1-300))"
+fi
 
-stored=$("$PSQL" "$DATABASE" -tAc "SELECT count(*) FROM verifications")
 per_upstream=$(grep -oE 'upstream=127\.0\.0\.1:[0-9]+' "$TMP/access.log" | sort | uniq -c | sed 's/^ *//')
 log "served per instance: $(echo "$per_upstream" | tr '\n' ' ')"
 grep -q "upstream=127.0.0.1:$PORT_A" "$TMP/access.log" || die "instance a served nothing"
 grep -q "upstream=127.0.0.1:$PORT_B" "$TMP/access.log" || die "instance b served nothing"
-[[ $bad -eq 0 ]] || die "$bad answers were not 2xx"
-acknowledged=$((requests - bad))
-[[ $stored -ge $acknowledged ]] || die "$acknowledged starts acknowledged but only $stored stored"
 
-printf '\n| through nginx, 2 instances | requests/s | p50 | p99 | non-2xx | stored / acknowledged |\n'
+# Acknowledged ids (every 2xx answer's "id"), as start.lua recorded them.
+if grep -q '^BENCH_IDS_ERROR ' "$TMP/wrk.txt"; then die "start.lua: $(sed -n 's/^BENCH_IDS_ERROR //p' "$TMP/wrk.txt")"; fi
+grep -q '^BENCH_IDS ' "$TMP/wrk.txt" || die "wrk printed no BENCH_IDS line (start.lua did not record ids)"
+recorded=$(number BENCH_IDS recorded); no_id=$(number BENCH_IDS no_id)
+if [[ $no_id -ne 0 ]]; then
+    die "$no_id 2xx answers had no parseable \"id\":\"vrf_...\" (first: $(sed -n 's/^BENCH_FIRST_NO_ID //p' "$TMP/wrk.txt" | head -n 1 | cut -c1-300))"
+fi
+acknowledged=$((requests - bad))
+[[ $recorded -eq $acknowledged ]] || die "start.lua recorded $recorded ids but wrk counted $acknowledged 2xx answers"
+LC_ALL=C sort "$TMP/acknowledged-ids" >"$TMP/acknowledged.sorted"
+[[ $(wc -l <"$TMP/acknowledged.sorted") -eq $recorded ]] || die "the id file does not hold the $recorded recorded ids"
+duplicates=$(LC_ALL=C uniq -d "$TMP/acknowledged.sorted" | wc -l)
+[[ $duplicates -eq 0 ]] || die "$duplicates ids were acknowledged more than once (first: $(LC_ALL=C uniq -d "$TMP/acknowledged.sorted" | head -n 1))"
+
+# Stored ids. Starts wrk abandoned at its -d end may still be committing: wait until the count settles (this
+# only makes the printed numbers final; an acknowledged start was committed before it was answered).
+count_stored() { "$PSQL" "$DATABASE" -tAc "SELECT count(*) FROM verifications"; }
+previous=$(count_stored)
+for _ in $(seq 20); do
+    sleep 0.5
+    current=$(count_stored)
+    [[ $current == "$previous" ]] && break
+    previous=$current
+done
+"$PSQL" "$DATABASE" -tAc "SELECT id FROM verifications" | LC_ALL=C sort >"$TMP/stored.sorted"
+stored=$(wc -l <"$TMP/stored.sorted")
+LC_ALL=C comm -23 "$TMP/acknowledged.sorted" "$TMP/stored.sorted" >"$TMP/acknowledged-not-stored"
+LC_ALL=C comm -13 "$TMP/acknowledged.sorted" "$TMP/stored.sorted" >"$TMP/stored-not-acknowledged"
+lost=$(wc -l <"$TMP/acknowledged-not-stored")
+unanswered=$(wc -l <"$TMP/stored-not-acknowledged")
+log "acknowledged $acknowledged, stored $stored: acknowledged but not stored $lost (must be 0)," \
+    "stored but not acknowledged $unanswered (at most $CONNECTIONS: in flight when wrk stopped)"
+problems=""
+[[ $lost -eq 0 ]] \
+    || problems+="$lost acknowledged starts are not stored (first: $(head -n 1 "$TMP/acknowledged-not-stored")); "
+[[ $unanswered -le $CONNECTIONS ]] || problems+="$unanswered stored starts were never acknowledged, more than the\
+ $CONNECTIONS that can be in flight when wrk stops (first: $(head -n 1 "$TMP/stored-not-acknowledged")); "
+[[ -z $problems ]] || die "${problems%; }"
+
+printf '\n| through nginx, 2 instances | requests/s | p50 | p99 | non-2xx | stored / acknowledged (by id) |\n'
 printf '| --- | ---: | ---: | ---: | ---: | --- |\n'
-awk -v rps="$rps" -v p50="$(result p50_us)" -v p99="$(result p99_us)" -v bad="$bad" -v s="$stored" -v a="$acknowledged" -v c="$CONNECTIONS" \
-    'BEGIN { printf "| start, wrk -t2 -c%d | %.0f | %.2f ms | %.2f ms | %d | %d / %d |\n", c, rps, p50/1000, p99/1000, bad, s, a }'
-[[ -z $socket_errors ]] || echo "wrk: $socket_errors"
+awk -v rps="$rps" -v p50="$(result BENCH_RESULT p50_us)" -v p99="$(result BENCH_RESULT p99_us)" -v bad="$bad" \
+    -v s="$stored" -v a="$acknowledged" -v u="$unanswered" -v c="$CONNECTIONS" \
+    'BEGIN { printf "| start, wrk -t2 -c%d | %.0f | %.2f ms | %.2f ms | %d | %d / %d (all acknowledged stored; %d unanswered) |\n", c, rps, p50/1000, p99/1000, bad, s, a, u }'
 log "ok"

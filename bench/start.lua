@@ -6,8 +6,20 @@
 --   BENCH_THREADS       wrk's -t value (required when BENCH_START_LIMIT is set)
 --   BENCH_START_LIMIT   optional: send exactly this many starts in total, then stop (the check preload)
 --   BENCH_TTL_SECONDS   optional: "ttl_seconds" to send (the preload asks for 600, the maximum)
+--   BENCH_ID_FILE       optional: record the verification id of every 2xx answer and write them to this file,
+--                       one per line (bench/nginx.sh compares them with the database). Unset: nothing is parsed.
 --
 -- done() prints one machine-readable line, "BENCH_RESULT key=value ...", that bench/run.sh parses.
+-- With BENCH_ID_FILE it also prints "BENCH_IDS recorded=N no_id=M file=PATH" (no_id: 2xx answers without a
+-- parseable "id":"vrf_..."; "BENCH_FIRST_NO_ID ..." shows the first), or "BENCH_IDS_ERROR ..." if the file
+-- could not be written.
+--
+-- How the ids get out: wrk has no per-thread "end" hook and never closes the threads' Lua states, so a file a
+-- thread opened would be flushed only by the C library at wrk's exit. Instead each thread appends the ids to a
+-- Lua table (one string match and one table store per 2xx answer, nothing else), and done(), which wrk calls
+-- once in the main thread after every thread has been joined, copies each thread's table over (thread:get),
+-- writes the file and closes it before wrk exits. Answers still in flight when wrk's -d ran out are never
+-- passed to response() and are not in the file (nor counted by wrk, as requests or as errors).
 
 local threads = {}
 local next_tid = 0
@@ -55,6 +67,17 @@ function init(args)
    responses = 0
    bad = 0
    first_bad = ""
+
+   local id_file = os.getenv("BENCH_ID_FILE")
+   record_ids = id_file ~= nil and id_file ~= ""
+   if record_ids and limit then
+      -- The limit ends each thread with a GET /healthz whose 2xx answer has no id.
+      error("BENCH_ID_FILE cannot be combined with BENCH_START_LIMIT")
+   end
+   ids = {}
+   nids = 0
+   no_id = 0
+   first_no_id = ""
 end
 
 local function start_request()
@@ -88,6 +111,50 @@ function response(status, headers, body)
    if status < 200 or status > 299 then
       bad = bad + 1
       if first_bad == "" then first_bad = status .. " " .. string.sub(body or "", 1, 300) end
+   elseif record_ids then
+      local id = string.match(body or "", '"id"%s*:%s*"(vrf_[a-z2-7]+)"')
+      if id and #id == 30 then
+         nids = nids + 1
+         ids[nids] = id
+      else
+         no_id = no_id + 1
+         if first_no_id == "" then first_no_id = status .. " " .. string.sub(body or "", 1, 300) end
+      end
+   end
+end
+
+-- Writes every thread's recorded ids to BENCH_ID_FILE and reports how many (see the top of this file).
+local function write_ids(path)
+   local f, err = io.open(path, "w")
+   if not f then
+      io.write("BENCH_IDS_ERROR cannot open " .. path .. ": " .. tostring(err) .. "\n")
+      return
+   end
+   local recorded, missing, first = 0, 0, ""
+   for _, t in ipairs(threads) do
+      local n = t:get("nids") or 0
+      if n > 0 then
+         local list = t:get("ids")
+         local ok, werr = f:write(table.concat(list, "\n", 1, n), "\n")
+         if not ok then
+            io.write("BENCH_IDS_ERROR cannot write " .. path .. ": " .. tostring(werr) .. "\n")
+            f:close()
+            return
+         end
+      end
+      recorded = recorded + n
+      missing = missing + (t:get("no_id") or 0)
+      local fn = t:get("first_no_id") or ""
+      if first == "" and fn ~= "" then first = fn end
+   end
+   local ok, cerr = f:close()
+   if not ok then
+      io.write("BENCH_IDS_ERROR cannot close " .. path .. ": " .. tostring(cerr) .. "\n")
+      return
+   end
+   io.write(string.format("BENCH_IDS recorded=%d no_id=%d file=%s\n", recorded, missing, path))
+   if first ~= "" then
+      io.write("BENCH_FIRST_NO_ID " .. string.gsub(first, "\n", " ") .. "\n")
    end
 end
 
@@ -110,4 +177,6 @@ function done(summary, latency, requests)
    if first ~= "" then
       io.write("BENCH_FIRST_BAD " .. string.gsub(first, "\n", " ") .. "\n")
    end
+   local id_file = os.getenv("BENCH_ID_FILE")
+   if id_file ~= nil and id_file ~= "" then write_ids(id_file) end
 end
