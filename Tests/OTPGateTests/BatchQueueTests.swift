@@ -7,7 +7,7 @@ import Testing
 
 /// The group-commit queue in front of PostgreSQL: requests that arrive while every slot is busy leave together,
 /// each gets its own result, and nobody waits past the deadline.
-@Suite struct BatchQueueTests {
+@Suite(.timeLimit(.minutes(2))) struct BatchQueueTests {
     /// A flush that records its batches and holds the first one until released.
     final class Recorder: Sendable {
         let batches = Mutex<[[Int]]>([])
@@ -33,19 +33,25 @@ import Testing
         async let first = queue.submit(0)
         for await _ in recorder.firstStarted.stream { break }
         let later = Task {
-            await withTaskGroup(of: (Int, Int?).self) { group in
-                for n in 1...9 { group.addTask { (n, try? await queue.submit(n)) } }
-                var results: [Int: Int?] = [:]
+            await withTaskGroup(of: (Int, String).self) { group in
+                for n in 1...9 {
+                    group.addTask {
+                        do { return (n, "\(try await queue.submit(n))") }
+                        catch VerificationError.notFound { return (n, "refused") }
+                        catch { return (n, "\(error)") }  // a deadline or anything else is neither answer
+                    }
+                }
+                var results: [Int: String] = [:]
                 for await (n, result) in group { results[n] = result }
                 return results
             }
         }
         // Wait until all nine are queued behind the busy slot, then let the first batch finish.
-        while queue.waitingCount < 9 { try await Task.sleep(for: .milliseconds(5)) }
+        try await waitUntil("nine requests queued behind the busy slot") { queue.waitingCount == 9 }
         recorder.release.continuation.yield()
         #expect(try await first == 0)
         let results = await later.value
-        for n in 1...9 { #expect(results[n]! == (n % 2 == 0 ? n * 10 : nil)) }
+        for n in 1...9 { #expect(results[n] == (n % 2 == 0 ? "\(n * 10)" : "refused")) }
         let batches = recorder.batches.withLock { $0 }
         #expect(batches.count == 2)
         #expect(batches.first == [0])
@@ -58,10 +64,13 @@ import Testing
         async let first = queue.submit(0)
         for await _ in recorder.firstStarted.stream { break }
         let late = Task { try await queue.submit(2) }
+        // Queued behind the busy slot, then kept there until well past its 100 ms deadline.
+        try await waitUntil("the late request queued") { queue.waitingCount == 1 }
         try await Task.sleep(for: .milliseconds(300))
         recorder.release.continuation.yield()
         #expect(try await first == 0)
-        await #expect(throws: StoreError.self) { try await late.value }
+        let error = await #expect(throws: StoreError.self) { try await late.value }
+        #expect(error?.kind == .unavailable)
         #expect(recorder.batches.withLock { $0 } == [[0]])
     }
 }

@@ -80,7 +80,7 @@ import Testing
             #expect(try await client.check(fresh, code).status == .ok)
         }
         let state = try await h.store.destinationState(tenantID: h.tenant.id, destination: "+919876543210")
-        #expect(state?.failedChecks ?? 0 == 0)
+        #expect(state?.failedChecks == 0)
     }
 
     /// With a lock after 3 failures, rounds of 2 wrong checks and an approval never lock: each approval ends the run.
@@ -100,7 +100,7 @@ import Testing
                 #expect(failing?.failedChecks == 2, "round \(round)")
                 #expect(try await client.check(id, code).status == .ok, "round \(round)")
                 let reset = try await h.store.destinationState(tenantID: h.tenant.id, destination: "+919876543210")
-                #expect(reset?.failedChecks ?? 0 == 0, "round \(round)")
+                #expect(reset?.failedChecks == 0, "round \(round)")
                 #expect(reset?.lockedUntil == nil, "round \(round)")
             }
         }

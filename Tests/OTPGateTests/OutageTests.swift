@@ -72,6 +72,9 @@ extension RealProcesses {
             #expect(refused.status == 503)
             #expect(refused.json?["code"] as? String == "unavailable")
             #expect(refused.json?["request_id"] as? String != nil)
+            #expect(refused.json?["type"] as? String == "urn:otpgate:problem:unavailable")
+            #expect(refused.json?["status"] as? Int == 503)
+            #expect(refused.json?["retry_after"] == nil)
             _ = try Self.cluster(["restart", clusterDir])
 
             // The same process serves again once its pool reconnects.

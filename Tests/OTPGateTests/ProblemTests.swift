@@ -44,6 +44,7 @@ import Testing
             expectProblem(try await client.post("/v1/verifications", #"{"to":"+919876543210","channel":"sms"}"#, key: .some(nil)), .unauthorized, "unauthorized")
             expectProblem(try await client.post("/v1/verifications", "{"), .badRequest, "malformed_json")
             expectProblem(try await client.post("/v1/verifications", #"{"to":"+919876543210","channel":"fax"}"#), .unprocessableContent, "invalid_field", field: "channel")
+            expectProblem(try await client.post("/v1/verifications", #"{"to":"+919876543210","channel":"sms","ttl":60}"#), .unprocessableContent, "unknown_field", field: "ttl")
             expectProblem(
                 try await client.post("/v1/verifications", #"{"to":"+919876543210","channel":"sms"}"#, headers: [HTTPField.Name("Idempotency-Key")!: String(repeating: "k", count: 256)]),
                 .unprocessableContent, "invalid_header", field: "Idempotency-Key")

@@ -123,10 +123,12 @@ struct Harness {
     ) async throws -> Harness {
         let directory = try temporaryDirectory()
         // A generous PostgreSQL deadline: on a loaded CI machine a slow answer must not turn into a 503 that breaks
-        // an exact count (the deadline itself is shown by OutageTests, on the default).
+        // an exact count (the deadline itself is shown by OutageTests, on the default). The pool holds what two
+        // start and two check batches need at once: each keeps a transaction open while its per-key count runs on a
+        // second connection.
         var env = [
             "OTPGATE_DATABASE_URL": try await backend.freshDatabaseURL(in: directory), "OTPGATE_MASTER_KEY": testMasterKey,
-            "OTPGATE_POSTGRES_POOL_SIZE": "4", "OTPGATE_POSTGRES_TIMEOUT_SECONDS": "120",
+            "OTPGATE_POSTGRES_POOL_SIZE": "10", "OTPGATE_POSTGRES_TIMEOUT_SECONDS": "120",
         ]
         env.merge(environment) { $1 }
         let settings = try ServerSettings(environment: env)

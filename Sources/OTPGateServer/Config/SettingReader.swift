@@ -26,8 +26,9 @@ struct SettingReader {
     func int(_ key: String, default defaultValue: Int, in range: ClosedRange<Int>, note: String = "") throws -> Int {
         guard let text = string(key) else { return defaultValue }
         guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
-            let bounds = range.upperBound == Int.max ? "at least \(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)"
-            throw ConfigurationError("\(Self.variable(key)) must be a whole number \(bounds)\(note), not \"\(text.prefix(40))\"")
+            let bounds =
+                range == Int.min...Int.max ? "" : range.upperBound == Int.max ? " of at least \(range.lowerBound)" : " from \(range.lowerBound) to \(range.upperBound)"
+            throw ConfigurationError("\(Self.variable(key)) must be a whole number\(bounds)\(note), not \"\(text.prefix(40))\"")
         }
         return value
     }

@@ -1,0 +1,29 @@
+import Foundation
+import GRDB
+import Testing
+
+@testable import OTPGateSQLite
+
+/// SQLite's group commit answers nobody before the batch's COMMIT has returned: a write whose commit fails is
+/// reported as failed, and nothing of it is stored.
+@Suite(.timeLimit(.minutes(2))) struct BatchWriterTests {
+    @Test func aWriteWhoseCommitFailsIsReportedFailedAndLeavesNothing() async throws {
+        let pool = try DatabasePool(path: try temporaryDirectory().appendingPathComponent("writer.sqlite").path)
+        try await pool.write { db in
+            try db.execute(sql: """
+                CREATE TABLE parent (id INTEGER PRIMARY KEY);
+                CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED);
+                """)
+        }
+        let writer = BatchWriter(pool: pool)
+        defer { writer.stop() }
+        // The statement itself succeeds; only COMMIT checks the deferred constraint, and refuses.
+        await #expect(throws: (any Error).self) {
+            try await writer.write { db in try db.execute(sql: "INSERT INTO child (id, parent_id) VALUES (1, 99)") }
+        }
+        #expect(try await pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM child") } == 0)
+        // The writer goes on: the next batch commits and is acknowledged.
+        try await writer.write { db in try db.execute(sql: "INSERT INTO parent (id) VALUES (99)") }
+        #expect(try await pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM parent") } == 1)
+    }
+}
