@@ -48,6 +48,11 @@ struct Serve: AsyncParsableCommand {
         if let host { settings.host = host }
         if let port { settings.port = port }
         let store = try await Bootstrap.store(settings)
+        if !settings.unrecognizedVariables.isEmpty {
+            Logger(label: "otpgate").warning(
+                "ignoring environment variables that name no setting; check their spelling",
+                metadata: ["variables": .string(settings.unrecognizedVariables.joined(separator: ","))])
+        }
         let runtime = try await ServerRuntime.make(
             settings: settings, store: store, dependencies: ServerDependencies(logger: Logger(label: "otpgate")))
         if let created = try await TenantAdmin(store: store).bootstrapDefaultTenant() {

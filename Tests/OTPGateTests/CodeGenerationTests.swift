@@ -190,6 +190,15 @@ import Testing
         #expect(error.map { "\($0)".contains(name) } == true, "\(String(describing: error))")
     }
 
+    /// A misspelt variable name is not silently lost: the settings name it, and `serve` warns about it.
+    @Test func misspeltVariableNamesAreNamed() throws {
+        let settings = try ServerSettings(environment: [
+            "OTPGATE_RETENTON_DAYS": "7", "OTPGATE_POLICY_TTL_SECOND": "60", "OTPGATE_RETENTION_DAYS": "7", "HOME": "/root",
+        ])
+        #expect(settings.unrecognizedVariables == ["OTPGATE_POLICY_TTL_SECOND", "OTPGATE_RETENTON_DAYS"])
+        #expect(try ServerSettings(environment: ["OTPGATE_MASTER_KEY": String(repeating: "ab", count: 32)]).unrecognizedVariables.isEmpty)
+    }
+
     @Test func settingsAcceptTheirDocumentedForms() throws {
         let settings = try ServerSettings(environment: [
             "OTPGATE_RETENTION_DAYS": "7", "OTPGATE_SQLITE_SYNCHRONOUS": "normal", "OTPGATE_ALLOW_CONSOLE_IN_PRODUCTION": "true",

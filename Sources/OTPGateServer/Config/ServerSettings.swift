@@ -46,6 +46,9 @@ public struct ServerSettings: Sendable {
     /// (`OTPGATE_POSTGRES_TIMEOUT_SECONDS`, default 5).
     public var postgresTimeout: Duration
     public var retentionDays: Int
+    /// `OTPGATE_*` variables that name no setting (a misspelt name, or one from a newer release): `serve` warns about
+    /// them at start-up, by name only, since such a variable is otherwise silently ignored.
+    public var unrecognizedVariables: [String] = []
     public var policy: Policy
     public var outboxPollInterval: Duration = .milliseconds(500)
     public var sweepInterval: Duration = .seconds(30)
@@ -91,6 +94,7 @@ public struct ServerSettings: Sendable {
         policy.tokenTTLSeconds = try read("token.ttl.seconds", policy.tokenTTLSeconds)
         try Self.validate(policy)
         self.policy = policy
+        unrecognizedVariables = variables.keys.filter { $0.hasPrefix("OTPGATE_") && !r.asked.names.contains($0) }.sorted()
     }
 
     public static func validate(_ p: Policy) throws {

@@ -6,12 +6,19 @@ import Foundation
 /// learns it at start-up, not weeks later from a full disk or lost writes.
 struct SettingReader {
     let reader: ConfigReader
+    /// The variables asked for so far, so that those set but never read (a misspelt name) can be named.
+    let asked = AskedVariables()
+
+    final class AskedVariables {
+        var names: Set<String> = []
+    }
 
     /// `otpgate.policy.ttl.seconds` → `OTPGATE_POLICY_TTL_SECONDS`, the name the operator wrote.
     static func variable(_ key: String) -> String { key.uppercased().replacingOccurrences(of: ".", with: "_") }
 
     func string(_ key: String, isSecret: Bool = false) -> String? {
-        reader.string(forKey: ConfigKey(key), isSecret: isSecret)
+        asked.names.insert(Self.variable(key))
+        return reader.string(forKey: ConfigKey(key), isSecret: isSecret)
     }
 
     func string(_ key: String, default defaultValue: String) throws -> String {
