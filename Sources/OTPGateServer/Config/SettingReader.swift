@@ -30,12 +30,12 @@ struct SettingReader {
     }
 
     /// A whole number in `range`.
-    func int(_ key: String, default defaultValue: Int, in range: ClosedRange<Int>, note: String = "") throws -> Int {
+    func int(_ key: String, default defaultValue: Int, in range: ClosedRange<Int>) throws -> Int {
         guard let text = string(key) else { return defaultValue }
         guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
             let bounds =
                 range == Int.min...Int.max ? "" : range.upperBound == Int.max ? " of at least \(range.lowerBound)" : " from \(range.lowerBound) to \(range.upperBound)"
-            throw ConfigurationError("\(Self.variable(key)) must be a whole number\(bounds)\(note), not \"\(text.prefix(40))\"")
+            throw ConfigurationError("\(Self.variable(key)) must be a whole number\(bounds), not \"\(text.prefix(40))\"")
         }
         return value
     }
