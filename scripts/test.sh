@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The OpenAPI document the server serves (as /openapi.yaml and /openapi.json); validated before the Swift tests.
+OPENAPI_YAML=Sources/OTPGateServer/HTTP/openapi.yaml
+
 need_packages=()
 # GRDB links the system SQLite.
 dpkg -s libsqlite3-dev >/dev/null 2>&1 || need_packages+=(libsqlite3-dev)
@@ -13,6 +16,13 @@ if [ ${#need_packages[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_packages[@]}"
 fi
+
+# The OpenAPI document must be a valid OpenAPI 3.1 document (openapi-spec-validator, from PyPI; installed once).
+python3 -c 'import openapi_spec_validator' >/dev/null 2>&1 || {
+  echo "installing: openapi-spec-validator (PyPI)"
+  python3 -m pip install --quiet openapi-spec-validator
+}
+python3 -m openapi_spec_validator --schema 3.1 "$OPENAPI_YAML"
 
 # A throwaway PostgreSQL on loopback: the store conformance tests and the multi-instance tests run on it too.
 # shellcheck source=scripts/postgres-cluster.sh

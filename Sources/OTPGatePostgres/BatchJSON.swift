@@ -14,9 +14,7 @@ struct BatchJSON: Sendable {
 }
 
 extension JSONValue {
-    /// Exact for every value this store writes (milliseconds since 1970 and small counters are far below 2^53).
-    static func int(_ value: Int64) -> JSONValue { .number(Double(value)) }
-    static func int(_ value: Int) -> JSONValue { .number(Double(value)) }
+    // Integers use OTPGateCore's `JSONValue.int(_:)`, which writes their exact digits.
     static func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
     static func time(_ value: Timestamp?) -> JSONValue { value.map { .int($0.milliseconds) } ?? .null }
     /// Base64, decoded in SQL with `decode(column, 'base64')`.

@@ -3,7 +3,7 @@ import OTPGateCore
 import PostgresNIO
 
 /// Checks of many requests in one transaction: count them against their keys, lock their verifications (one
-/// `SELECT … FOR UPDATE` in id order) and destinations, decide each with `VerificationRules` in arrival order (a
+/// `SELECT … FOR UPDATE` in id order) and destinations, decide each with `CheckDecider` in arrival order (a
 /// later check of the same verification or destination sees the earlier one's effect), and write every changed
 /// verification and destination in one statement. A refusal is one request's answer: returned, never thrown.
 struct CheckBatch: Sendable {
@@ -11,7 +11,7 @@ struct CheckBatch: Sendable {
     let commands: [CheckCommand]
 
     func run(until deadline: ContinuousClock.Instant) async -> [Result<CheckOutcome, any Error>] {
-        await database.runBatch(commands, admissions: commands.map(\.admission), until: deadline) { [database] jobs, counted, connection in
+        await database.runBatch(commands, keyRequests: commands.map(\.keyRequest), until: deadline) { [database] jobs, counted, connection in
             try await Self.apply(jobs, counted: counted, on: connection, database: database)
         }
     }
@@ -26,12 +26,10 @@ struct CheckBatch: Sendable {
             let v = try PostgresStore.verification(row)
             verifications[v.id] = v
         }
-        func owned(_ job: CheckCommand) -> Verification? {
-            guard let v = verifications[job.id], v.tenantID == job.tenantID else { return nil }
-            return v
-        }
+        // Only the destinations of the callers' own verifications are locked (another tenant's id is refused).
         var destinations = try await database.lockDestinations(
-            jobs.compactMap(owned).map { DestinationKey(tenantID: $0.tenantID, destination: $0.destination) }, on: connection)
+            jobs.compactMap { job in verifications[job.id].flatMap { $0.tenantID == job.tenantID ? $0 : nil } }
+                .map { DestinationKey(tenantID: $0.tenantID, destination: $0.destination) }, on: connection)
 
         let keyRefusals = try await counted.value
         var changedVerifications: Set<String> = []
@@ -42,35 +40,19 @@ struct CheckBatch: Sendable {
                 results.append(.failure(refusal))
                 continue
             }
-            guard let v = owned(job) else {
-                results.append(.failure(VerificationError.notFound))
-                continue
-            }
-            if let refusal = VerificationRules.checkRefusal(v, now: job.now) {
-                results.append(.failure(refusal))
-                continue
-            }
-            let key = DestinationKey(tenantID: v.tenantID, destination: v.destination)
-            let destination = destinations[key] ?? DestinationState(tenantID: v.tenantID, destination: v.destination)
-            if let refusal = VerificationRules.lockRefusal(destination, now: job.now) {
-                results.append(.failure(refusal))
-                continue
-            }
-            changedVerifications.insert(v.id)
-            if constantTimeEquals(v.codeHash, job.candidateHash) {
-                let approved = VerificationRules.approved(v, now: job.now)
-                verifications[v.id] = approved
-                if destination.failedChecks > 0 {
-                    destinations[key] = VerificationRules.afterApproval(destination)
+            let v = verifications[job.id]
+            let key = v.map { DestinationKey(tenantID: $0.tenantID, destination: $0.destination) }
+            switch CheckDecider.decide(job, verification: v, destination: key.flatMap { destinations[$0] }) {
+            case .refuse(let refusal): results.append(.failure(refusal))
+            case .apply(let writes):
+                // A later check of the same verification or destination in this batch sees this one's effect.
+                verifications[job.id] = writes.verification
+                changedVerifications.insert(job.id)
+                if let key, let destination = writes.destination {
+                    destinations[key] = destination
                     changedDestinations.insert(key)
                 }
-                results.append(.success(.approved(approved)))
-            } else {
-                let failed = VerificationRules.failedAttempt(v, now: job.now)
-                verifications[v.id] = failed
-                destinations[key] = VerificationRules.afterFailedCheck(destination, now: job.now, policy: job.policy)
-                changedDestinations.insert(key)
-                results.append(.success(.incorrect(failed)))
+                results.append(.success(writes.outcome))
             }
         }
 

@@ -61,33 +61,85 @@ extension PostgresStore {
         return try await rows("SELECT * FROM outbox WHERE id >= \(range.lower) AND id < \(range.upper) ORDER BY created_at, id").map(Self.outboxMessage)
     }
 
-    public func sweep(now: Timestamp, retention: Duration) async throws -> SweepReport {
-        try await transaction { connection in
-            var report = SweepReport()
-            let expired = try await self.rows(
+    public func nextOutboxDue() async throws -> Timestamp? {
+        try await rows("SELECT min(next_attempt_at) AS due FROM outbox WHERE state IN ('pending', 'sending')")
+            .first.flatMap { try $0["due"].decode(Int64?.self) }.map(Timestamp.init(milliseconds:))
+    }
+
+    // MARK: housekeeping
+
+    public func nextExpiry() async throws -> Timestamp? {
+        try await rows("SELECT min(expires_at) AS due FROM verifications WHERE state = 'pending'")
+            .first.flatMap { try $0["due"].decode(Int64?.self) }.map(Timestamp.init(milliseconds:))
+    }
+
+    /// Each step in batches of `plan.batchSize` rows, each batch a statement (and commit) of its own, so a large
+    /// sweep never holds many row locks or one long transaction.
+    public func sweep(_ plan: SweepPlan) async throws -> SweepReport {
+        var report = SweepReport()
+        let now = plan.now.milliseconds
+        let limit = plan.batchSize
+        while true {
+            let expired = try await rows(
                 """
-                UPDATE verifications SET state = 'expired', updated_at = \(now.milliseconds)
-                WHERE state = 'pending' AND expires_at <= \(now.milliseconds) RETURNING channel
-                """, on: connection)
+                UPDATE verifications SET state = 'expired', updated_at = \(now) WHERE id IN (
+                    SELECT id FROM verifications WHERE state = 'pending' AND expires_at <= \(plan.expireBefore.milliseconds)
+                    LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+                RETURNING channel
+                """)
             for row in expired {
                 if let channel = Channel(rawValue: try row["channel"].decode(String.self)) { report.expiredByChannel[channel, default: 0] += 1 }
             }
-            try await connection.query(
-                """
-                UPDATE outbox SET state = 'expired', payload = NULL, lease_until = NULL, finished_at = \(now.milliseconds)
-                WHERE state IN ('pending', 'sending') AND expires_at <= \(now.milliseconds)
-                """, logger: self.logger)
-            let cutoff = (now - retention).milliseconds
-            let deletions: [PostgresQuery] = [
-                "DELETE FROM idempotency_keys WHERE created_at < \((now - .seconds(86_400)).milliseconds) RETURNING 1",
-                "DELETE FROM consumed_tokens WHERE expires_at < \(now.milliseconds) RETURNING 1",
-                "DELETE FROM request_counters WHERE window_start < \(now.seconds - 60) RETURNING 1",
-                "DELETE FROM outbox WHERE state NOT IN ('pending', 'sending') AND created_at < \(cutoff) RETURNING 1",
-                "DELETE FROM verifications WHERE state <> 'pending' AND updated_at < \(cutoff) RETURNING 1",
-                "DELETE FROM destinations WHERE failed_checks = 0 AND (locked_until IS NULL OR locked_until < \(now.milliseconds)) RETURNING 1",
-            ]
-            for query in deletions { report.deletedRows += try await self.rows(query, on: connection).count }
-            return report
+            if expired.count < limit { break }
+        }
+        _ = try await changedInBatches(
+            """
+            UPDATE outbox SET state = 'expired', payload = NULL, lease_until = NULL, finished_at = \(now) WHERE id IN (
+                SELECT id FROM outbox WHERE state IN ('pending', 'sending') AND expires_at <= \(plan.expireBefore.milliseconds)
+                LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+            RETURNING 1
+            """, limit: limit)
+        let deletions: [PostgresQuery] = [
+            """
+            DELETE FROM idempotency_keys WHERE ctid IN (
+                SELECT ctid FROM idempotency_keys WHERE created_at < \(plan.idempotencyBefore.milliseconds) LIMIT \(limit)) RETURNING 1
+            """,
+            """
+            DELETE FROM consumed_tokens WHERE ctid IN (
+                SELECT ctid FROM consumed_tokens WHERE expires_at < \(plan.consumedTokensBefore.milliseconds) LIMIT \(limit)) RETURNING 1
+            """,
+            """
+            DELETE FROM request_counters WHERE ctid IN (
+                SELECT ctid FROM request_counters WHERE window_start < \(plan.keyCounterWindowsBefore) LIMIT \(limit)) RETURNING 1
+            """,
+            """
+            DELETE FROM outbox WHERE ctid IN (
+                SELECT ctid FROM outbox WHERE state NOT IN ('pending', 'sending') AND created_at < \(plan.finishedBefore.milliseconds)
+                LIMIT \(limit)) RETURNING 1
+            """,
+            """
+            DELETE FROM verifications WHERE ctid IN (
+                SELECT ctid FROM verifications WHERE state <> 'pending' AND updated_at < \(plan.finishedBefore.milliseconds) LIMIT \(limit))
+            RETURNING 1
+            """,
+            """
+            DELETE FROM destinations WHERE ctid IN (
+                SELECT ctid FROM destinations WHERE failed_checks = 0
+                    AND (locked_until IS NULL OR locked_until < \(plan.unlockedBefore.milliseconds)) LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+            RETURNING 1
+            """,
+        ]
+        for query in deletions { report.deletedRows += try await changedInBatches(query, limit: limit) }
+        return report
+    }
+
+    /// Runs `query` (which returns a row per changed row) until a run changes fewer than `limit` rows.
+    private func changedInBatches(_ query: PostgresQuery, limit: Int) async throws -> Int {
+        var total = 0
+        while true {
+            let changed = try await rows(query).count
+            total += changed
+            if changed < limit { return total }
         }
     }
 }

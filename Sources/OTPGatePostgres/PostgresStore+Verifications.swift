@@ -21,22 +21,16 @@ extension PostgresStore {
             updatedAt: try time("updated_at"))
     }
 
-    /// The verification, locked until the transaction ends.
-    func lockVerification(id: String, tenantID: String, on connection: PostgresConnection) async throws -> Verification {
-        guard let row = try await rows("SELECT * FROM verifications WHERE id = \(id) AND tenant_id = \(tenantID) FOR UPDATE", on: connection).first
-        else { throw VerificationError.notFound }
-        return try Self.verification(row)
+    /// The verification with this id (of any tenant: the decider checks the tenant), locked until the transaction ends.
+    func lockVerification(id: String, on connection: PostgresConnection) async throws -> Verification? {
+        try await rows("SELECT * FROM verifications WHERE id = \(id) FOR UPDATE", on: connection).first.map(Self.verification)
     }
 
     /// The destination's record, created if missing and locked until the transaction ends: every start, check and
     /// resend of one destination runs one after another, across all instances.
-    func lockDestination(tenantID: String, destination: String, on connection: PostgresConnection) async throws -> DestinationState {
-        let key = DestinationKey(tenantID: tenantID, destination: destination)
-        return try await database.lockDestinations([key], on: connection)[key] ?? DestinationState(tenantID: tenantID, destination: destination)
-    }
-
-    func saveDestination(_ d: DestinationState, on connection: PostgresConnection) async throws {
-        try await database.saveDestinations([d], on: connection)
+    func lockDestination(of v: Verification, on connection: PostgresConnection) async throws -> DestinationState {
+        let key = DestinationKey(tenantID: v.tenantID, destination: v.destination)
+        return try await database.lockDestinations([key], on: connection)[key] ?? DestinationState(tenantID: v.tenantID, destination: v.destination)
     }
 
     func updateVerification(_ v: Verification, on connection: PostgresConnection) async throws {
@@ -69,83 +63,72 @@ extension PostgresStore {
             """, logger: logger)
     }
 
-    /// Counts one request against the key's allowance in a statement of its own: a refused request still counts,
+    /// Counts one request against its key's limit in a statement of its own: a refused request still counts,
     /// and the counter row is never held locked while a request's transaction runs.
-    public func admit(_ admission: RequestAdmission) async throws {
+    public func countKeyRequest(_ request: KeyRequest) async throws {
         let count = try await rows(
             """
-            INSERT INTO request_counters (scope, window_start, count) VALUES (\("key:" + admission.keyID), \(VerificationRules.admissionWindow(admission.now)), 1)
+            INSERT INTO request_counters (scope, window_start, count)
+            VALUES (\(KeyRequestLimit.scope(keyID: request.keyID)), \(KeyRequestLimit.window(request.now)), 1)
             ON CONFLICT (scope) DO UPDATE SET
                 count = CASE WHEN request_counters.window_start = excluded.window_start THEN request_counters.count + 1 ELSE 1 END,
                 window_start = excluded.window_start
             RETURNING count
             """)[0]["count"].decode(Int.self)
-        if let refusal = VerificationRules.admissionRefusal(countInWindow: count, limit: admission.limitPerSecond, now: admission.now) {
-            throw refusal
-        }
+        if let refusal = KeyRequestLimit.refusal(count: count, for: request) { throw refusal }
     }
 
     // MARK: operations
 
     /// Starts without an idempotency key run batched (`StartBatch`); with one, in a transaction of their own that
-    /// claims the key first.
+    /// locks the key first.
     public func startVerification(_ command: StartCommand) async throws -> StartResult {
-        guard command.idempotency != nil else { return try await starts.submit(command) }
-        if let admission = command.admission { try await admit(admission) }
+        guard let claim = command.idempotency else { return try await starts.submit(command) }
+        if let request = command.keyRequest { try await countKeyRequest(request) }
         let v = command.verification
-        let now = v.createdAt
-        let snapshot = try command.idempotency.map { _ in String(decoding: try JSONEncoder().encode(v.withoutSecrets), as: UTF8.self) }
+        let snapshot = v.withoutSecrets.snapshotJSON
         return try await transaction { connection in
-            if let claim = command.idempotency, let snapshot {
-                // Claim the key first: a concurrent request with the same key waits here for this one to finish.
-                let claimed = try await self.rows(
-                    """
-                    INSERT INTO idempotency_keys (tenant_id, idempotency_key, request_hash, response, created_at)
-                    VALUES (\(v.tenantID), \(claim.key), \(ByteBuffer(bytes: claim.requestHash)), \(snapshot), \(now.milliseconds))
-                    ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING created_at
-                    """, on: connection)
-                if claimed.isEmpty {
-                    let row = try await self.rows(
-                        "SELECT request_hash, response, created_at FROM idempotency_keys WHERE tenant_id = \(v.tenantID) AND idempotency_key = \(claim.key) FOR UPDATE",
-                        on: connection)[0]
-                    if Timestamp(milliseconds: try row["created_at"].decode(Int64.self)) > now - claim.window {
-                        guard constantTimeEquals(Array(buffer: try row["request_hash"].decode(ByteBuffer.self)), claim.requestHash) else {
-                            throw VerificationError.idempotencyKeyReused
-                        }
-                        let first = try JSONDecoder().decode(Verification.self, from: Data(try row["response"].decode(String.self).utf8))
-                        return .replayed(first)
-                    }
-                    try await connection.query(
-                        """
-                        UPDATE idempotency_keys SET request_hash = \(ByteBuffer(bytes: claim.requestHash)), response = \(snapshot), created_at = \(now.milliseconds)
-                        WHERE tenant_id = \(v.tenantID) AND idempotency_key = \(claim.key)
-                        """, logger: self.logger)
-                }
+            // A concurrent request with the same key waits here for this one to finish.
+            _ = try await self.rows(
+                "SELECT pg_advisory_xact_lock(hashtextextended(\(v.tenantID + "\u{1F}" + claim.key), 0)) AS locked", on: connection)
+            var loaded = StartDecider.Loaded()
+            loaded.idempotency = try await self.rows(
+                """
+                SELECT request_hash, response, created_at FROM idempotency_keys WHERE tenant_id = \(v.tenantID) AND idempotency_key = \(claim.key)
+                """, on: connection
+            ).first.map { row in
+                IdempotencyRecord(
+                    tenantID: v.tenantID, key: claim.key, requestHash: Array(buffer: try row["request_hash"].decode(ByteBuffer.self)),
+                    response: try Verification(snapshotJSON: try row["response"].decode(String.self)),
+                    createdAt: Timestamp(milliseconds: try row["created_at"].decode(Int64.self)))
             }
-            let destination = try await self.lockDestination(tenantID: v.tenantID, destination: v.destination, on: connection)
-            if let refusal = VerificationRules.lockRefusal(destination, now: now) { throw refusal }
-            let window = (now - .seconds(command.policy.startWindowSeconds)).milliseconds
+            let destination = try await self.lockDestination(of: v, on: connection)
+            loaded.lockedUntil = destination.lockedUntil
             let recent = try await self.rows(
                 """
                 SELECT count(*) AS n, min(created_at) AS oldest FROM verifications
-                WHERE tenant_id = \(v.tenantID) AND destination = \(v.destination) AND created_at > \(window)
+                WHERE tenant_id = \(v.tenantID) AND destination = \(v.destination) AND created_at > \(StartDecider.windowStart(of: command).milliseconds)
                 """, on: connection)[0]
-            let count = try recent["n"].decode(Int.self)
-            let oldest = try recent["oldest"].decode(Int64?.self).map(Timestamp.init(milliseconds:))
-            if let refusal = VerificationRules.startLimitRefusal(recentStarts: count, oldest: oldest, now: now, policy: command.policy) {
-                throw refusal
+            loaded.recentStarts = StartDecider.RecentStarts(
+                count: try recent["n"].decode(Int.self), oldest: try recent["oldest"].decode(Int64?.self).map(Timestamp.init(milliseconds:)))
+            switch StartDecider.decide(command, loaded) {
+            case .refuse(let refusal): throw refusal
+            case .replay(let first): return .replayed(first)
+            case .create(let writes):
+                var insert = BatchJSON()
+                insert.append(StartBatch.row(writes.verification, writes.message))
+                _ = try await self.database.execute(InsertStarts(rows: insert), on: connection)
+                if let record = writes.idempotency {
+                    try await connection.query(
+                        """
+                        INSERT INTO idempotency_keys (tenant_id, idempotency_key, request_hash, response, created_at)
+                        VALUES (\(record.tenantID), \(record.key), \(ByteBuffer(bytes: record.requestHash)), \(snapshot), \(record.createdAt.milliseconds))
+                        ON CONFLICT (tenant_id, idempotency_key) DO UPDATE SET request_hash = excluded.request_hash,
+                            response = excluded.response, created_at = excluded.created_at
+                        """, logger: self.logger)
+                }
+                return .created(writes.verification)
             }
-            try await connection.query(
-                """
-                INSERT INTO verifications (id, tenant_id, channel, destination, purpose, locale, reference, context, code_length, code_hash,
-                    state, attempts, max_attempts, sends, max_sends, ttl_seconds, created_at, expires_at, last_sent_at, resend_available_at, updated_at)
-                VALUES (\(v.id), \(v.tenantID), \(v.channel.rawValue), \(v.destination), \(v.purpose), \(v.locale), \(v.reference), \(v.context),
-                    \(v.codeLength), \(ByteBuffer(bytes: Array(v.codeHash))), \(v.state.rawValue), \(v.attempts), \(v.maxAttempts), \(v.sends), \(v.maxSends),
-                    \(v.ttlSeconds), \(v.createdAt.milliseconds), \(v.expiresAt.milliseconds), \(v.lastSentAt.milliseconds),
-                    \(v.resendAvailableAt.milliseconds), \(v.updatedAt.milliseconds))
-                """, logger: self.logger)
-            try await self.insertOutbox(command.message, on: connection)
-            return .created(v)
         }
     }
 
@@ -155,42 +138,44 @@ extension PostgresStore {
     }
 
     public func resendVerification(_ command: ResendCommand) async throws -> Verification {
-        if let admission = command.admission { try await admit(admission) }
+        if let request = command.keyRequest { try await countKeyRequest(request) }
         return try await transaction { connection in
-            let v = try await self.lockVerification(id: command.id, tenantID: command.tenantID, on: connection)
-            if let channel = command.channel, channel != v.channel { throw VerificationError.channelMismatch }
-            if let refusal = VerificationRules.resendRefusal(v, now: command.now) { throw refusal }
-            let destination = try await self.lockDestination(tenantID: v.tenantID, destination: v.destination, on: connection)
-            if let refusal = VerificationRules.lockRefusal(destination, now: command.now) { throw refusal }
-            let resent = VerificationRules.resent(v, codeHash: command.codeHash, now: command.now, policy: command.policy)
-            try await self.updateVerification(resent, on: connection)
-            try await self.supersedeOutbox(verificationID: v.id, now: command.now, on: connection)
-            var message = command.message
-            message.id = NewOutboxMessage.id(verificationID: v.id, send: resent.sends)
-            message.expiresAt = resent.expiresAt
-            try await self.insertOutbox(message, on: connection)
-            return resent
+            let v = try await self.lockVerification(id: command.id, on: connection)
+            let destination = try await v.asyncMap { try await self.lockDestination(of: $0, on: connection) }
+            switch ResendDecider.decide(command, verification: v, destination: destination) {
+            case .refuse(let refusal): throw refusal
+            case .apply(let writes):
+                try await self.updateVerification(writes.verification, on: connection)
+                try await self.supersedeOutbox(verificationID: writes.supersedesMessagesOf, now: command.now, on: connection)
+                try await self.insertOutbox(writes.message, on: connection)
+                return writes.verification
+            }
         }
     }
 
-    public func cancelVerification(id: String, tenantID: String, now: Timestamp, admission: RequestAdmission?) async throws -> Verification {
-        if let admission { try await admit(admission) }
+    public func cancelVerification(id: String, tenantID: String, now: Timestamp, keyRequest: KeyRequest?) async throws -> Verification {
+        if let keyRequest { try await countKeyRequest(keyRequest) }
         return try await transaction { connection in
-            let v = try await self.lockVerification(id: id, tenantID: tenantID, on: connection)
-            if let refusal = VerificationRules.cancelRefusal(v, now: now) { throw refusal }
-            let canceled = VerificationRules.canceled(v, now: now)
-            try await self.updateVerification(canceled, on: connection)
-            try await self.supersedeOutbox(verificationID: id, now: now, on: connection)
-            return canceled
+            switch CancelDecider.decide(tenantID: tenantID, now: now, verification: try await self.lockVerification(id: id, on: connection)) {
+            case .refuse(let refusal): throw refusal
+            case .apply(let writes):
+                try await self.updateVerification(writes.verification, on: connection)
+                try await self.supersedeOutbox(verificationID: writes.supersedesMessagesOf, now: now, on: connection)
+                return writes.verification
+            }
         }
     }
 
-    public func verification(id: String, tenantID: String, admission: RequestAdmission?) async throws -> Verification {
-        if let admission { try await admit(admission) }
-        guard let row = try await rows("SELECT * FROM verifications WHERE id = \(id) AND tenant_id = \(tenantID)").first else {
-            throw VerificationError.notFound
-        }
-        return try Self.verification(row)
+    public func verification(id: String, tenantID: String, keyRequest: KeyRequest?) async throws -> Verification {
+        if let keyRequest { try await countKeyRequest(keyRequest) }
+        guard let v = try await findVerification(id: id, tenantID: tenantID) else { throw VerificationError.notFound }
+        return v
+    }
+
+    // MARK: queries
+
+    public func findVerification(id: String, tenantID: String) async throws -> Verification? {
+        try await rows("SELECT * FROM verifications WHERE id = \(id) AND tenant_id = \(tenantID)").first.map(Self.verification)
     }
 
     public func destinationState(tenantID: String, destination: String) async throws -> DestinationState? {
@@ -198,18 +183,26 @@ extension PostgresStore {
             .map(PostgresDatabase.destinationState)
     }
 
-    // MARK: tokens
+    // MARK: token ledger
 
-    public func consumeToken(jti: String, tenantID: String, expiresAt: Timestamp, now: Timestamp) async throws -> Bool {
+    public func consume(_ token: ConsumedToken) async throws -> Bool {
         try await !rows(
             """
-            INSERT INTO consumed_tokens (jti, tenant_id, expires_at, consumed_at) VALUES (\(jti), \(tenantID), \(expiresAt.milliseconds), \(now.milliseconds))
+            INSERT INTO consumed_tokens (jti, tenant_id, expires_at, consumed_at)
+            VALUES (\(token.jti), \(token.tenantID), \(token.expiresAt.milliseconds), \(token.consumedAt.milliseconds))
             ON CONFLICT (jti) DO NOTHING RETURNING jti
             """
         ).isEmpty
     }
 
-    public func isTokenConsumed(jti: String) async throws -> Bool {
+    public func isConsumed(jti: String) async throws -> Bool {
         try await !rows("SELECT 1 AS used FROM consumed_tokens WHERE jti = \(jti)").isEmpty
+    }
+}
+
+extension Optional {
+    func asyncMap<U>(_ transform: (Wrapped) async throws -> U) async rethrows -> U? {
+        guard let self else { return nil }
+        return try await transform(self)
     }
 }

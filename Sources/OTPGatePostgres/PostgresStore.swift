@@ -2,24 +2,23 @@ import Foundation
 public import Logging
 public import OTPGateCore
 import PostgresNIO
-import Synchronization
+public import ServiceLifecycle
 
 /// The scale-out store: PostgreSQL through PostgresNIO's pooled `PostgresClient`. Any number of OTPGate instances
 /// share it. Each operation is one transaction that locks what it decides on (`SELECT … FOR UPDATE` on the
 /// verification, an upsert on the destination row that serialises everything about one destination), decides with
-/// `VerificationRules` and writes; a per-key request counter is its own one-statement transaction, so a hot key
+/// the engine's deciders and writes; a per-key request counter is its own one-statement transaction, so a hot key
 /// never holds a lock across a request. Starts and checks, the hot path, are group-committed: concurrent ones share
 /// a transaction and a few set-based statements (`BatchQueue`, `StartBatch`, `CheckBatch`).
-public final class PostgresStore: Store, Sendable {
+public final class PostgresStore: Store, Service, Sendable {
     let database: PostgresDatabase
     let starts: BatchQueue<StartCommand, StartResult>
     let checks: BatchQueue<CheckCommand, CheckOutcome>
-    private let runner: Mutex<Task<Void, Never>?>
 
     var client: PostgresClient { database.client }
     var logger: Logger { database.logger }
 
-    /// Connects lazily; the pool runs until `close()`.
+    /// Connects lazily, once `run()` runs the pool.
     /// - Parameters:
     ///   - poolSize: connections this instance may open.
     ///   - batching: how starts and checks share transactions (see `PostgresBatching`).
@@ -38,15 +37,16 @@ public final class PostgresStore: Store, Sendable {
         checks = BatchQueue(maxBatch: batching.maxBatch, maxConcurrent: batching.concurrentBatches, timeout: timeout) { jobs, deadline in
             await CheckBatch(database: database, commands: jobs).run(until: deadline)
         }
-        runner = Mutex(Task { await client.run() })
     }
 
-    /// Closes the pool.
-    public func close() async {
-        runner.withLock { $0?.cancel() }
+    /// Runs the connection pool until graceful shutdown (or cancellation): the store is a service of the
+    /// application's `ServiceGroup`, started before and stopped after everything that uses it.
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown { await self.client.run() }
     }
 
-    deinit { runner.withLock { $0?.cancel() } }
+    /// Nothing to release here: the pool closes when `run()` ends.
+    public func close() async {}
 
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await database.transaction(body)
@@ -110,11 +110,11 @@ public final class PostgresStore: Store, Sendable {
         return Tenant(
             id: try row["id"].decode(String.self), name: try row["name"].decode(String.self),
             createdAt: Timestamp(milliseconds: try row["created_at"].decode(Int64.self)),
-            policy: (try? JSONDecoder().decode(PolicyOverrides.self, from: Data(policyText.utf8))) ?? PolicyOverrides())
+            policy: (try? PolicyOverrides(jsonText: policyText)) ?? PolicyOverrides())
     }
 
     static func encodePolicy(_ overrides: PolicyOverrides) throws -> String {
-        String(decoding: try JSONEncoder().encode(overrides), as: UTF8.self)
+        overrides.jsonText
     }
 
     static func insertKey(_ key: APIKeyRecord, on connection: PostgresConnection, logger: Logger) async throws {

@@ -4,8 +4,8 @@ import PostgresNIO
 
 /// Starts of many requests in one transaction: count them against their keys, lock their destinations, count each
 /// destination's recent starts (a fresh statement after the locks, so it sees every start committed before), decide
-/// each with `VerificationRules` in arrival order, and insert the admitted verifications with their outbox
-/// messages in one statement. A refusal is one request's answer, not the batch's: it is returned, never thrown.
+/// each with `StartDecider` in arrival order, and insert the created verifications with their outbox messages in
+/// one statement. A refusal is one request's answer, not the batch's: it is returned, never thrown.
 ///
 /// Starts with an idempotency key take `PostgresStore`'s per-request transaction instead, since their key must be
 /// claimed, replayed or refused before anything else.
@@ -14,7 +14,7 @@ struct StartBatch: Sendable {
     let commands: [StartCommand]
 
     func run(until deadline: ContinuousClock.Instant) async -> [Result<StartResult, any Error>] {
-        await database.runBatch(commands, admissions: commands.map(\.admission), until: deadline) { [database] jobs, counted, connection in
+        await database.runBatch(commands, keyRequests: commands.map(\.keyRequest), until: deadline) { [database] jobs, counted, connection in
             try await Self.apply(jobs, counted: counted, on: connection, database: database)
         }
     }
@@ -23,19 +23,18 @@ struct StartBatch: Sendable {
         _ jobs: [StartCommand], counted: KeyCounting, on connection: PostgresConnection, database: PostgresDatabase
     ) async throws -> [Result<StartResult, any Error>] {
         func key(_ v: Verification) -> DestinationKey { DestinationKey(tenantID: v.tenantID, destination: v.destination) }
-        func since(_ job: StartCommand) -> Timestamp { job.verification.createdAt - .seconds(job.policy.startWindowSeconds) }
 
         let destinations = try await database.lockDestinations(jobs.map { key($0.verification) }, on: connection)
 
         var windows = BatchJSON()
         for (index, job) in jobs.enumerated() {
             let v = job.verification
-            windows.append(["i": .int(index), "t": .string(v.tenantID), "d": .string(v.destination), "since": .time(since(job))])
+            windows.append(["i": .int(index), "t": .string(v.tenantID), "d": .string(v.destination), "since": .time(StartDecider.windowStart(of: job))])
         }
-        var recent: [Int: (count: Int, oldest: Timestamp?)] = [:]
-        for row in try await database.execute(RecentStarts(rows: windows), on: connection)
-        {
-            recent[try row["i"].decode(Int.self)] = (try row["n"].decode(Int.self), try row["oldest"].decode(Int64?.self).map(Timestamp.init(milliseconds:)))
+        var recent: [Int: StartDecider.RecentStarts] = [:]
+        for row in try await database.execute(RecentStarts(rows: windows), on: connection) {
+            recent[try row["i"].decode(Int.self)] = StartDecider.RecentStarts(
+                count: try row["n"].decode(Int.self), oldest: try row["oldest"].decode(Int64?.self).map(Timestamp.init(milliseconds:)))
         }
 
         let keyRefusals = try await counted.value
@@ -43,24 +42,23 @@ struct StartBatch: Sendable {
         var inserts = BatchJSON()
         var results: [Result<StartResult, any Error>] = []
         for (index, job) in jobs.enumerated() {
-            let v = job.verification
-            if let refusal = keyRefusals[index] ?? VerificationRules.lockRefusal(destinations[key(v)], now: v.createdAt) {
+            if let refusal = keyRefusals[index] {
                 results.append(.failure(refusal))
                 continue
             }
-            // Earlier starts of this batch to the same destination count as if committed already.
-            let earlier = startedHere[key(v), default: []].filter { $0 > since(job) }
-            let stored = recent[index] ?? (0, nil)
-            let oldest = (earlier + [stored.oldest].compactMap { $0 }).min()
-            if let refusal = VerificationRules.startLimitRefusal(
-                recentStarts: stored.count + earlier.count, oldest: oldest, now: v.createdAt, policy: job.policy)
-            {
-                results.append(.failure(refusal))
-                continue
+            let stored = recent[index] ?? StartDecider.RecentStarts()
+            let loaded = StartDecider.Loaded(
+                lockedUntil: destinations[key(job.verification)]?.lockedUntil,
+                recentStarts: stored.adding(startedHere[key(job.verification), default: []], for: job))
+            switch StartDecider.decide(job, loaded) {
+            case .refuse(let refusal): results.append(.failure(refusal))
+            case .replay(let first): results.append(.success(.replayed(first)))  // not reached: keyed starts are not batched
+            case .create(let writes):
+                let v = writes.verification
+                startedHere[key(v), default: []].append(v.createdAt)
+                inserts.append(Self.row(v, writes.message))
+                results.append(.success(.created(v)))
             }
-            startedHere[key(v), default: []].append(v.createdAt)
-            inserts.append(Self.row(v, job.message))
-            results.append(.success(.created(v)))
         }
         if !inserts.isEmpty {
             _ = try await database.execute(InsertStarts(rows: inserts), on: connection)

@@ -86,32 +86,82 @@ extension SQLiteStore {
         }
     }
 
-    public func sweep(now: Timestamp, retention: Duration) async throws -> SweepReport {
-        try await write { db in
-            var report = SweepReport()
-            let expired = try String.fetchAll(
-                db, sql: "UPDATE verifications SET state = 'expired', updated_at = ? WHERE state = 'pending' AND expires_at <= ? RETURNING channel",
-                arguments: [now.milliseconds, now.milliseconds])
-            for name in expired {
-                if let channel = Channel(rawValue: name) { report.expiredByChannel[channel, default: 0] += 1 }
-            }
-            try db.execute(
-                sql: "UPDATE outbox SET state = 'expired', payload = NULL, lease_until = NULL, finished_at = ? WHERE state IN ('pending', 'sending') AND expires_at <= ?",
-                arguments: [now.milliseconds, now.milliseconds])
-            let cutoff = (now - retention).milliseconds
-            let deletions: [(String, StatementArguments)] = [
-                ("DELETE FROM idempotency_keys WHERE created_at < ?", [(now - .seconds(86_400)).milliseconds]),
-                ("DELETE FROM consumed_tokens WHERE expires_at < ?", [now.milliseconds]),
-                ("DELETE FROM request_counters WHERE window_start < ?", [now.seconds - 60]),
-                ("DELETE FROM outbox WHERE state NOT IN ('pending', 'sending') AND created_at < ?", [cutoff]),
-                ("DELETE FROM verifications WHERE state <> 'pending' AND updated_at < ?", [cutoff]),
-                ("DELETE FROM destinations WHERE failed_checks = 0 AND (locked_until IS NULL OR locked_until < ?)", [now.milliseconds]),
-            ]
-            for (sql, arguments) in deletions {
-                try db.execute(sql: sql, arguments: arguments)
-                report.deletedRows += db.changesCount
-            }
-            return report
+    public func nextOutboxDue() async throws -> Timestamp? {
+        try await read { db in
+            try Int64.fetchOne(db, sql: "SELECT min(next_attempt_at) FROM outbox WHERE state IN ('pending', 'sending')").map(Timestamp.init(milliseconds:))
+        }
+    }
+
+    // MARK: housekeeping
+
+    public func nextExpiry() async throws -> Timestamp? {
+        try await read { db in
+            try Int64.fetchOne(db, sql: "SELECT min(expires_at) FROM verifications WHERE state = 'pending'").map(Timestamp.init(milliseconds:))
+        }
+    }
+
+    public func sweep(_ plan: SweepPlan) async throws -> SweepReport {
+        var report = SweepReport()
+        let now = plan.now.milliseconds
+        let limit = plan.batchSize
+        report.expiredByChannel = try await inBatches(of: limit, merging: [Channel: Int]()) { db in
+            let channels = try String.fetchAll(
+                db,
+                sql: """
+                    UPDATE verifications SET state = 'expired', updated_at = ? WHERE rowid IN (
+                        SELECT rowid FROM verifications WHERE state = 'pending' AND expires_at <= ? LIMIT ?)
+                    RETURNING channel
+                    """,
+                arguments: [now, plan.expireBefore.milliseconds, limit])
+            var counts: [Channel: Int] = [:]
+            for name in channels { if let channel = Channel(rawValue: name) { counts[channel, default: 0] += 1 } }
+            return (channels.count, counts)
+        } merge: { $0.merge($1, uniquingKeysWith: +) }
+        _ = try await changedInBatches(
+            of: limit,
+            """
+            UPDATE outbox SET state = 'expired', payload = NULL, lease_until = NULL, finished_at = ? WHERE rowid IN (
+                SELECT rowid FROM outbox WHERE state IN ('pending', 'sending') AND expires_at <= ? LIMIT ?)
+            """, [now, plan.expireBefore.milliseconds])
+        let deletions: [(String, StatementArguments)] = [
+            ("DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE created_at < ? LIMIT ?)",
+             [plan.idempotencyBefore.milliseconds]),
+            ("DELETE FROM consumed_tokens WHERE rowid IN (SELECT rowid FROM consumed_tokens WHERE expires_at < ? LIMIT ?)",
+             [plan.consumedTokensBefore.milliseconds]),
+            ("DELETE FROM request_counters WHERE rowid IN (SELECT rowid FROM request_counters WHERE window_start < ? LIMIT ?)",
+             [plan.keyCounterWindowsBefore]),
+            ("DELETE FROM outbox WHERE rowid IN (SELECT rowid FROM outbox WHERE state NOT IN ('pending', 'sending') AND created_at < ? LIMIT ?)",
+             [plan.finishedBefore.milliseconds]),
+            ("DELETE FROM verifications WHERE rowid IN (SELECT rowid FROM verifications WHERE state <> 'pending' AND updated_at < ? LIMIT ?)",
+             [plan.finishedBefore.milliseconds]),
+            ("""
+             DELETE FROM destinations WHERE rowid IN (SELECT rowid FROM destinations
+                 WHERE failed_checks = 0 AND (locked_until IS NULL OR locked_until < ?) LIMIT ?)
+             """, [plan.unlockedBefore.milliseconds]),
+        ]
+        for (sql, arguments) in deletions {
+            report.deletedRows += try await changedInBatches(of: limit, sql, arguments)
+        }
+        return report
+    }
+
+    /// Runs `sql` (whose last argument is the batch size) as separate writes until a batch changes fewer rows than
+    /// `size`, so a large sweep never holds the writer for long; returns the rows changed.
+    private func changedInBatches(of size: Int, _ sql: String, _ arguments: StatementArguments) async throws -> Int {
+        try await inBatches(of: size, merging: 0) { db in
+            try db.execute(sql: sql, arguments: arguments + [size])
+            return (db.changesCount, db.changesCount)
+        } merge: { $0 += $1 }
+    }
+
+    private func inBatches<T: Sendable>(
+        of size: Int, merging initial: T, _ step: @escaping @Sendable (Database) throws -> (changed: Int, value: T), merge: (inout T, T) -> Void
+    ) async throws -> T {
+        var total = initial
+        while true {
+            let (changed, value) = try await write(step)
+            merge(&total, value)
+            if changed < size { return total }
         }
     }
 }

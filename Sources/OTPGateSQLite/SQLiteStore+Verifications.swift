@@ -48,8 +48,9 @@ extension SQLiteStore {
         ])
     }
 
-    static func admit(_ db: Database, _ admission: RequestAdmission?) throws {
-        guard let admission else { return }
+    /// Counts one request against its key's limit, in the caller's savepoint (a refusal still commits the count).
+    static func countKeyRequest(_ db: Database, _ request: KeyRequest?) throws {
+        guard let request else { return }
         let count = try Int.fetchOne(
             db.cachedStatement(
                 sql: """
@@ -59,10 +60,8 @@ extension SQLiteStore {
                         window_start = excluded.window_start
                     RETURNING count
                     """),
-            arguments: ["key:" + admission.keyID, VerificationRules.admissionWindow(admission.now)]) ?? 0
-        if let refusal = VerificationRules.admissionRefusal(countInWindow: count, limit: admission.limitPerSecond, now: admission.now) {
-            throw refusal
-        }
+            arguments: [KeyRequestLimit.scope(keyID: request.keyID), KeyRequestLimit.window(request.now)]) ?? 0
+        if let refusal = KeyRequestLimit.refusal(count: count, for: request) { throw refusal }
     }
 
     static func fetchDestination(_ db: Database, tenantID: String, destination: String) throws -> DestinationState? {
@@ -106,30 +105,39 @@ extension SQLiteStore {
         ).execute(arguments: [now.milliseconds, NewOutboxMessage.idRange(verificationID: verificationID).lower, NewOutboxMessage.idRange(verificationID: verificationID).upper])
     }
 
+    static func fetchIdempotency(_ db: Database, tenantID: String, key: String) throws -> IdempotencyRecord? {
+        guard let row = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT request_hash, response, created_at FROM idempotency_keys WHERE tenant_id = ? AND idempotency_key = ?"),
+            arguments: [tenantID, key])
+        else { return nil }
+        return IdempotencyRecord(
+            tenantID: tenantID, key: key, requestHash: Array(row["request_hash"] as Data), response: try Verification(snapshotJSON: row["response"]),
+            createdAt: Timestamp(milliseconds: row["created_at"]))
+    }
+
+    /// Stores the record under its key, replacing an expired one.
+    static func saveIdempotency(_ db: Database, _ record: IdempotencyRecord, snapshot: String) throws {
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO idempotency_keys (tenant_id, idempotency_key, request_hash, response, created_at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (tenant_id, idempotency_key) DO UPDATE SET request_hash = excluded.request_hash, response = excluded.response,
+                    created_at = excluded.created_at
+                """
+        ).execute(arguments: [record.tenantID, record.key, Data(record.requestHash), snapshot, record.createdAt.milliseconds])
+    }
+
     // MARK: operations
 
     public func startVerification(_ command: StartCommand) async throws -> StartResult {
-        // The first response, kept with an idempotency key so a retry gets it back verbatim.
-        let snapshot = try command.idempotency.map { _ in String(decoding: try JSONEncoder().encode(command.verification.withoutSecrets), as: UTF8.self) }
+        // The first response, kept with an idempotency key so a retry gets it back verbatim; encoded here, off the
+        // writer thread (it is the decider's `Writes.idempotency.response` by construction).
+        let snapshot = command.idempotency.map { _ in command.verification.withoutSecrets.snapshotJSON }
         return try await decide { db in
             let v = command.verification
-            let now = v.createdAt
-            try Self.admit(db, command.admission)
-            if let claim = command.idempotency {
-                if let row = try Row.fetchOne(
-                    db, sql: "SELECT request_hash, response, created_at FROM idempotency_keys WHERE tenant_id = ? AND idempotency_key = ?",
-                    arguments: [v.tenantID, claim.key])
-                {
-                    if Timestamp(milliseconds: row["created_at"]) > now - claim.window {
-                        guard constantTimeEquals(row["request_hash"] as Data, claim.requestHash) else { throw VerificationError.idempotencyKeyReused }
-                        let first = try JSONDecoder().decode(Verification.self, from: Data((row["response"] as String).utf8))
-                        return .replayed(first)
-                    }
-                    try db.execute(sql: "DELETE FROM idempotency_keys WHERE tenant_id = ? AND idempotency_key = ?", arguments: [v.tenantID, claim.key])
-                }
-            }
+            try Self.countKeyRequest(db, command.keyRequest)
+            var loaded = StartDecider.Loaded()
+            if let claim = command.idempotency { loaded.idempotency = try Self.fetchIdempotency(db, tenantID: v.tenantID, key: claim.key) }
             // The destination's lock and its recent starts in one statement.
-            let window = now - .seconds(command.policy.startWindowSeconds)
             let recent = try Row.fetchOne(
                 db.cachedStatement(
                     sql: """
@@ -137,111 +145,104 @@ extension SQLiteStore {
                             (SELECT locked_until FROM destinations WHERE tenant_id = ?1 AND destination = ?2) AS locked_until
                         FROM verifications WHERE tenant_id = ?1 AND destination = ?2 AND created_at > ?3
                         """),
-                arguments: [v.tenantID, v.destination, window.milliseconds])
-            let lock = DestinationState(
-                tenantID: v.tenantID, destination: v.destination, lockedUntil: (recent?["locked_until"] as Int64?).map(Timestamp.init(milliseconds:)))
-            if let refusal = VerificationRules.lockRefusal(lock, now: now) { throw refusal }
-            let count: Int = recent?["n"] ?? 0
-            let oldest = (recent?["oldest"] as Int64?).map(Timestamp.init(milliseconds:))
-            if let refusal = VerificationRules.startLimitRefusal(recentStarts: count, oldest: oldest, now: now, policy: command.policy) {
-                throw refusal
+                arguments: [v.tenantID, v.destination, StartDecider.windowStart(of: command).milliseconds])
+            loaded.lockedUntil = (recent?["locked_until"] as Int64?).map(Timestamp.init(milliseconds:))
+            loaded.recentStarts = StartDecider.RecentStarts(
+                count: recent?["n"] ?? 0, oldest: (recent?["oldest"] as Int64?).map(Timestamp.init(milliseconds:)))
+            switch StartDecider.decide(command, loaded) {
+            case .refuse(let refusal): throw refusal
+            case .replay(let first): return .replayed(first)
+            case .create(let writes):
+                try Self.insertVerification(db, writes.verification)
+                try Self.insertOutbox(db, writes.message)
+                if let record = writes.idempotency, let snapshot { try Self.saveIdempotency(db, record, snapshot: snapshot) }
+                return .created(writes.verification)
             }
-            try Self.insertVerification(db, v)
-            try Self.insertOutbox(db, command.message)
-            if let claim = command.idempotency {
-                try db.execute(
-                    sql: "INSERT INTO idempotency_keys (tenant_id, idempotency_key, request_hash, response, created_at) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [v.tenantID, claim.key, Data(claim.requestHash), snapshot ?? "", now.milliseconds])
-            }
-            return .created(v)
         }
     }
 
     public func checkVerification(_ command: CheckCommand) async throws -> CheckOutcome {
         try await decide { db in
-            try Self.admit(db, command.admission)
-            guard let v = try Self.fetchVerification(db, id: command.id, tenantID: command.tenantID) else { throw VerificationError.notFound }
-            if let refusal = VerificationRules.checkRefusal(v, now: command.now) { throw refusal }
-            let destination = try Self.fetchDestination(db, tenantID: v.tenantID, destination: v.destination)
-                ?? DestinationState(tenantID: v.tenantID, destination: v.destination)
-            if let refusal = VerificationRules.lockRefusal(destination, now: command.now) { throw refusal }
-            if constantTimeEquals(v.codeHash, command.candidateHash) {
-                let approved = VerificationRules.approved(v, now: command.now)
-                try Self.updateVerification(db, approved)
-                if destination.failedChecks > 0 { try Self.saveDestination(db, VerificationRules.afterApproval(destination)) }
-                return .approved(approved)
+            try Self.countKeyRequest(db, command.keyRequest)
+            let v = try Self.fetchVerification(db, id: command.id, tenantID: command.tenantID)
+            let destination = try v.flatMap { try Self.fetchDestination(db, tenantID: $0.tenantID, destination: $0.destination) }
+            switch CheckDecider.decide(command, verification: v, destination: destination) {
+            case .refuse(let refusal): throw refusal
+            case .apply(let writes):
+                try Self.updateVerification(db, writes.verification)
+                if let destination = writes.destination { try Self.saveDestination(db, destination) }
+                return writes.outcome
             }
-            let failed = VerificationRules.failedAttempt(v, now: command.now)
-            try Self.updateVerification(db, failed)
-            try Self.saveDestination(db, VerificationRules.afterFailedCheck(destination, now: command.now, policy: command.policy))
-            return .incorrect(failed)
         }
     }
 
     public func resendVerification(_ command: ResendCommand) async throws -> Verification {
         try await decide { db in
-            try Self.admit(db, command.admission)
-            guard let v = try Self.fetchVerification(db, id: command.id, tenantID: command.tenantID) else { throw VerificationError.notFound }
-            if let channel = command.channel, channel != v.channel { throw VerificationError.channelMismatch }
-            if let refusal = VerificationRules.resendRefusal(v, now: command.now) { throw refusal }
-            if let refusal = VerificationRules.lockRefusal(try Self.fetchDestination(db, tenantID: v.tenantID, destination: v.destination), now: command.now) {
-                throw refusal
+            try Self.countKeyRequest(db, command.keyRequest)
+            let v = try Self.fetchVerification(db, id: command.id, tenantID: command.tenantID)
+            let destination = try v.flatMap { try Self.fetchDestination(db, tenantID: $0.tenantID, destination: $0.destination) }
+            switch ResendDecider.decide(command, verification: v, destination: destination) {
+            case .refuse(let refusal): throw refusal
+            case .apply(let writes):
+                try Self.updateVerification(db, writes.verification)
+                try Self.supersedeOutbox(db, verificationID: writes.supersedesMessagesOf, now: command.now)
+                try Self.insertOutbox(db, writes.message)
+                return writes.verification
             }
-            let resent = VerificationRules.resent(v, codeHash: command.codeHash, now: command.now, policy: command.policy)
-            try Self.updateVerification(db, resent)
-            try Self.supersedeOutbox(db, verificationID: v.id, now: command.now)
-            var message = command.message
-            message.id = NewOutboxMessage.id(verificationID: v.id, send: resent.sends)
-            message.expiresAt = resent.expiresAt
-            try Self.insertOutbox(db, message)
-            return resent
         }
     }
 
-    public func cancelVerification(id: String, tenantID: String, now: Timestamp, admission: RequestAdmission?) async throws -> Verification {
+    public func cancelVerification(id: String, tenantID: String, now: Timestamp, keyRequest: KeyRequest?) async throws -> Verification {
         try await decide { db in
-            try Self.admit(db, admission)
-            guard let v = try Self.fetchVerification(db, id: id, tenantID: tenantID) else { throw VerificationError.notFound }
-            if let refusal = VerificationRules.cancelRefusal(v, now: now) { throw refusal }
-            let canceled = VerificationRules.canceled(v, now: now)
-            try Self.updateVerification(db, canceled)
-            try Self.supersedeOutbox(db, verificationID: id, now: now)
-            return canceled
+            try Self.countKeyRequest(db, keyRequest)
+            switch CancelDecider.decide(tenantID: tenantID, now: now, verification: try Self.fetchVerification(db, id: id, tenantID: tenantID)) {
+            case .refuse(let refusal): throw refusal
+            case .apply(let writes):
+                try Self.updateVerification(db, writes.verification)
+                try Self.supersedeOutbox(db, verificationID: writes.supersedesMessagesOf, now: now)
+                return writes.verification
+            }
         }
     }
 
-    public func verification(id: String, tenantID: String, admission: RequestAdmission?) async throws -> Verification {
-        if admission != nil {
+    public func verification(id: String, tenantID: String, keyRequest: KeyRequest?) async throws -> Verification {
+        if keyRequest != nil {
             return try await decide { db in
-                try Self.admit(db, admission)
+                try Self.countKeyRequest(db, keyRequest)
                 guard let v = try Self.fetchVerification(db, id: id, tenantID: tenantID) else { throw VerificationError.notFound }
                 return v
             }
         }
-        guard let v = try await read({ db in try Self.fetchVerification(db, id: id, tenantID: tenantID) }) else { throw VerificationError.notFound }
+        guard let v = try await findVerification(id: id, tenantID: tenantID) else { throw VerificationError.notFound }
         return v
     }
 
-    public func admit(_ admission: RequestAdmission) async throws {
-        try await decide { db in try Self.admit(db, admission) }
+    public func countKeyRequest(_ request: KeyRequest) async throws {
+        try await decide { db in try Self.countKeyRequest(db, request) }
+    }
+
+    // MARK: queries
+
+    public func findVerification(id: String, tenantID: String) async throws -> Verification? {
+        try await read { db in try Self.fetchVerification(db, id: id, tenantID: tenantID) }
     }
 
     public func destinationState(tenantID: String, destination: String) async throws -> DestinationState? {
         try await read { db in try Self.fetchDestination(db, tenantID: tenantID, destination: destination) }
     }
 
-    // MARK: tokens
+    // MARK: token ledger
 
-    public func consumeToken(jti: String, tenantID: String, expiresAt: Timestamp, now: Timestamp) async throws -> Bool {
+    public func consume(_ token: ConsumedToken) async throws -> Bool {
         try await write { db in
             try db.cachedStatement(
                 sql: "INSERT INTO consumed_tokens (jti, tenant_id, expires_at, consumed_at) VALUES (?, ?, ?, ?) ON CONFLICT (jti) DO NOTHING"
-            ).execute(arguments: [jti, tenantID, expiresAt.milliseconds, now.milliseconds])
+            ).execute(arguments: [token.jti, token.tenantID, token.expiresAt.milliseconds, token.consumedAt.milliseconds])
             return db.changesCount == 1
         }
     }
 
-    public func isTokenConsumed(jti: String) async throws -> Bool {
+    public func isConsumed(jti: String) async throws -> Bool {
         try await read { db in try Int.fetchOne(db, sql: "SELECT 1 FROM consumed_tokens WHERE jti = ?", arguments: [jti]) != nil }
     }
 }

@@ -4,7 +4,7 @@ public import OTPGateCore
 
 /// The embedded store: one SQLite file in WAL mode through a GRDB `DatabasePool` (parallel readers, one writer).
 /// Every write goes through the `BatchWriter`, so each operation is one serialised, atomic read-decide-write:
-/// the rules come from `VerificationRules`, and no other process or request can interleave.
+/// the decisions come from the engine's deciders, and no other process or request can interleave.
 public final class SQLiteStore: Store, Sendable {
     let pool: DatabasePool
     let writer: BatchWriter
@@ -48,7 +48,7 @@ public final class SQLiteStore: Store, Sendable {
         do { return try await writer.write(body) } catch { throw SQLiteStore.storeError(error) }
     }
 
-    /// A write whose refusals still commit what ran before them (the admission counter): the body's
+    /// A write whose refusals still commit what ran before them (the per-key request counter): the body's
     /// `VerificationError` is carried out of the savepoint as a value and thrown after the batch commits.
     func decide<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         let result: Result<T, VerificationError> = try await write { db in
@@ -100,14 +100,14 @@ public final class SQLiteStore: Store, Sendable {
     }
 
     static func encodePolicy(_ overrides: PolicyOverrides) throws -> String {
-        String(decoding: try JSONEncoder().encode(overrides), as: UTF8.self)
+        overrides.jsonText
     }
 
     static func tenant(_ row: Row, prefix: String = "") throws -> Tenant {
         let policyText: String = row[prefix + "policy"]
         return Tenant(
             id: row[prefix + "id"], name: row[prefix + "name"], createdAt: Timestamp(milliseconds: row[prefix + "created_at"]),
-            policy: (try? JSONDecoder().decode(PolicyOverrides.self, from: Data(policyText.utf8))) ?? PolicyOverrides())
+            policy: (try? PolicyOverrides(jsonText: policyText)) ?? PolicyOverrides())
     }
 
     public func tenants() async throws -> [Tenant] {

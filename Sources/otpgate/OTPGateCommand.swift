@@ -30,9 +30,13 @@ enum Bootstrap {
         LoggingSystem.bootstrap { JSONLogHandler(label: $0, level: level) }
     }()
 
-    static func store(_ settings: ServerSettings) async throws -> any Store {
+    /// Runs `body` with the migrated store of `settings` (its connection pool running meanwhile).
+    static func withStore<T: Sendable>(_ settings: ServerSettings, _ body: @Sendable (any Store) async throws -> T) async throws -> T {
         _ = logging
-        return try await ServerRuntime.openStore(settings)
+        return try await StoreRunner.withRunning(try ServerRuntime.openStore(settings)) { store in
+            try await store.migrate()
+            return try await body(store)
+        }
     }
 }
 
@@ -44,27 +48,30 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var db: DatabaseOption
 
     func run() async throws {
-        var settings = try db.settings()
-        if let host { settings.host = host }
-        if let port { settings.port = port }
-        let store = try await Bootstrap.store(settings)
+        var configured = try db.settings()
+        if let host { configured.host = host }
+        if let port { configured.port = port }
+        _ = Bootstrap.logging
+        let settings = configured
+        let logger = Logger(label: "otpgate")
         if !settings.unrecognizedVariables.isEmpty {
-            Logger(label: "otpgate").warning(
+            logger.warning(
                 "ignoring environment variables that name no setting; check their spelling",
                 metadata: ["variables": .string(settings.unrecognizedVariables.joined(separator: ","))])
         }
-        let runtime = try await ServerRuntime.make(
-            settings: settings, store: store, dependencies: ServerDependencies(logger: Logger(label: "otpgate")))
-        if let created = try await TenantAdmin(store: store).bootstrapDefaultTenant() {
-            // Written unbuffered to stdout (like the console channel), so it shows at once even in a pipe.
-            ConsoleSender.standardOutput("OTPGate created tenant \"default\" (\(created.tenant.id)) on this new database.")
-            ConsoleSender.standardOutput("Its API key, shown once and stored only as a hash: \(created.apiKey)")
+        try await Server.serve(settings: settings, dependencies: ServerDependencies(logger: logger)) { runtime in
+            if let created = try await TenantAdmin(store: runtime.store).bootstrapDefaultTenant() {
+                // Written unbuffered to stdout (like the console channel), so it shows at once even in a pipe.
+                ConsoleSender.standardOutput("OTPGate created tenant \"default\" (\(created.tenant.id)) on this new database.")
+                ConsoleSender.standardOutput("Its API key, shown once and stored only as a hash: \(created.apiKey)")
+            }
+            logger.info(
+                "starting",
+                metadata: [
+                    "database": .string(settings.database.description), "address": .string("\(settings.host):\(settings.port)"),
+                    "delivery": .string(runtime.sender.name),
+                ])
         }
-        Logger(label: "otpgate").info(
-            "starting", metadata: ["database": .string(settings.database.description), "address": .string("\(settings.host):\(settings.port)"),
-                                   "delivery": .string(runtime.sender.name)])
-        try await runtime.run()
-        await store.close()
     }
 }
 
@@ -73,7 +80,7 @@ struct Migrate: AsyncParsableCommand {
     @OptionGroup var db: DatabaseOption
 
     func run() async throws {
-        _ = try await Bootstrap.store(try db.settings())
+        try await Bootstrap.withStore(try db.settings()) { _ in }
         print("migrations applied")
     }
 }

@@ -14,14 +14,15 @@ struct TenantCommand: AsyncParsableCommand {
         @OptionGroup var db: DatabaseOption
 
         func run() async throws {
-            let store = try await Bootstrap.store(try db.settings())
-            let created = try await TenantAdmin(store: store).createTenant(name: name)
-            print("tenant \(created.tenant.id) \"\(created.tenant.name)\" created")
-            print("API key \(created.keyID), shown once and stored only as a hash:")
-            if json {
-                print(try JSONLine.encode(["tenant_id": created.tenant.id, "key_id": created.keyID, "api_key": created.apiKey]))
-            } else {
-                print(created.apiKey)
+            try await Bootstrap.withStore(try db.settings()) { store in
+                let created = try await TenantAdmin(store: store).createTenant(name: name)
+                print("tenant \(created.tenant.id) \"\(created.tenant.name)\" created")
+                print("API key \(created.keyID), shown once and stored only as a hash:")
+                if json {
+                    print(JSONLine.encode(["tenant_id": created.tenant.id, "key_id": created.keyID, "api_key": created.apiKey]))
+                } else {
+                    print(created.apiKey)
+                }
             }
         }
     }
@@ -32,12 +33,13 @@ struct TenantCommand: AsyncParsableCommand {
         @OptionGroup var db: DatabaseOption
 
         func run() async throws {
-            let store = try await Bootstrap.store(try db.settings())
-            for tenant in try await store.tenants() {
-                if json {
-                    print(try JSONLine.encode(["tenant_id": tenant.id, "name": tenant.name, "created_at": tenant.createdAt.iso8601]))
-                } else {
-                    print("\(tenant.id)\t\(tenant.createdAt.iso8601)\t\(tenant.name)")
+            try await Bootstrap.withStore(try db.settings()) { store in
+                for tenant in try await store.tenants() {
+                    if json {
+                        print(JSONLine.encode(["tenant_id": tenant.id, "name": tenant.name, "created_at": tenant.createdAt.iso8601]))
+                    } else {
+                        print("\(tenant.id)\t\(tenant.createdAt.iso8601)\t\(tenant.name)")
+                    }
                 }
             }
         }
@@ -59,21 +61,20 @@ struct TenantCommand: AsyncParsableCommand {
 
         func run() async throws {
             let settings = try db.settings()
-            let store = try await Bootstrap.store(settings)
-            guard var overrides = try await store.tenant(id: tenant)?.policy else { throw ValidationError("no tenant \(tenant)") }
-            if let v = startsPerDestination { overrides.startsPerDestination = v }
-            if let v = startWindowSeconds { overrides.startWindowSeconds = v }
-            if let v = failedChecksBeforeLock { overrides.failedChecksBeforeLock = v }
-            if let v = lockSeconds { overrides.lockSeconds = v }
-            if let v = requestsPerKeyPerSecond { overrides.requestsPerKeyPerSecond = v }
-            if let v = resendCooldownSeconds { overrides.resendCooldownSeconds = v }
-            if let v = maxSends { overrides.maxSends = v }
-            if let v = tokenTtlSeconds { overrides.tokenTTLSeconds = v }
-            try ServerSettings.validate(settings.policy.applying(overrides))
-            _ = try await store.updateTenantPolicy(id: tenant, overrides: overrides)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(overrides), as: UTF8.self))
+            try await Bootstrap.withStore(settings) { store in
+                guard var overrides = try await store.tenant(id: tenant)?.policy else { throw ValidationError("no tenant \(tenant)") }
+                if let v = startsPerDestination { overrides.startsPerDestination = v }
+                if let v = startWindowSeconds { overrides.startWindowSeconds = v }
+                if let v = failedChecksBeforeLock { overrides.failedChecksBeforeLock = v }
+                if let v = lockSeconds { overrides.lockSeconds = v }
+                if let v = requestsPerKeyPerSecond { overrides.requestsPerKeyPerSecond = v }
+                if let v = resendCooldownSeconds { overrides.resendCooldownSeconds = v }
+                if let v = maxSends { overrides.maxSends = v }
+                if let v = tokenTtlSeconds { overrides.tokenTTLSeconds = v }
+                try ServerSettings.validate(settings.policy.applying(overrides))
+                _ = try await store.updateTenantPolicy(id: tenant, overrides: overrides)
+                print(overrides.jsonText)
+            }
         }
     }
 }
@@ -89,10 +90,11 @@ struct KeyCommand: AsyncParsableCommand {
         @OptionGroup var db: DatabaseOption
 
         func run() async throws {
-            let store = try await Bootstrap.store(try db.settings())
-            let created = try await TenantAdmin(store: store).createKey(tenantID: tenant)
-            print("API key \(created.keyID) for \(tenant), shown once and stored only as a hash:")
-            print(json ? try JSONLine.encode(["tenant_id": tenant, "key_id": created.keyID, "api_key": created.apiKey]) : created.apiKey)
+            try await Bootstrap.withStore(try db.settings()) { store in
+                let created = try await TenantAdmin(store: store).createKey(tenantID: tenant)
+                print("API key \(created.keyID) for \(tenant), shown once and stored only as a hash:")
+                print(json ? JSONLine.encode(["tenant_id": tenant, "key_id": created.keyID, "api_key": created.apiKey]) : created.apiKey)
+            }
         }
     }
 
@@ -102,11 +104,12 @@ struct KeyCommand: AsyncParsableCommand {
         @OptionGroup var db: DatabaseOption
 
         func run() async throws {
-            let store = try await Bootstrap.store(try db.settings())
-            guard try await store.revokeAPIKey(id: keyID, at: SystemClock().now()) else {
-                throw ValidationError("no active key \(keyID)")
+            try await Bootstrap.withStore(try db.settings()) { store in
+                guard try await store.revokeAPIKey(id: keyID, at: SystemClock().now()) else {
+                    throw ValidationError("no active key \(keyID)")
+                }
+                print("revoked \(keyID)")
             }
-            print("revoked \(keyID)")
         }
     }
 
@@ -116,18 +119,18 @@ struct KeyCommand: AsyncParsableCommand {
         @OptionGroup var db: DatabaseOption
 
         func run() async throws {
-            let store = try await Bootstrap.store(try db.settings())
-            for key in try await store.apiKeys(tenantID: tenant) {
-                print("\(key.id)\t\(key.prefix)…\t\(key.createdAt.iso8601)\t\(key.revokedAt.map { "revoked " + $0.iso8601 } ?? "active")")
+            try await Bootstrap.withStore(try db.settings()) { store in
+                for key in try await store.apiKeys(tenantID: tenant) {
+                    print("\(key.id)\t\(key.prefix)…\t\(key.createdAt.iso8601)\t\(key.revokedAt.map { "revoked " + $0.iso8601 } ?? "active")")
+                }
             }
         }
     }
 }
 
 enum JSONLine {
-    static func encode(_ object: [String: String]) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(object), as: UTF8.self)
+    /// One compact JSON object, keys sorted.
+    static func encode(_ object: [String: String]) -> String {
+        JSONValue.object(object.mapValues(JSONValue.string)).canonicalText
     }
 }

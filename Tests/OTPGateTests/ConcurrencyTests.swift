@@ -39,7 +39,7 @@ import Testing
         #expect(outcomes.filter { $0 == "incorrect" }.count == 5)
         #expect(outcomes.filter { $0 == "max" }.count == 95)
         await #expect(throws: VerificationError.maxAttemptsReached) { _ = try await h.engine.check(id: v.id, code: code, principal: principal) }
-        #expect(try await h.store.verification(id: v.id, tenantID: h.tenant.id, admission: nil).attempts == 5)
+        #expect(try await h.store.verification(id: v.id, tenantID: h.tenant.id, keyRequest: nil).attempts == 5)
     }
 
     @Test(arguments: Backend.available) func concurrentStartsToOneDestinationAdmitExactlyTheLimit(backend: Backend) async throws {
@@ -124,7 +124,7 @@ import Testing
             return all
         }
         for (n, v) in verifications.enumerated() {
-            let stored = try await h.store.verification(id: v.id, tenantID: h.tenant.id, admission: nil)
+            let stored = try await h.store.verification(id: v.id, tenantID: h.tenant.id, keyRequest: nil)
             #expect(stored.attempts == 1)
             if n % 2 == 0 {
                 #expect(outcomes[n] == "approved")

@@ -136,13 +136,13 @@ import Testing
         policy.failedChecksBeforeLock = 3
         let t0 = Timestamp(seconds: 1000)
         var state = DestinationState(tenantID: "t", destination: "d")
-        state = VerificationRules.afterFailedCheck(state, now: t0, policy: policy)
-        state = VerificationRules.afterFailedCheck(state, now: t0 + .seconds(10), policy: policy)
-        state = VerificationRules.afterFailedCheck(state, now: t0 + .seconds(3601), policy: policy)
+        state = DestinationRules.afterFailedCheck(state, now: t0, policy: policy)
+        state = DestinationRules.afterFailedCheck(state, now: t0 + .seconds(10), policy: policy)
+        state = DestinationRules.afterFailedCheck(state, now: t0 + .seconds(3601), policy: policy)
         #expect(state.failedChecks == 1)
         #expect(state.lockedUntil == nil)
-        state = VerificationRules.afterFailedCheck(state, now: t0 + .seconds(3602), policy: policy)
-        state = VerificationRules.afterFailedCheck(state, now: t0 + .seconds(3603), policy: policy)
+        state = DestinationRules.afterFailedCheck(state, now: t0 + .seconds(3602), policy: policy)
+        state = DestinationRules.afterFailedCheck(state, now: t0 + .seconds(3603), policy: policy)
         #expect(state.lockedUntil == t0 + .seconds(3603 + 3600))
     }
 

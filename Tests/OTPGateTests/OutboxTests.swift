@@ -223,9 +223,9 @@ import Testing
         let h = try await Harness.make(backend: backend)
         _ = try await start(h, ttl: 30)
         h.clock.advance(.seconds(30))
-        let report = try await h.store.sweep(now: h.clock.now(), retention: .seconds(86_400))
+        let report = try await h.store.sweep(SweepDecider.plan(now: h.clock.now(), retention: .seconds(86_400)))
         #expect(report.expiredByChannel[.sms] == 1)
-        let again = try await h.store.sweep(now: h.clock.now(), retention: .seconds(86_400))
+        let again = try await h.store.sweep(SweepDecider.plan(now: h.clock.now(), retention: .seconds(86_400)))
         #expect(again.expiredByChannel.isEmpty)
     }
 }

@@ -7,6 +7,7 @@ import NIOCore
 import OTPGateCore
 import OTPGateSQLite
 import Synchronization
+import ServiceLifecycle
 import Testing
 
 @testable import OTPGateServer
@@ -132,7 +133,10 @@ struct Harness {
         ]
         env.merge(environment) { $1 }
         let settings = try ServerSettings(environment: env)
-        let store = try await ServerRuntime.openStore(settings)
+        let store = try ServerRuntime.openStore(settings)
+        // `serve` runs a PostgreSQL store's pool in its ServiceGroup; a test's pool runs until the test process ends.
+        if let pool = store as? any Service { Task { try? await pool.run() } }
+        try await store.migrate()
         let clock = TestClock()
         let random = SeededRandom(seed: seed)
         let sender = RecordingSender()

@@ -1,6 +1,6 @@
 /// A validated, normalised recipient: an E.164 phone number or a single email address.
 /// The full value is stored (delivery and token claims need it) but only `masked` is ever rendered or logged.
-public struct Destination: Sendable, Hashable, Codable {
+public struct Destination: Sendable, Hashable {
     public let channel: Channel
     /// E.164 (`+919876543210`) or a lowercased-domain email address.
     public let value: String

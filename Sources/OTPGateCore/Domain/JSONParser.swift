@@ -1,14 +1,32 @@
-/// A strict RFC 8259 parser from bytes to `JSONValue`, with a nesting limit. Request bodies go through it:
-/// it is several times cheaper than `JSONDecoder` into an enum, and it refuses invalid UTF-8, trailing data and
-/// absurd nesting with a plain error instead of deep recursion.
+/// A strict RFC 8259 parser from bytes to `JSONValue`, with a nesting limit: the only way JSON comes in, whether a
+/// request body, a token, or a stored snapshot. It refuses invalid UTF-8, trailing data and absurd nesting with a plain
+/// error instead of deep recursion, refuses an object that repeats a key (RFC 8259 §4 leaves the meaning of one
+/// undefined, and two readers that pick different copies can be played against each other), and keeps each number's
+/// text (`JSONNumber`), so nothing is rounded.
 public struct JSONParser {
-    public struct Failure: Error, Sendable, Equatable {
+    public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
+        /// The byte at which the text stops being acceptable (for a repeated key: where its second occurrence starts).
         public let offset: Int
+        /// Set when the text is well-formed JSON but an object repeats this key (compared after unescaping).
+        public let duplicateKey: String?
+
+        public init(offset: Int, duplicateKey: String? = nil) {
+            self.offset = offset
+            self.duplicateKey = duplicateKey
+        }
+
+        public var description: String {
+            if let duplicateKey { return "the key \"\(duplicateKey)\" appears twice in one object (at byte \(offset))" }
+            return "not valid JSON (at byte \(offset))"
+        }
     }
 
     private let bytes: [UInt8]
     private var index = 0
     private let maxDepth: Int
+    /// The repeated key that comes first in the text. Parsing goes on after one, so that a syntax error anywhere
+    /// is reported as such and a duplicate is reported only for otherwise valid JSON.
+    private var duplicate: Failure?
 
     public static func parse(_ bytes: [UInt8], maxDepth: Int = 64) throws(Failure) -> JSONValue {
         var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
@@ -16,6 +34,7 @@ public struct JSONParser {
         let value = try parser.value(depth: 0)
         parser.skipWhitespace()
         guard parser.index == bytes.count else { throw Failure(offset: parser.index) }
+        if let duplicate = parser.duplicate { throw duplicate }
         return value
     }
 
@@ -62,12 +81,16 @@ public struct JSONParser {
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw failure }
+            let keyOffset = index
             let key = try string()
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure }
             index += 1
             skipWhitespace()
-            members[key] = try value(depth: depth)
+            let member = try value(depth: depth)
+            if members.updateValue(member, forKey: key) != nil, keyOffset < duplicate?.offset ?? Int.max {
+                duplicate = Failure(offset: keyOffset, duplicateKey: key)
+            }
             skipWhitespace()
             guard index < bytes.count else { throw failure }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
@@ -98,13 +121,27 @@ public struct JSONParser {
 
     private mutating func string() throws(Failure) -> String {
         index += 1
-        var out: [UInt8] = []
+        let start = index
+        // Most strings have no escape: scan to the closing quote and validate the bytes in place, with no copy.
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                guard let text = String(validating: bytes[start..<index], as: UTF8.self) else { throw Failure(offset: start) }
+                index += 1
+                return text
+            }
+            if byte == UInt8(ascii: "\\") { break }
+            if byte < 0x20 { throw failure }
+            index += 1
+        }
+        guard index < bytes.count else { throw failure }
+        var out = Array(bytes[start..<index])
         while index < bytes.count {
             let byte = bytes[index]
             switch byte {
             case UInt8(ascii: "\""):
                 index += 1
-                guard let text = String(validating: out, as: UTF8.self) else { throw failure }
+                guard let text = String(validating: out, as: UTF8.self) else { throw Failure(offset: start) }
                 return text
             case UInt8(ascii: "\\"):
                 index += 1
@@ -131,8 +168,8 @@ public struct JSONParser {
                     } else if (0xDC00..<0xE000).contains(scalar) {
                         throw failure
                     }
-                    guard let unicode = Unicode.Scalar(scalar) else { throw failure }
-                    out.append(contentsOf: Array(String(Character(unicode)).utf8))
+                    guard let unicode = Unicode.Scalar(scalar), let encoded = UTF8.encode(unicode) else { throw failure }
+                    out.append(contentsOf: encoded)
                 default: throw failure
                 }
             case 0..<0x20: throw failure
@@ -162,31 +199,11 @@ public struct JSONParser {
         return value
     }
 
-    /// The number grammar of RFC 8259 §6, then `Double`'s own conversion.
-    private mutating func number() throws(Failure) -> Double {
+    /// The number grammar of RFC 8259 §6; the text is kept as it is, with no conversion and no range limit.
+    private mutating func number() throws(Failure) -> JSONNumber {
         let start = index
-        func digits(_ p: inout JSONParser) -> Int {
-            let s = p.index
-            while p.index < p.bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(p.bytes[p.index]) { p.index += 1 }
-            return p.index - s
-        }
-        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
-        guard index < bytes.count else { throw failure }
-        if bytes[index] == UInt8(ascii: "0") {
-            index += 1
-        } else {
-            guard digits(&self) > 0 else { throw failure }
-        }
-        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
-            index += 1
-            guard digits(&self) > 0 else { throw failure }
-        }
-        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
-            index += 1
-            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
-            guard digits(&self) > 0 else { throw failure }
-        }
-        guard let value = Double(String(decoding: bytes[start..<index], as: UTF8.self)), value.isFinite else { throw Failure(offset: start) }
-        return value
+        guard let end = JSONNumber.end(of: bytes, from: start) else { throw failure }
+        index = end
+        return JSONNumber(validated: String(decoding: bytes[start..<end], as: UTF8.self))
     }
 }

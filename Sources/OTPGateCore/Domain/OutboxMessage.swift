@@ -1,5 +1,5 @@
 /// The delivery lifecycle of one outgoing message.
-public enum OutboxState: String, Sendable, Codable {
+public enum OutboxState: String, Sendable {
     /// Waiting for a worker (first try or a retry after `nextAttemptAt`).
     case pending
     /// Claimed by a worker until `leaseUntil`; an expired lease makes it claimable again.
@@ -80,7 +80,7 @@ public struct NewOutboxMessage: Sendable, Equatable {
 }
 
 /// What the outbox payload carries once unsealed: everything a sender needs to render and deliver.
-public struct MessagePayload: Sendable, Codable, Equatable {
+public struct MessagePayload: Sendable, Equatable {
     public var destination: String
     public var code: String
     public var purpose: String?

@@ -1,6 +1,6 @@
 /// The rules one tenant's verifications follow. Defaults follow NIST SP 800-63B and OWASP ASVS
 /// (see docs/SECURITY.md): 6 digits, 5 minutes, 5 attempts that survive resends, growing resend cooldowns.
-public struct Policy: Sendable, Codable, Equatable {
+public struct Policy: Sendable, Equatable {
     public var defaultCodeLength = 6
     public var defaultTTLSeconds = 300
     public var defaultMaxAttempts = 5
@@ -47,8 +47,8 @@ public struct Policy: Sendable, Codable, Equatable {
     }
 }
 
-/// Per-tenant overrides, stored as JSON on the tenant row.
-public struct PolicyOverrides: Sendable, Codable, Equatable {
+/// Per-tenant overrides, stored as JSON on the tenant row (`jsonText`).
+public struct PolicyOverrides: Sendable, Equatable {
     public var startsPerDestination: Int?
     public var startWindowSeconds: Int?
     public var failedChecksBeforeLock: Int?
@@ -59,15 +59,4 @@ public struct PolicyOverrides: Sendable, Codable, Equatable {
     public var tokenTTLSeconds: Int?
 
     public init() {}
-
-    enum CodingKeys: String, CodingKey {
-        case startsPerDestination = "starts_per_destination"
-        case startWindowSeconds = "start_window_seconds"
-        case failedChecksBeforeLock = "failed_checks_before_lock"
-        case lockSeconds = "lock_seconds"
-        case requestsPerKeyPerSecond = "requests_per_key_per_second"
-        case resendCooldownSeconds = "resend_cooldown_seconds"
-        case maxSends = "max_sends"
-        case tokenTTLSeconds = "token_ttl_seconds"
-    }
 }

@@ -1,5 +1,5 @@
 /// A customer of the deployment. Everything a tenant owns (verifications, keys, tokens, limits) is scoped by its id.
-public struct Tenant: Sendable, Codable, Equatable {
+public struct Tenant: Sendable, Equatable {
     public var id: String
     public var name: String
     public var createdAt: Timestamp
@@ -15,7 +15,7 @@ public struct Tenant: Sendable, Codable, Equatable {
 }
 
 /// An API key as stored: only the SHA-256 of the secret, plus a short non-secret prefix for listings.
-public struct APIKeyRecord: Sendable, Codable, Equatable {
+public struct APIKeyRecord: Sendable, Equatable {
     public var id: String
     public var tenantID: String
     public var hash: [UInt8]

@@ -2,13 +2,13 @@ public import Foundation
 
 /// The stored lifecycle of a verification. `expired` is written by the sweeper; until then a pending
 /// verification past its `expiresAt` is *reported* as expired (see `Verification.displayStatus(at:)`).
-public enum VerificationState: String, Sendable, Codable {
+public enum VerificationState: String, Sendable {
     case pending, approved, canceled, expired
 }
 
 /// One verification: a code sent to one destination, checked at most `maxAttempts` times before `expiresAt`.
 /// Only a keyed hash of the current code is kept (`codeHash`).
-public struct Verification: Sendable, Codable, Equatable {
+public struct Verification: Sendable, Equatable {
     public var id: String
     public var tenantID: String
     public var channel: Channel

@@ -1,10 +1,13 @@
 import Foundation
 
 /// The verification use cases: start, check, resend, cancel, read, and token issue and introspection.
-/// It owns the decisions and talks to the world only through its seams (Store, Clock, RandomSource,
-/// TokenSigner, and the sealed outbox). HTTP layers, native or vendor-compatible, call it and render the result.
+/// It builds each command (new ids, codes, hashes, sealed messages) and hands it to the store, which decides it
+/// with the use case's decider (`StartDecider`, `CheckDecider` …) inside its transaction. It talks to the world
+/// only through its seams (the verification store and token ledger ports, Clock, RandomSource, TokenSigner).
+/// HTTP layers, native or vendor-compatible, call it and render the result.
 public struct VerificationEngine: Sendable {
-    public let store: any Store
+    public let store: any VerificationStore
+    public let tokenLedger: any TokenLedger
     public let clock: any Clock
     public let random: any RandomSource
     public let hasher: CodeHasher
@@ -17,11 +20,12 @@ public struct VerificationEngine: Sendable {
     public let localDelivery: (any LocalDelivery)?
 
     public init(
-        store: any Store, clock: any Clock, random: any RandomSource, hasher: CodeHasher, outboxBox: SecretBox,
+        store: any VerificationStore, tokenLedger: any TokenLedger, clock: any Clock, random: any RandomSource, hasher: CodeHasher, outboxBox: SecretBox,
         signer: any TokenSigner, defaultPolicy: Policy, issuer: String, observer: any EngineObserver = NoEngineObserver(),
         localDelivery: (any LocalDelivery)? = nil
     ) {
         self.store = store
+        self.tokenLedger = tokenLedger
         self.clock = clock
         self.random = random
         self.hasher = hasher
@@ -35,8 +39,8 @@ public struct VerificationEngine: Sendable {
 
     public func policy(for principal: Principal) -> Policy { defaultPolicy.applying(principal.tenant.policy) }
 
-    private func admission(_ principal: Principal, _ policy: Policy, _ now: Timestamp) -> RequestAdmission {
-        RequestAdmission(keyID: principal.keyID, limitPerSecond: policy.requestsPerKeyPerSecond, now: now)
+    private func keyRequest(_ principal: Principal, _ policy: Policy, _ now: Timestamp) -> KeyRequest {
+        KeyRequest(keyID: principal.keyID, limitPerSecond: policy.requestsPerKeyPerSecond, now: now)
     }
 
     // MARK: start
@@ -57,7 +61,7 @@ public struct VerificationEngine: Sendable {
             resendAvailableAt: now + policy.resendCooldown(afterSends: 1), updatedAt: now)
         let message = try sealedMessage(for: verification, send: 1, code: code, now: now)
         let result = try await store.startVerification(
-            StartCommand(verification: verification, message: message, policy: policy, admission: admission(principal, policy, now), idempotency: idempotency))
+            StartCommand(verification: verification, message: message, policy: policy, keyRequest: keyRequest(principal, policy, now), idempotency: idempotency))
         if case .created = result {
             observer.verificationStarted(channel: verification.channel)
             handOff(message)
@@ -88,7 +92,7 @@ public struct VerificationEngine: Sendable {
         let policy = policy(for: principal)
         let candidate = hasher.hash(code: code, verificationID: id)
         let outcome = try await store.checkVerification(
-            CheckCommand(id: id, tenantID: principal.tenant.id, candidateHash: candidate, now: now, policy: policy, admission: admission(principal, policy, now)))
+            CheckCommand(id: id, tenantID: principal.tenant.id, candidateHash: candidate, now: now, policy: policy, keyRequest: keyRequest(principal, policy, now)))
         switch outcome {
         case .incorrect(let v):
             observer.checkFailed(channel: v.channel)
@@ -125,18 +129,17 @@ public struct VerificationEngine: Sendable {
         guard Identifier.isWellFormed(id, prefix: "vrf") else { throw VerificationError.notFound }
         let now = clock.now()
         let policy = policy(for: principal)
-        // Read first to render the message; the store re-checks every rule inside its transaction.
-        let current = try await store.verification(id: id, tenantID: principal.tenant.id, admission: nil)
-        if let channel, channel != current.channel { throw VerificationError.channelMismatch }
+        // Read first to render the message; the store decides every rule inside its transaction.
+        let current = try await store.verification(id: id, tenantID: principal.tenant.id, keyRequest: nil)
         let code = CodeGenerator(random: random).generate(length: current.codeLength)
         var renewed = current
         renewed.expiresAt = now + .seconds(current.ttlSeconds)
-        // The store numbers the message by the send it really is (a concurrent resend may have come first).
+        // `ResendDecider` renumbers the message by the send it really is (a concurrent resend may have come first).
         var message = try sealedMessage(for: renewed, send: current.sends + 1, code: code, now: now)
         let v = try await store.resendVerification(
             ResendCommand(
                 id: id, tenantID: principal.tenant.id, channel: channel, codeHash: hasher.hash(code: code, verificationID: id),
-                message: message, now: now, policy: policy, admission: admission(principal, policy, now)))
+                message: message, now: now, policy: policy, keyRequest: keyRequest(principal, policy, now)))
         message.id = NewOutboxMessage.id(verificationID: v.id, send: v.sends)
         message.expiresAt = v.expiresAt
         handOff(message)
@@ -146,13 +149,13 @@ public struct VerificationEngine: Sendable {
     public func cancel(id: String, principal: Principal) async throws -> Verification {
         guard Identifier.isWellFormed(id, prefix: "vrf") else { throw VerificationError.notFound }
         let now = clock.now()
-        return try await store.cancelVerification(id: id, tenantID: principal.tenant.id, now: now, admission: admission(principal, policy(for: principal), now))
+        return try await store.cancelVerification(id: id, tenantID: principal.tenant.id, now: now, keyRequest: keyRequest(principal, policy(for: principal), now))
     }
 
     public func verification(id: String, principal: Principal) async throws -> Verification {
         guard Identifier.isWellFormed(id, prefix: "vrf") else { throw VerificationError.notFound }
         let now = clock.now()
-        return try await store.verification(id: id, tenantID: principal.tenant.id, admission: admission(principal, policy(for: principal), now))
+        return try await store.verification(id: id, tenantID: principal.tenant.id, keyRequest: keyRequest(principal, policy(for: principal), now))
     }
 
     // MARK: tokens
@@ -160,19 +163,17 @@ public struct VerificationEngine: Sendable {
     /// Introspects a token for the calling tenant; with `consume`, the token is accepted once across the deployment.
     public func verifyToken(_ token: String, consume: Bool, purpose: String?, principal: Principal) async throws -> TokenVerdict {
         let now = clock.now()
-        try await store.admit(admission(principal, policy(for: principal), now))
+        try await store.countKeyRequest(keyRequest(principal, policy(for: principal), now))
         let claims: VerificationClaims
         switch await signer.verifySignature(token) {
         case .failure(let rejection): return .invalid(rejection)
         case .success(let c): claims = c
         }
-        guard claims.tenantID == principal.tenant.id else { return .invalid(.tenantMismatch) }
-        guard claims.exp > now.seconds else { return .invalid(.expired) }
-        if let purpose, purpose != claims.purpose { return .invalid(.purposeMismatch) }
+        if let rejection = TokenDecider.rejection(claims, tenantID: principal.tenant.id, purpose: purpose, now: now) { return .invalid(rejection) }
         if consume {
-            let first = try await store.consumeToken(jti: claims.jti, tenantID: claims.tenantID, expiresAt: Timestamp(seconds: claims.exp), now: now)
+            let first = try await tokenLedger.consume(TokenDecider.consumption(claims, now: now))
             return first ? .valid(claims) : .invalid(.alreadyUsed)
         }
-        return try await store.isTokenConsumed(jti: claims.jti) ? .invalid(.alreadyUsed) : .valid(claims)
+        return try await tokenLedger.isConsumed(jti: claims.jti) ? .invalid(.alreadyUsed) : .valid(claims)
     }
 }

@@ -2,7 +2,7 @@ public import Foundation
 
 /// A point in time as whole milliseconds since the Unix epoch: the unit every stored timestamp uses,
 /// so SQLite and PostgreSQL compare the same integers and tests can move time without sleeping.
-public struct Timestamp: Sendable, Hashable, Comparable, Codable {
+public struct Timestamp: Sendable, Hashable, Comparable {
     public var milliseconds: Int64
 
     public init(milliseconds: Int64) { self.milliseconds = milliseconds }
@@ -25,12 +25,6 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
     /// ISO 8601 in UTC with second precision, as the API renders times.
     public var iso8601: String { Timestamp.formatter.format(date) }
     private static let formatter = Date.ISO8601FormatStyle(includingFractionalSeconds: false, timeZone: .gmt)
-
-    public init(from decoder: any Decoder) throws { milliseconds = try decoder.singleValueContainer().decode(Int64.self) }
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(milliseconds)
-    }
 }
 
 extension Duration {

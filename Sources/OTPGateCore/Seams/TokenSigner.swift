@@ -1,6 +1,6 @@
 /// The claims of a verification token: OIDC names for the verified destination, the tenant, the purpose
 /// and the caller's bound context, so a downstream service can trust one signed object.
-public struct VerificationClaims: Sendable, Codable, Equatable {
+public struct VerificationClaims: Sendable, Equatable {
     public var iss: String
     public var sub: String
     public var tenantID: String
@@ -35,14 +35,6 @@ public struct VerificationClaims: Sendable, Codable, Equatable {
         self.context = context
         self.reference = reference
         self.amr = amr
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case iss, sub, jti, iat, exp, purpose, context, reference, amr, email
-        case tenantID = "tenant_id"
-        case phoneNumber = "phone_number"
-        case phoneNumberVerified = "phone_number_verified"
-        case emailVerified = "email_verified"
     }
 }
 

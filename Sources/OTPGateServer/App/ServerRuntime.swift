@@ -18,8 +18,9 @@ public struct ServerRuntime: Sendable {
     let routes: RouteTable
     let dependencies: ServerDependencies
 
-    /// Opens the store the settings name and applies migrations.
-    public static func openStore(_ settings: ServerSettings) async throws -> any Store {
+    /// The store the settings name, not yet migrated. A PostgreSQL store is also a `Service` (its connection pool)
+    /// that must run while it is used: `serve` runs it in its `ServiceGroup`, commands use `StoreRunner`.
+    public static func openStore(_ settings: ServerSettings) throws -> any Store {
         let store: any Store
         switch settings.database {
         case .sqlite(let path):
@@ -30,7 +31,6 @@ public struct ServerRuntime: Sendable {
                 batching: PostgresBatching(maxBatch: settings.postgresBatchSize, concurrentBatches: settings.postgresBatchConcurrency),
                 timeout: settings.postgresTimeout)
         }
-        try await store.migrate()
         return store
     }
 
@@ -50,13 +50,13 @@ public struct ServerRuntime: Sendable {
         let local = LocalDeliveryQueue(lease: .seconds(30))
         let outboxBox = SecretBox(masterKey: master, purpose: "outbox")
         let engine = VerificationEngine(
-            store: store, clock: dependencies.clock, random: dependencies.random, hasher: CodeHasher(secret: codeSecret),
+            store: store, tokenLedger: store, clock: dependencies.clock, random: dependencies.random, hasher: CodeHasher(secret: codeSecret),
             outboxBox: outboxBox, signer: signer, defaultPolicy: settings.policy, issuer: settings.issuer, observer: metrics,
             localDelivery: dependencies.runBackgroundServices ? local : nil)
         var worker = OutboxWorker(
             store: store, sender: sender, box: outboxBox, renderer: MessageRenderer(), clock: dependencies.clock, metrics: metrics,
             local: local, logger: dependencies.logger)
-        worker.pollInterval = settings.outboxPollInterval
+        worker.maxIdle = settings.outboxMaxIdle
         worker.maxAttempts = settings.maxDeliveryAttempts
         let sweeper = Sweeper(
             store: store, clock: dependencies.clock, metrics: metrics, logger: dependencies.logger, interval: settings.sweepInterval,
@@ -99,11 +99,6 @@ public struct ServerRuntime: Sendable {
             router: buildRouter(),
             configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "otpgate"),
             services: services, logger: dependencies.logger)
-    }
-
-    /// Serves until SIGINT or SIGTERM, then lets in-flight requests and the outbox worker finish.
-    public func run() async throws {
-        try await buildApplication().runService()
     }
 
     /// The (method, path) pairs the router serves, as OpenAPI spells them.

@@ -3,11 +3,11 @@ public import OTPGateCore
 
 /// Tenant and key administration, shared by the CLI and the first-start bootstrap.
 public struct TenantAdmin: Sendable {
-    public let store: any Store
+    public let store: any TenantStore & SecretStore
     public let clock: any Clock
     public let random: any RandomSource
 
-    public init(store: any Store, clock: any Clock = SystemClock(), random: any RandomSource = SystemRandomSource()) {
+    public init(store: any TenantStore & SecretStore, clock: any Clock = SystemClock(), random: any RandomSource = SystemRandomSource()) {
         self.store = store
         self.clock = clock
         self.random = random

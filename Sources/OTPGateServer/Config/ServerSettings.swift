@@ -50,7 +50,7 @@ public struct ServerSettings: Sendable {
     /// them at start-up, by name only, since such a variable is otherwise silently ignored.
     public var unrecognizedVariables: [String] = []
     public var policy: Policy
-    public var outboxPollInterval: Duration = .milliseconds(500)
+    public var outboxMaxIdle: Duration = .milliseconds(500)
     public var sweepInterval: Duration = .seconds(30)
     public var maxDeliveryAttempts = 5
     /// Tenants' API keys and settings are cached this long (by the injected clock); a revoked key or a changed

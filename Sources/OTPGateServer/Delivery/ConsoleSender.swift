@@ -20,19 +20,17 @@ public struct ConsoleSender: MessageSender {
     }
 
     public func send(_ message: OutgoingMessage) async throws {
-        var object: [String: String] = [
-            "type": "otpgate.console.message",
-            "message_id": message.messageID,
-            "tenant_id": message.tenantID,
-            "verification_id": message.verificationID,
-            "channel": message.channel.rawValue,
-            "to": message.destination,
-            "text": message.text,
+        var object: [String: JSONValue] = [
+            "type": .string("otpgate.console.message"),
+            "message_id": .string(message.messageID),
+            "tenant_id": .string(message.tenantID),
+            "verification_id": .string(message.verificationID),
+            "channel": .string(message.channel.rawValue),
+            "to": .string(message.destination),
+            "text": .string(message.text),
         ]
-        if let subject = message.subject { object["subject"] = subject }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        write(String(decoding: try encoder.encode(object), as: UTF8.self))
+        if let subject = message.subject { object["subject"] = .string(subject) }
+        write(JSONValue.object(object).canonicalText)
     }
 }
 

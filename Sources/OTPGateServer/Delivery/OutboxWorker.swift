@@ -7,7 +7,7 @@ public import ServiceLifecycle
 /// the sender once per attempt, and records the outcome. Failed attempts are retried with exponential backoff;
 /// a claim abandoned by a crashed process is picked up again when its lease runs out.
 public struct OutboxWorker: Service {
-    let store: any Store
+    let store: any OutboxStore
     let sender: any MessageSender
     let box: SecretBox
     let renderer: MessageRenderer
@@ -15,15 +15,21 @@ public struct OutboxWorker: Service {
     let metrics: ServerMetrics
     let local: LocalDeliveryQueue
     let logger: Logger
-    var pollInterval: Duration = .milliseconds(500)
+    /// The longest the worker sleeps while it knows of no due message: other instances may add work (or leave
+    /// claims to run out) without being able to wake this one.
+    var maxIdle: Duration = .milliseconds(500)
     var batchSize = 128
     var lease: Duration = .seconds(30)
     var maxAttempts = 5
     var concurrency = 16
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            if await drainOnce() == 0 { await idle() }
+        await withGracefulShutdownHandler {
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                if await drainOnce() == 0 { await sleepUntilDue() }
+            }
+        } onGracefulShutdown: {
+            local.wake()
         }
         // Messages already handed over are claimed by this process: deliver them before exiting.
         while !local.isEmpty { await deliverBatch(local.take(batchSize)) }
@@ -70,15 +76,16 @@ public struct OutboxWorker: Service {
         }
     }
 
-    /// Waits for a nudge or the poll interval, whichever comes first, returning early on shutdown.
-    private func idle() async {
-        let step = Duration.milliseconds(10)
-        var waited = Duration.zero
-        while waited < pollInterval, !Task.isShuttingDownGracefully, !Task.isCancelled {
-            if local.hasWork() { return }
-            try? await Task.sleep(for: step)
-            waited += step
+    /// Sleeps until the earliest due message the store knows of (at most `maxIdle`), waking early for a message
+    /// handed over or written in this process, or for shutdown.
+    private func sleepUntilDue() async {
+        var wait = maxIdle
+        do {
+            if let due = try await store.nextOutboxDue() { wait = min(max(due - clock.now(), .zero), maxIdle) }
+        } catch {
+            logger.warning("outbox due time unavailable", metadata: ["error": .string(String(describing: error))])
         }
+        await local.sleep(upTo: wait)
     }
 
     func deliver(_ message: OutboxMessage) async -> DeliveryResult {
@@ -87,7 +94,7 @@ public struct OutboxWorker: Service {
             metrics.messageDelivered(channel: message.channel, sender: sender.name, outcome: label)
             return DeliveryResult(messageID: message.id, attempt: message.attempts, outcome: outcome)
         }
-        guard now < message.expiresAt else { return result(.expired, "expired") }
+        if DeliveryDecider.isExpired(message, now: now) { return result(.expired, "expired") }
         guard let sealed = message.sealedPayload,
               let payload = try? MessagePayload(encoded: box.open(sealed))
         else {
@@ -106,11 +113,9 @@ public struct OutboxWorker: Service {
             logger.warning(
                 "delivery attempt failed",
                 metadata: ["message_id": .stringConvertible(message.id), "attempt": .stringConvertible(message.attempts), "reason": .string(delivery.reason)])
-            if delivery.retryable, message.attempts < maxAttempts {
-                let backoff = Duration.seconds(1 << min(message.attempts, 8))
-                return result(.retry(at: now + backoff, error: delivery.reason), "retry")
-            }
-            return result(.failed(error: delivery.reason), "failed")
+            let outcome = DeliveryDecider.afterFailure(message, error: delivery, now: now, maxAttempts: maxAttempts)
+            if case .retry = outcome { return result(outcome, "retry") }
+            return result(outcome, "failed")
         }
     }
 }

@@ -7,7 +7,7 @@ import OTPGateCore
 /// Resolves `Authorization: Bearer <api key>` to a principal. Only the key's SHA-256 is looked up.
 struct APIKeyAuthenticator: RouterMiddleware {
     typealias Context = AppRequestContext
-    let store: any Store
+    let store: any TenantStore
     let cache: PrincipalCache
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {

@@ -4,7 +4,8 @@ import NIOCore
 import OTPGateCore
 
 /// A request body parsed as a JSON object, with typed accessors that fail with a problem naming the field.
-/// Unknown fields are refused, so a misspelt option never silently falls back to a default.
+/// Unknown fields are refused, so a misspelt option never silently falls back to a default. Text that is not JSON is
+/// 400 `malformed_json`; JSON with a key repeated in one object (at any depth) is 400 `invalid_json`, naming the key.
 struct JSONBody {
     let fields: [String: JSONValue]
     let raw: [UInt8]
@@ -24,6 +25,9 @@ struct JSONBody {
         do {
             value = try JSONParser.parse(raw)
         } catch {
+            if let key = error.duplicateKey {
+                throw Problem.invalidJSON("the key \"\(key.prefix(64))\" appears more than once in one object (at byte \(error.offset))")
+            }
             throw Problem.malformedJSON("the request body is not valid JSON (at byte \(error.offset))")
         }
         guard case .object(let fields) = value else { throw Problem.malformedJSON("the request body must be a JSON object") }
@@ -53,10 +57,11 @@ struct JSONBody {
         switch fields[name] {
         case nil, .null?: return nil
         case .number(let n)?:
-            guard n.rounded() == n, n >= Double(range.lowerBound), n <= Double(range.upperBound) else {
+            // Exact, on the number's text: 6, 6.0 and 6e0 are six; 6.5, 1e400 and 2^64 are refused, never rounded.
+            guard let value = n.intValue, range.contains(value) else {
                 throw Problem.invalidField(name, "must be an integer from \(range.lowerBound) to \(range.upperBound)")
             }
-            return Int(n)
+            return value
         case let other?: throw Problem.invalidField(name, "must be an integer, not \(other.typeName)")
         }
     }
@@ -109,7 +114,7 @@ struct JSONBody {
         case nil, .null?: return nil
         case .object(let o)?:
             let value = JSONValue.object(o)
-            guard value.canonicalText.utf8.count <= maxBytes else { throw Problem.invalidField(name, "must be at most \(maxBytes) bytes of JSON") }
+            guard value.serialized.count <= maxBytes else { throw Problem.invalidField(name, "must be at most \(maxBytes) bytes of JSON") }
             return value
         case let other?: throw Problem.invalidField(name, "must be an object, not \(other.typeName)")
         }

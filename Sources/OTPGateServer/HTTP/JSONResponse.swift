@@ -28,11 +28,11 @@ enum VerificationView {
             "created_at": .string(v.createdAt.iso8601),
             "updated_at": .string(v.updatedAt.iso8601),
             "expires_at": .string(v.expiresAt.iso8601),
-            "code_length": .number(Double(v.codeLength)),
-            "attempts_remaining": .number(Double(v.attemptsRemaining)),
-            "max_attempts": .number(Double(v.maxAttempts)),
-            "sends": .number(Double(v.sends)),
-            "max_sends": .number(Double(v.maxSends)),
+            "code_length": .int(v.codeLength),
+            "attempts_remaining": .int(v.attemptsRemaining),
+            "max_attempts": .int(v.maxAttempts),
+            "sends": .int(v.sends),
+            "max_sends": .int(v.maxSends),
             "resend_available_at": .string(v.resendAvailableAt.iso8601),
         ]
         if let purpose = v.purpose { o["purpose"] = .string(purpose) }

@@ -5,7 +5,7 @@ import OTPGateCore
 
 /// Unauthenticated operational endpoints: liveness, readiness, metrics, the OpenAPI document and the JWKS.
 struct OpsController: Sendable {
-    let store: any Store
+    let store: any StoreLifecycle
     let signer: any TokenSigner
     let metrics: ServerMetrics
 

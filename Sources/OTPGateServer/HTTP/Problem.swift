@@ -33,6 +33,11 @@ public struct Problem: Error, Sendable {
         Problem(status: .badRequest, code: "malformed_json", title: "Malformed JSON", detail: detail)
     }
 
+    /// Well-formed JSON the API still refuses: a key repeated in one object.
+    static func invalidJSON(_ detail: String) -> Problem {
+        Problem(status: .badRequest, code: "invalid_json", title: "Invalid JSON", detail: detail)
+    }
+
     static let notFound = Problem(status: .notFound, code: "not_found", title: "Not found", detail: "no such resource")
 
     /// The problem for an engine refusal.
@@ -42,7 +47,7 @@ public struct Problem: Error, Sendable {
             self.init(status: .notFound, code: "not_found", title: "Verification not found", detail: "no verification with this id")
         case .incorrectCode(let remaining):
             self.init(status: .unprocessableContent, code: "incorrect_code", title: "Incorrect code", detail: "the code does not match")
-            extensions["attempts_remaining"] = .number(Double(remaining))
+            extensions["attempts_remaining"] = .int(remaining)
         case .maxAttemptsReached:
             self.init(status: .tooManyRequests, code: "max_attempts_reached", title: "Too many attempts",
                       detail: "this verification allows no more checks; start a new one")
@@ -84,7 +89,7 @@ public struct Problem: Error, Sendable {
         var body: [String: JSONValue] = extensions
         body["type"] = .string("urn:otpgate:problem:\(code)")
         body["title"] = .string(title)
-        body["status"] = .number(Double(status.code))
+        body["status"] = .int(status.code)
         body["detail"] = .string(detail)
         body["code"] = .string(code)
         if let field { body["field"] = .string(field) }
@@ -93,17 +98,8 @@ public struct Problem: Error, Sendable {
         if let retryAfter {
             let seconds = max(1, retryAfter.secondsRoundedUp)
             headers[.retryAfter] = String(seconds)
-            body["retry_after"] = .number(Double(seconds))
+            body["retry_after"] = .int(seconds)
         }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSONValue.object(body).serialized)))
     }
-}
-
-extension JSONEncoder {
-    /// Sorted keys and no escaped slashes: stable, readable responses.
-    static let api: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
 }

@@ -1,4 +1,3 @@
-import Foundation
 import Hummingbird
 import OTPGateCore
 
@@ -18,9 +17,7 @@ struct TokenController: Sendable {
         let purpose = try body.label("purpose")
         switch try await engine.verifyToken(token, consume: consume, purpose: purpose, principal: principal) {
         case .valid(let claims):
-            let encoded = try JSONEncoder.api.encode(claims)
-            let claimsValue = try JSONDecoder().decode(JSONValue.self, from: encoded)
-            return JSONResponse.make(.ok, .object(["valid": .bool(true), "consumed": .bool(consume), "claims": claimsValue]))
+            return JSONResponse.make(.ok, .object(["valid": .bool(true), "consumed": .bool(consume), "claims": claims.json]))
         case .invalid(let rejection):
             return JSONResponse.make(.ok, .object(["valid": .bool(false), "reason": .string(rejection.rawValue)]))
         }

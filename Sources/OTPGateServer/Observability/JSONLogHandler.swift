@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+import OTPGateCore
 import Synchronization
 
 /// Structured logs: one JSON object per line on stderr (stdout is the development console channel).
@@ -21,19 +22,17 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var object: [String: String] = [
-            "ts": Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)),
-            "level": event.level.rawValue,
-            "logger": label,
-            "msg": event.message.description,
+        var object: [String: JSONValue] = [
+            "ts": .string(Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))),
+            "level": .string(event.level.rawValue),
+            "logger": .string(label),
+            "msg": .string(event.message.description),
         ]
         for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
-            object[key] = value.description
+            object[key] = .string(value.description)
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard var line = try? encoder.encode(object) else { return }
+        var line = JSONValue.object(object).serialized
         line.append(0x0A)
-        Self.output.withLock { $0.write(line) }
+        Self.output.withLock { $0.write(Data(line)) }
     }
 }

@@ -1,0 +1,67 @@
+import Foundation
+
+public struct ResendCommand: Sendable {
+    public var id: String
+    public var tenantID: String
+    public var channel: Channel?
+    /// The new code's keyed hash.
+    public var codeHash: [UInt8]
+    /// The new code's sealed message, numbered by the engine's guess of the send; the decider renumbers it.
+    public var message: NewOutboxMessage
+    public var now: Timestamp
+    public var policy: Policy
+    public var keyRequest: KeyRequest?
+
+    public init(
+        id: String, tenantID: String, channel: Channel?, codeHash: [UInt8], message: NewOutboxMessage, now: Timestamp, policy: Policy,
+        keyRequest: KeyRequest?
+    ) {
+        self.id = id
+        self.tenantID = tenantID
+        self.channel = channel
+        self.codeHash = codeHash
+        self.message = message
+        self.now = now
+        self.policy = policy
+        self.keyRequest = keyRequest
+    }
+}
+
+/// Decides a resend. Rules, in order: the tenant, the requested channel, the verification's state (as for a
+/// check), the send limit, the cooldown, the destination's lock. A resend gives a fresh lifetime and a longer
+/// cooldown and never resets the attempt counter (NIST SP 800-63B-4); undelivered earlier codes are erased.
+public enum ResendDecider {
+    public enum Decision: Sendable, Equatable {
+        case apply(Writes)
+        case refuse(VerificationError)
+    }
+
+    public struct Writes: Sendable, Equatable {
+        public var verification: Verification
+        /// The new code's message, numbered by the send it really is (a concurrent resend may have come first).
+        public var message: NewOutboxMessage
+        /// Undelivered messages of this verification are superseded before `message` is written.
+        public var supersedesMessagesOf: String
+    }
+
+    public static func decide(_ command: ResendCommand, verification: Verification?, destination: DestinationState?) -> Decision {
+        guard let v = verification, v.tenantID == command.tenantID else { return .refuse(.notFound) }
+        if let channel = command.channel, channel != v.channel { return .refuse(.channelMismatch) }
+        let now = command.now
+        if let refusal = CheckDecider.refusal(v, now: now) { return .refuse(refusal) }
+        if v.sends >= v.maxSends { return .refuse(.maxSendsReached) }
+        if now < v.resendAvailableAt { return .refuse(.resendCooldown(retryAfter: v.resendAvailableAt - now)) }
+        if let refusal = DestinationRules.lockRefusal(lockedUntil: destination?.lockedUntil, now: now) { return .refuse(refusal) }
+        var next = v
+        next.codeHash = .init(command.codeHash)
+        next.sends += 1
+        next.lastSentAt = now
+        next.expiresAt = now + .seconds(v.ttlSeconds)
+        next.resendAvailableAt = now + command.policy.resendCooldown(afterSends: next.sends)
+        next.updatedAt = now
+        var message = command.message
+        message.id = NewOutboxMessage.id(verificationID: v.id, send: next.sends)
+        message.expiresAt = next.expiresAt
+        return .apply(Writes(verification: next, message: message, supersedesMessagesOf: v.id))
+    }
+}

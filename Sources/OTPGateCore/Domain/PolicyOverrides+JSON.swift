@@ -1,0 +1,35 @@
+extension PolicyOverrides {
+    /// The stored names of the overrides: those of the `Codable` form this replaces, so stored rows still read.
+    private static func members() -> [(name: String, value: WritableKeyPath<PolicyOverrides, Int?>)] {
+        [
+            ("starts_per_destination", \.startsPerDestination),
+            ("start_window_seconds", \.startWindowSeconds),
+            ("failed_checks_before_lock", \.failedChecksBeforeLock),
+            ("lock_seconds", \.lockSeconds),
+            ("requests_per_key_per_second", \.requestsPerKeyPerSecond),
+            ("resend_cooldown_seconds", \.resendCooldownSeconds),
+            ("max_sends", \.maxSends),
+            ("token_ttl_seconds", \.tokenTTLSeconds),
+        ]
+    }
+
+    /// The overrides as stored on the tenant row: a JSON object of the values that are set, keys sorted
+    /// (`{}` when none is), e.g. `{"lock_seconds":60,"starts_per_destination":1}`.
+    public var jsonText: String {
+        var o: [String: JSONValue] = [:]
+        for member in Self.members() {
+            if let value = self[keyPath: member.value] { o[member.name] = .int(value) }
+        }
+        return JSONValue.object(o).canonicalText
+    }
+
+    /// Reads `jsonText`. A missing member or `null` leaves that override unset; unknown members are ignored; a value
+    /// that is not an integer in `Int`'s range is an error naming it.
+    public init(jsonText: String) throws {
+        let f = try JSONFields(parsing: jsonText)
+        self.init()
+        for member in Self.members() {
+            self[keyPath: member.value] = try f.optionalInt(member.name)
+        }
+    }
+}

@@ -1,0 +1,32 @@
+/// The transactional outbox as the delivery worker sees it: claim due messages under a lease, record outcomes.
+public protocol OutboxStore: Sendable {
+    /// Claims up to `limit` due messages for `leaseUntil`; a claim whose lease ran out can be claimed again.
+    func claimOutbox(limit: Int, now: Timestamp, leaseUntil: Timestamp) async throws -> [OutboxMessage]
+    /// Records the outcomes of delivery attempts of claimed messages; an outcome whose claim was lost
+    /// (its lease ran out and another worker claimed the message again) is ignored.
+    func finishOutbox(_ results: [DeliveryResult], now: Timestamp) async throws
+    /// When the earliest message not yet claimed (or whose claim runs out) becomes due, if any: the worker sleeps
+    /// until then.
+    func nextOutboxDue() async throws -> Timestamp?
+}
+
+public enum DeliveryOutcome: Sendable, Equatable {
+    case sent
+    case retry(at: Timestamp, error: String)
+    case failed(error: String)
+    /// Not sent because the code is no longer useful.
+    case expired
+}
+
+/// The outcome of one delivery attempt, fenced by the attempt number the claim returned.
+public struct DeliveryResult: Sendable, Equatable {
+    public var messageID: String
+    public var attempt: Int
+    public var outcome: DeliveryOutcome
+
+    public init(messageID: String, attempt: Int, outcome: DeliveryOutcome) {
+        self.messageID = messageID
+        self.attempt = attempt
+        self.outcome = outcome
+    }
+}

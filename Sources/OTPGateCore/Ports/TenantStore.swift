@@ -1,0 +1,13 @@
+/// Tenants, their policies and their API keys; authentication reads `principal(forKeyHash:)`.
+public protocol TenantStore: Sendable {
+    func createTenant(_ tenant: Tenant, firstKey: APIKeyRecord) async throws
+    func tenants() async throws -> [Tenant]
+    func tenant(id: String) async throws -> Tenant?
+    func updateTenantPolicy(id: String, overrides: PolicyOverrides) async throws -> Bool
+    func createAPIKey(_ key: APIKeyRecord) async throws
+    func apiKeys(tenantID: String) async throws -> [APIKeyRecord]
+    /// Marks a key revoked; `false` if no such key or already revoked.
+    func revokeAPIKey(id: String, at: Timestamp) async throws -> Bool
+    /// The tenant and key id for an unrevoked key with this hash.
+    func principal(forKeyHash hash: [UInt8]) async throws -> Principal?
+}
