@@ -28,9 +28,12 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
-        // The engine: domain types, rules and the seams (Store, Clock, RandomSource, Signer, MessageSender). No I/O.
+        // Each module has one reason to change; the comment lists what it may import (docs/ARCHITECTURE.md).
+
+        // The engine: domain types, deciders, the store ports and the seams. No I/O. Imports: Crypto, Logging.
         .target(
             name: "OTPGateCore",
             dependencies: [
@@ -39,7 +42,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The embedded store: SQLite through GRDB with a group-committing writer.
+        // The embedded store: SQLite through GRDB with a group-committing writer. Imports: Core, GRDB.
         .target(
             name: "OTPGateSQLite",
             dependencies: [
@@ -49,7 +52,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The scale-out store: PostgreSQL through PostgresNIO's pooled client.
+        // The scale-out store: PostgreSQL through PostgresNIO's pooled client, run as a service.
+        // Imports: Core, PostgresNIO, ServiceLifecycle.
         .target(
             name: "OTPGatePostgres",
             dependencies: [
@@ -60,38 +64,95 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // HTTP, tokens, delivery worker, metrics, configuration and the application wiring.
+        // Metrics and log lines. Imports: Core, Metrics, Prometheus, Logging.
+        .target(
+            name: "OTPGateObservability",
+            dependencies: [
+                "OTPGateCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Verification tokens: ES256 JWTs and the JWKS, keys from the secret store. Imports: Core, JWTKit, Crypto.
+        .target(
+            name: "OTPGateTokens",
+            dependencies: [
+                "OTPGateCore",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Delivery: the outbox worker and the senders. Imports: Core, Observability, ServiceLifecycle, Logging.
+        .target(
+            name: "OTPGateDelivery",
+            dependencies: [
+                "OTPGateCore",
+                "OTPGateObservability",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The native HTTP API: routes, API-key auth, request bodies, problems, the OpenAPI document.
+        // Imports: Core, Observability, Hummingbird, Yams. Never a store driver.
+        .target(
+            name: "OTPGateNativeAPI",
+            dependencies: [
+                "OTPGateCore",
+                "OTPGateObservability",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.embedInCode("openapi.yaml")],
+            swiftSettings: swiftSettings
+        ),
+        // The application: configuration, wiring, background jobs. The only module that imports both store drivers.
         .target(
             name: "OTPGateServer",
             dependencies: [
                 "OTPGateCore",
                 "OTPGateSQLite",
                 "OTPGatePostgres",
+                "OTPGateObservability",
+                "OTPGateTokens",
+                "OTPGateDelivery",
+                "OTPGateNativeAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "JWTKit", package: "jwt-kit"),
             ],
             swiftSettings: swiftSettings
         ),
+        // The command line: serve, migrate, tenant and key administration. Imports: Server (and what it exports).
         .executableTarget(
             name: "otpgate",
             dependencies: [
                 "OTPGateServer",
+                "OTPGateCore",
+                "OTPGateObservability",
+                "OTPGateDelivery",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "OTPGateTests",
             dependencies: [
+                "OTPGateCore",
                 "OTPGateServer",
                 "OTPGatePostgres",
                 "OTPGateSQLite",
+                "OTPGateObservability",
+                "OTPGateTokens",
+                "OTPGateDelivery",
+                "OTPGateNativeAPI",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

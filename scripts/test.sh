@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The OpenAPI document the server serves (as /openapi.yaml and /openapi.json); validated before the Swift tests.
-OPENAPI_YAML=Sources/OTPGateServer/HTTP/openapi.yaml
+OPENAPI_YAML=Sources/OTPGateNativeAPI/openapi.yaml
 
 need_packages=()
 # GRDB links the system SQLite.

@@ -3,6 +3,8 @@ import Foundation
 import Logging
 import OTPGateCore
 import OTPGateServer
+import OTPGateObservability
+import OTPGateDelivery
 
 @main
 struct OTPGateCommand: AsyncParsableCommand {

@@ -8,6 +8,8 @@ import OTPGateCore
 import Testing
 
 @testable import OTPGateServer
+@testable import OTPGateObservability
+@testable import OTPGateNativeAPI
 
 /// Form-encoded bodies (what vendor-compatible routes will receive), through a route that echoes the fields as JSON,
 /// behind the server's own problem middleware.

@@ -6,6 +6,7 @@ import OTPGateCore
 import Testing
 
 @testable import OTPGateServer
+@testable import OTPGateTokens
 
 /// The one JSON path on the wire: a repeated key is refused wherever it is, numbers come back exactly as they were
 /// sent (in responses and in the signed token), and integer fields take only exact integers in range.

@@ -6,6 +6,7 @@ import OTPGateCore
 import Testing
 
 @testable import OTPGateServer
+@testable import OTPGateNativeAPI
 
 /// Health, readiness, metrics, JWKS and the OpenAPI document.
 @Suite struct OpsTests {
@@ -53,7 +54,7 @@ import Testing
         let h = try await Harness.make(backend: backend)
         _ = h.runtime.buildRouter()
         let served = Set(h.runtime.registeredRoutes.map { "\($0.method) \($0.path)" })
-        let document = try JSONDecoder().decode(JSONValue.self, from: Data(OpenAPIDocument.json.utf8))
+        let document = try JSONParser.parse(try #require(OpenAPIDocument.json))
         guard case .object(let root) = document, case .object(let paths)? = root["paths"] else { Issue.record("no paths"); return }
         #expect(root["openapi"] == .string("3.1.0"))
         var described = Set<String>()

@@ -7,6 +7,7 @@ import Synchronization
 import Testing
 
 @testable import OTPGateServer
+@testable import OTPGateDelivery
 
 /// The transactional outbox: delivered once, codes sealed at rest and erased after, retries with backoff.
 @Suite struct OutboxTests {

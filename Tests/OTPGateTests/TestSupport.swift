@@ -11,6 +11,8 @@ import ServiceLifecycle
 import Testing
 
 @testable import OTPGateServer
+@testable import OTPGateObservability
+@testable import OTPGateDelivery
 
 /// A clock the test moves by hand.
 final class TestClock: OTPGateCore.Clock, Sendable {

@@ -7,6 +7,7 @@ import OTPGateCore
 import Testing
 
 @testable import OTPGateServer
+@testable import OTPGateTokens
 
 /// Verification tokens: claims, signature, algorithm pinning, expiry, purpose, tenant and single use.
 @Suite struct TokenTests {

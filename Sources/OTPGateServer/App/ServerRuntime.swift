@@ -4,6 +4,10 @@ public import OTPGateCore
 import OTPGatePostgres
 import OTPGateSQLite
 import ServiceLifecycle
+public import OTPGateTokens
+public import OTPGateObservability
+public import OTPGateNativeAPI
+public import OTPGateDelivery
 
 /// A fully wired OTPGate: store, secrets, engine, HTTP router and background services.
 public struct ServerRuntime: Sendable {
@@ -15,7 +19,7 @@ public struct ServerRuntime: Sendable {
     public let sender: any MessageSender
     public let outboxWorker: OutboxWorker
     public let sweeper: Sweeper
-    let routes: RouteTable
+    public let api: NativeAPI
     let dependencies: ServerDependencies
 
     /// The store the settings name, not yet migrated. A PostgreSQL store is also a `Service` (its connection pool)
@@ -63,7 +67,11 @@ public struct ServerRuntime: Sendable {
             retention: .seconds(Int64(settings.retentionDays) * 86_400))
         return ServerRuntime(
             settings: settings, store: store, engine: engine, metrics: metrics, signer: signer, sender: sender, outboxWorker: worker,
-            sweeper: sweeper, routes: RouteTable(), dependencies: dependencies)
+            sweeper: sweeper,
+            api: NativeAPI(
+                engine: engine, tenants: store, health: store, signer: signer, metrics: metrics, principalCacheTTL: settings.principalCacheTTL,
+                clock: dependencies.clock),
+            dependencies: dependencies)
     }
 
     static func chooseSender(_ settings: ServerSettings) throws -> any MessageSender {
@@ -78,15 +86,7 @@ public struct ServerRuntime: Sendable {
     }
 
     /// The router with every route and middleware.
-    public func buildRouter() -> Router<AppRequestContext> {
-        let router = Router(context: AppRequestContext.self)
-        router.add(middleware: ObservabilityMiddleware(metrics: metrics))
-        OpsController(store: store, signer: signer, metrics: metrics).addRoutes(to: router, routes: routes)
-        let api = router.group("v1").add(middleware: APIKeyAuthenticator(store: store, cache: PrincipalCache(ttl: settings.principalCacheTTL, clock: dependencies.clock)))
-        VerificationController(engine: engine, defaultCountryCode: "91").addRoutes(to: api, routes: routes)
-        TokenController(engine: engine).addRoutes(to: api, routes: routes)
-        return router
-    }
+    public func buildRouter() -> Router<AppRequestContext> { api.buildRouter() }
 
     /// The HTTP application with the outbox worker and sweeper as services, stopped gracefully on SIGINT/SIGTERM.
     public func buildApplication() -> some ApplicationProtocol {
@@ -102,5 +102,5 @@ public struct ServerRuntime: Sendable {
     }
 
     /// The (method, path) pairs the router serves, as OpenAPI spells them.
-    var registeredRoutes: [RouteTable.Route] { routes.all }
+    package var registeredRoutes: [RouteTable.Route] { api.registeredRoutes }
 }

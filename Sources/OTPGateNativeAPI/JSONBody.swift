@@ -16,7 +16,7 @@ struct JSONBody {
         do {
             buffer = try await request.body.collect(upTo: context.maxUploadSize)
         } catch {
-            throw Problem(status: .contentTooLarge, code: "payload_too_large", title: "Payload too large",
+            throw Problem(ProblemCatalog.payloadTooLarge,
                           detail: "request bodies are limited to \(context.maxUploadSize / 1024) KiB")
         }
         let raw = Array(buffer.readableBytesView)
@@ -32,7 +32,7 @@ struct JSONBody {
         }
         guard case .object(let fields) = value else { throw Problem.malformedJSON("the request body must be a JSON object") }
         if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) }) {
-            throw Problem(status: .unprocessableContent, code: "unknown_field", title: "Unknown field",
+            throw Problem(ProblemCatalog.unknownField,
                           detail: "\(unknown.prefix(64)) is not a field of this request", field: String(unknown.prefix(64)))
         }
         return JSONBody(fields: fields, raw: raw)

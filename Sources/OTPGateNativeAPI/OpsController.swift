@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import OTPGateCore
+import OTPGateObservability
 
 /// Unauthenticated operational endpoints: liveness, readiness, metrics, the OpenAPI document and the JWKS.
 struct OpsController: Sendable {
@@ -14,6 +15,7 @@ struct OpsController: Sendable {
         routes.get(router, "/readyz", use: ready)
         routes.get(router, "/metrics", use: metricsText)
         routes.get(router, "/openapi.json", use: openAPI)
+        routes.get(router, "/openapi.yaml", use: openAPIYAML)
         routes.get(router, "/.well-known/jwks.json", use: jwks)
     }
 
@@ -26,7 +28,7 @@ struct OpsController: Sendable {
             try await store.ping()
             return JSONResponse.make(.ok, .object(["status": .string("ready"), "database": .string("ok")]))
         } catch {
-            return Problem(status: .serviceUnavailable, code: "unavailable", title: "Not ready", detail: "the database does not answer")
+            return Problem(ProblemCatalog.unavailable, title: "Not ready", detail: "the database does not answer")
                 .response(requestID: context.id)
         }
     }
@@ -38,7 +40,14 @@ struct OpsController: Sendable {
     }
 
     @Sendable func openAPI(_ request: Request, context: AppRequestContext) async throws -> Response {
-        JSONResponse.make(.ok, bytes: Array(OpenAPIDocument.json.utf8))
+        guard let json = OpenAPIDocument.json else { throw Problem.internalError }
+        return JSONResponse.make(.ok, bytes: json)
+    }
+
+    @Sendable func openAPIYAML(_ request: Request, context: AppRequestContext) async throws -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.yaml)))
     }
 
     @Sendable func jwks(_ request: Request, context: AppRequestContext) async throws -> Response {

@@ -21,7 +21,7 @@ public final class ServerMetrics: EngineObserver, Sendable {
     /// the name and every label on each call, which is measurable on the hot path.
     private let requestMetrics = Mutex<[String: (Counter, DurationHistogram)]>([:])
 
-    func recordRequest(route: String, method: String, status: Int, duration: Duration) {
+    public func recordRequest(route: String, method: String, status: Int, duration: Duration) {
         let key = "\(route) \(method) \(status)"
         let metrics = requestMetrics.withLock { cache in
             if let hit = cache[key] { return hit }
@@ -56,10 +56,10 @@ public final class ServerMetrics: EngineObserver, Sendable {
             .increment(by: Int64(count))
     }
 
-    func messageDelivered(channel: Channel, sender: String, outcome: String) {
+    public func messageDelivered(channel: Channel, sender: String, outcome: String) {
         counter("otpgate_messages_total", "Outbox delivery attempts by outcome", [("channel", channel.rawValue), ("sender", sender), ("outcome", outcome)])
             .increment()
     }
 
-    func exposition() -> [UInt8] { registry.emitToBuffer() }
+    public func exposition() -> [UInt8] { registry.emitToBuffer() }
 }

@@ -1,7 +1,8 @@
 import Foundation
-import Logging
-import OTPGateCore
+public import Logging
+public import OTPGateCore
 public import ServiceLifecycle
+public import OTPGateObservability
 
 /// Drains the transactional outbox: claims due messages with a lease, unseals and renders each, hands it to
 /// the sender once per attempt, and records the outcome. Failed attempts are retried with exponential backoff;
@@ -17,11 +18,25 @@ public struct OutboxWorker: Service {
     let logger: Logger
     /// The longest the worker sleeps while it knows of no due message: other instances may add work (or leave
     /// claims to run out) without being able to wake this one.
-    var maxIdle: Duration = .milliseconds(500)
+    public var maxIdle: Duration = .milliseconds(500)
     var batchSize = 128
     var lease: Duration = .seconds(30)
-    var maxAttempts = 5
+    public var maxAttempts = 5
     var concurrency = 16
+
+    public init(
+        store: any OutboxStore, sender: any MessageSender, box: SecretBox, renderer: MessageRenderer, clock: any OTPGateCore.Clock,
+        metrics: ServerMetrics, local: LocalDeliveryQueue, logger: Logger
+    ) {
+        self.store = store
+        self.sender = sender
+        self.box = box
+        self.renderer = renderer
+        self.clock = clock
+        self.metrics = metrics
+        self.local = local
+        self.logger = logger
+    }
 
     public func run() async throws {
         await withGracefulShutdownHandler {
@@ -88,7 +103,7 @@ public struct OutboxWorker: Service {
         await local.sleep(upTo: wait)
     }
 
-    func deliver(_ message: OutboxMessage) async -> DeliveryResult {
+    package func deliver(_ message: OutboxMessage) async -> DeliveryResult {
         let now = clock.now()
         func result(_ outcome: DeliveryOutcome, _ label: String) -> DeliveryResult {
             metrics.messageDelivered(channel: message.channel, sender: sender.name, outcome: label)

@@ -14,7 +14,7 @@ struct FormBody {
         do {
             buffer = try await request.body.collect(upTo: context.maxUploadSize)
         } catch {
-            throw Problem(status: .contentTooLarge, code: "payload_too_large", title: "Payload too large",
+            throw Problem(ProblemCatalog.payloadTooLarge,
                           detail: "request bodies are limited to \(context.maxUploadSize / 1024) KiB")
         }
         return FormBody(fields: try parse(Array(buffer.readableBytesView)))
@@ -40,6 +40,6 @@ struct FormBody {
     }
 
     private static func malformed(_ detail: String) -> Problem {
-        Problem(status: .badRequest, code: "malformed_form", title: "Malformed form", detail: detail)
+        Problem(ProblemCatalog.malformedForm, detail: detail)
     }
 }

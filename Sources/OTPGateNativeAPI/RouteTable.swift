@@ -4,15 +4,15 @@ import Hummingbird
 import Synchronization
 
 /// Registers routes and remembers them, so a test can hold the served OpenAPI document to the real routes.
-final class RouteTable: Sendable {
-    struct Route: Hashable, Sendable {
-        let method: String
-        let path: String
+package final class RouteTable: Sendable {
+    package struct Route: Hashable, Sendable {
+        package let method: String
+        package let path: String
     }
 
     private let table = Mutex<[Route]>([])
 
-    var all: [Route] { table.withLock { $0 } }
+    package var all: [Route] { table.withLock { $0 } }
 
     typealias Handler = @Sendable (Request, AppRequestContext) async throws -> Response
 

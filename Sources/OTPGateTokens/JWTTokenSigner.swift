@@ -39,7 +39,7 @@ public struct JWTTokenSigner: TokenSigner {
         for (_, sealed) in stored {
             let pem = String(decoding: try box.open(sealed), as: UTF8.self)
             let key = try ES256PrivateKey(pem: pem)
-            guard let parameters = key.publicKey.parameters else { throw ConfigurationError("a stored signing key has no public parameters") }
+            guard let parameters = key.publicKey.parameters else { throw StoreError(.corrupt, "a stored signing key has no public parameters") }
             let kid = keyID(x: parameters.x, y: parameters.y)
             await collection.add(ecdsa: key, kid: JWKIdentifier(string: kid))
             keys[kid] = try await collection.getKey(for: JWKIdentifier(string: kid))

@@ -51,7 +51,7 @@ struct VerificationController: Sendable {
     private func idempotencyClaim(_ request: Request, body: JSONBody) throws -> IdempotencyClaim? {
         guard let key = request.headers[HTTPField.Name("Idempotency-Key")!] else { return nil }
         guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
-            throw Problem(status: .unprocessableContent, code: "invalid_header", title: "Invalid header",
+            throw Problem(ProblemCatalog.invalidHeader,
                           detail: "Idempotency-Key must be 1 to 255 visible ASCII characters", field: "Idempotency-Key")
         }
         var hasher = SHA256()

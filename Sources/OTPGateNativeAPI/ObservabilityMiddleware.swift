@@ -1,0 +1,33 @@
+import Hummingbird
+import Logging
+import OTPGateCore
+import OTPGateObservability
+
+/// The outermost middleware: gives each request an id, turns every error into a problem+json response
+/// (`Problem.mapping`), and records one log line and the metrics for the final status.
+struct ObservabilityMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    let metrics: ServerMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        let requestID = context.id
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            response = Problem.mapping(error, logger: context.logger).response(requestID: requestID)
+        }
+        response.headers[.init("X-Request-Id")!] = requestID
+        let route = context.endpointPath ?? "unmatched"
+        let duration = ContinuousClock.now - start
+        metrics.recordRequest(route: route, method: request.method.rawValue, status: response.status.code, duration: duration)
+        context.logger.info(
+            "request",
+            metadata: [
+                "method": .string(request.method.rawValue), "route": .string(route), "status": .stringConvertible(response.status.code),
+                "duration_ms": .stringConvertible(Double(duration.wholeMilliseconds)),
+            ])
+        return response
+    }
+}
