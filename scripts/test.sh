@@ -24,6 +24,10 @@ python3 -c 'import openapi_spec_validator' >/dev/null 2>&1 || {
 }
 python3 -m openapi_spec_validator --schema 3.1 "$OPENAPI_YAML"
 
+# Formatting: the code as `swift format` (from the toolchain) writes it with the checked-in .swift-format.
+# Fix a failure with: swift format -i -r --parallel Sources Tests Package.swift
+swift format lint -r --strict --parallel Sources Tests Package.swift
+
 # A throwaway PostgreSQL on loopback: the store conformance tests and the multi-instance tests run on it too.
 # shellcheck source=scripts/postgres-cluster.sh
 source scripts/postgres-cluster.sh

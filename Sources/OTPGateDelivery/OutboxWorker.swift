@@ -1,8 +1,8 @@
 import Foundation
 public import Logging
 public import OTPGateCore
-public import ServiceLifecycle
 public import OTPGateObservability
+public import ServiceLifecycle
 
 /// Drains the transactional outbox: claims due messages with a lease, unseals and renders each, hands it to
 /// the sender once per attempt, and records the outcome. Failed attempts are retried with exponential backoff;
@@ -111,7 +111,7 @@ public struct OutboxWorker: Service {
         }
         if DeliveryDecider.isExpired(message, now: now) { return result(.expired, "expired") }
         guard let sealed = message.sealedPayload,
-              let payload = try? MessagePayload(encoded: box.open(sealed))
+            let payload = try? MessagePayload(encoded: box.open(sealed))
         else {
             logger.error("outbox payload does not open", metadata: ["message_id": .stringConvertible(message.id)])
             return result(.failed(error: "payload does not open under the current master key"), "failed")
@@ -127,7 +127,9 @@ public struct OutboxWorker: Service {
             let delivery = error as? DeliveryError ?? DeliveryError(retryable: true, reason: String(describing: type(of: error)))
             logger.warning(
                 "delivery attempt failed",
-                metadata: ["message_id": .stringConvertible(message.id), "attempt": .stringConvertible(message.attempts), "reason": .string(delivery.reason)])
+                metadata: [
+                    "message_id": .stringConvertible(message.id), "attempt": .stringConvertible(message.attempts), "reason": .string(delivery.reason),
+                ])
             let outcome = DeliveryDecider.afterFailure(message, error: delivery, now: now, maxAttempts: maxAttempts)
             if case .retry = outcome { return result(outcome, "retry") }
             return result(outcome, "failed")

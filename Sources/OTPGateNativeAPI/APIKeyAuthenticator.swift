@@ -20,7 +20,7 @@ struct APIKeyAuthenticator: RouterMiddleware {
         }
         let key = String(parts[1]).trimmingCharacters(in: .whitespaces)
         guard APIKey.isWellFormed(key),
-              let principal = try await cache.principal(forKeyHash: APIKey.hash(key), load: { try await store.principal(forKeyHash: $0) })
+            let principal = try await cache.principal(forKeyHash: APIKey.hash(key), load: { try await store.principal(forKeyHash: $0) })
         else { throw Problem.unauthorized("the API key is not valid") }
         var context = context
         context.principal = principal

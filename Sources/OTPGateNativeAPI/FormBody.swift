@@ -14,8 +14,9 @@ struct FormBody {
         do {
             buffer = try await request.body.collect(upTo: context.maxUploadSize)
         } catch {
-            throw Problem(ProblemCatalog.payloadTooLarge,
-                          detail: "request bodies are limited to \(context.maxUploadSize / 1024) KiB")
+            throw Problem(
+                ProblemCatalog.payloadTooLarge,
+                detail: "request bodies are limited to \(context.maxUploadSize / 1024) KiB")
         }
         return FormBody(fields: try parse(Array(buffer.readableBytesView)))
     }

@@ -16,8 +16,9 @@ struct JSONBody {
         do {
             buffer = try await request.body.collect(upTo: context.maxUploadSize)
         } catch {
-            throw Problem(ProblemCatalog.payloadTooLarge,
-                          detail: "request bodies are limited to \(context.maxUploadSize / 1024) KiB")
+            throw Problem(
+                ProblemCatalog.payloadTooLarge,
+                detail: "request bodies are limited to \(context.maxUploadSize / 1024) KiB")
         }
         let raw = Array(buffer.readableBytesView)
         if raw.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return JSONBody(fields: [:], raw: raw) }
@@ -32,8 +33,9 @@ struct JSONBody {
         }
         guard case .object(let fields) = value else { throw Problem.malformedJSON("the request body must be a JSON object") }
         if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) }) {
-            throw Problem(ProblemCatalog.unknownField,
-                          detail: "\(unknown.prefix(64)) is not a field of this request", field: String(unknown.prefix(64)))
+            throw Problem(
+                ProblemCatalog.unknownField,
+                detail: "\(unknown.prefix(64)) is not a field of this request", field: String(unknown.prefix(64)))
         }
         return JSONBody(fields: fields, raw: raw)
     }
@@ -95,7 +97,7 @@ struct JSONBody {
         guard let text = try string(name, maxLength: 35) else { return nil }
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard let first = parts.first, (2...3).contains(first.count), first.allSatisfy({ $0.isASCII && $0.isLetter }),
-              parts.dropFirst().allSatisfy({ (1...8).contains($0.count) && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) } })
+            parts.dropFirst().allSatisfy({ (1...8).contains($0.count) && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) } })
         else { throw Problem.invalidField(name, "must be a BCP 47 language tag such as en or hi-IN") }
         return text
     }

@@ -21,7 +21,9 @@ enum OpenAPIDocument {
         case let i as Int: return .int(i)
         case let d as Double: return .double(d)
         case let s as String: return .string(s)
-        case let a as [Any]: return a.reduce(into: [JSONValue]?.some([])) { out, item in out = out.flatMap { o in jsonValue(item).map { o + [$0] } } }.map(JSONValue.array)
+        case let a as [Any]:
+            return a.reduce(into: [JSONValue]?.some([])) { out, item in out = out.flatMap { o in jsonValue(item).map { o + [$0] } } }.map(
+                JSONValue.array)
         case let m as [AnyHashable: Any]:
             var object: [String: JSONValue] = [:]
             for (key, value) in m {

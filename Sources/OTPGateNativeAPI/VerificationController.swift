@@ -17,7 +17,9 @@ struct VerificationController: Sendable {
         routes.post(group, "/v1/verifications/{id}/cancel", use: cancel)
     }
 
-    static let startFields: Set<String> = ["to", "channel", "purpose", "code_length", "ttl_seconds", "max_attempts", "locale", "reference", "context"]
+    static let startFields: Set<String> = [
+        "to", "channel", "purpose", "code_length", "ttl_seconds", "max_attempts", "locale", "reference", "context",
+    ]
 
     @Sendable func start(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
@@ -51,8 +53,9 @@ struct VerificationController: Sendable {
     private func idempotencyClaim(_ request: Request, body: JSONBody) throws -> IdempotencyClaim? {
         guard let key = request.headers[HTTPField.Name("Idempotency-Key")!] else { return nil }
         guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
-            throw Problem(ProblemCatalog.invalidHeader,
-                          detail: "Idempotency-Key must be 1 to 255 visible ASCII characters", field: "Idempotency-Key")
+            throw Problem(
+                ProblemCatalog.invalidHeader,
+                detail: "Idempotency-Key must be 1 to 255 visible ASCII characters", field: "Idempotency-Key")
         }
         var hasher = SHA256()
         hasher.update(data: Array("POST /v1/verifications\n".utf8))
@@ -74,15 +77,17 @@ struct VerificationController: Sendable {
             throw Problem.invalidField("code", "must be a string of 4 to 10 digits")
         }
         let approval = try await engine.check(id: try id(context), code: code, principal: principal)
-        return JSONResponse.make(.ok, .object([
-            "id": .string(approval.verification.id),
-            "status": .string("approved"),
-            "channel": .string(approval.verification.channel.rawValue),
-            "to": .string(approval.verification.maskedDestination),
-            "token": .string(approval.token),
-            "token_type": .string("JWT"),
-            "token_expires_at": .string(approval.tokenExpiresAt.iso8601),
-        ]))
+        return JSONResponse.make(
+            .ok,
+            .object([
+                "id": .string(approval.verification.id),
+                "status": .string("approved"),
+                "channel": .string(approval.verification.channel.rawValue),
+                "to": .string(approval.verification.maskedDestination),
+                "token": .string(approval.token),
+                "token_type": .string("JWT"),
+                "token_expires_at": .string(approval.tokenExpiresAt.iso8601),
+            ]))
     }
 
     @Sendable func resend(_ request: Request, context: AppRequestContext) async throws -> Response {

@@ -26,7 +26,9 @@ public final class ServerMetrics: EngineObserver, Sendable {
         let metrics = requestMetrics.withLock { cache in
             if let hit = cache[key] { return hit }
             let made = (
-                counter("otpgate_http_requests_total", "HTTP requests by route, method and status", [("route", route), ("method", method), ("status", String(status))]),
+                counter(
+                    "otpgate_http_requests_total", "HTTP requests by route, method and status",
+                    [("route", route), ("method", method), ("status", String(status))]),
                 registry.makeDurationHistogram(
                     descriptor: MetricNameDescriptor(metricName: "otpgate_http_request_duration_seconds", helpText: "HTTP request latency by route"),
                     labels: [("route", route), ("method", method)], buckets: Self.latencyBuckets)
@@ -57,8 +59,11 @@ public final class ServerMetrics: EngineObserver, Sendable {
     }
 
     public func messageDelivered(channel: Channel, sender: String, outcome: String) {
-        counter("otpgate_messages_total", "Outbox delivery attempts by outcome", [("channel", channel.rawValue), ("sender", sender), ("outcome", outcome)])
-            .increment()
+        counter(
+            "otpgate_messages_total", "Outbox delivery attempts by outcome",
+            [("channel", channel.rawValue), ("sender", sender), ("outcome", outcome)]
+        )
+        .increment()
     }
 
     public func exposition() -> [UInt8] { registry.emitToBuffer() }

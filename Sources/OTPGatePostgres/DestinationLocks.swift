@@ -12,7 +12,8 @@ extension PostgresDatabase {
     /// Creates the destinations' rows where missing and locks them until the transaction ends, in one statement and
     /// in one order (the SQL `ORDER BY`) for every caller, so two batches locking overlapping sets wait for each
     /// other instead of deadlocking.
-    func lockDestinations(_ keys: some Sequence<DestinationKey>, on connection: PostgresConnection) async throws -> [DestinationKey: DestinationState] {
+    func lockDestinations(_ keys: some Sequence<DestinationKey>, on connection: PostgresConnection) async throws -> [DestinationKey: DestinationState]
+    {
         var input = BatchJSON()
         for key in Set(keys) { input.append(["t": .string(key.tenantID), "d": .string(key.destination)]) }
         guard !input.isEmpty else { return [:] }

@@ -7,7 +7,7 @@ struct PostgresURL: Sendable {
 
     init(_ url: String, poolSize: Int) throws {
         guard let components = URLComponents(string: url), components.scheme == "postgres" || components.scheme == "postgresql",
-              let host = components.host, !host.isEmpty
+            let host = components.host, !host.isEmpty
         else { throw PostgresURLError("the PostgreSQL URL must look like postgres://user:password@host:5432/database") }
         let user = components.user ?? "postgres"
         let password = components.password

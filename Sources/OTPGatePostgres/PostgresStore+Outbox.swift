@@ -6,7 +6,7 @@ import PostgresNIO
 extension PostgresStore {
     static func outboxMessage(_ row: PostgresRandomAccessRow) throws -> OutboxMessage {
         guard let channel = Channel(rawValue: try row["channel"].decode(String.self)),
-              let state = OutboxState(rawValue: try row["state"].decode(String.self))
+            let state = OutboxState(rawValue: try row["state"].decode(String.self))
         else { throw StoreError(.corrupt, "outbox row with unknown channel or state") }
         return OutboxMessage(
             id: try row["id"].decode(String.self), tenantID: try row["tenant_id"].decode(String.self),
@@ -58,7 +58,8 @@ extension PostgresStore {
 
     public func outboxMessages(verificationID: String) async throws -> [OutboxMessage] {
         let range = NewOutboxMessage.idRange(verificationID: verificationID)
-        return try await rows("SELECT * FROM outbox WHERE id >= \(range.lower) AND id < \(range.upper) ORDER BY created_at, id").map(Self.outboxMessage)
+        return try await rows("SELECT * FROM outbox WHERE id >= \(range.lower) AND id < \(range.upper) ORDER BY created_at, id").map(
+            Self.outboxMessage)
     }
 
     public func nextOutboxDue() async throws -> Timestamp? {

@@ -6,7 +6,7 @@ import PostgresNIO
 extension PostgresStore {
     static func verification(_ row: PostgresRandomAccessRow) throws -> Verification {
         guard let channel = Channel(rawValue: try row["channel"].decode(String.self)),
-              let state = VerificationState(rawValue: try row["state"].decode(String.self))
+            let state = VerificationState(rawValue: try row["state"].decode(String.self))
         else { throw StoreError(.corrupt, "verification row with unknown channel or state") }
         func time(_ column: String) throws -> Timestamp { Timestamp(milliseconds: try row[column].decode(Int64.self)) }
         return Verification(

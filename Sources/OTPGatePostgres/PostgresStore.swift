@@ -75,7 +75,8 @@ public final class PostgresStore: Store, Service, Sendable {
                 try await connection.query(
                     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
                     logger: self.logger)
-                let applied = Set(try await self.rows("SELECT version FROM schema_migrations", on: connection).map { try $0["version"].decode(Int.self) })
+                let applied = Set(
+                    try await self.rows("SELECT version FROM schema_migrations", on: connection).map { try $0["version"].decode(Int.self) })
                 for migration in Schema.migrations where !applied.contains(migration.version) {
                     try await connection.query("BEGIN", logger: self.logger)
                     do {
@@ -189,7 +190,9 @@ public final class PostgresStore: Store, Service, Sendable {
     }
 
     public func secrets(prefix: String) async throws -> [(name: String, value: [UInt8])] {
-        let pattern = prefix.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%"
+        let pattern =
+            prefix.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+            + "%"
         return try await rows("SELECT name, value FROM secrets WHERE name LIKE \(pattern) ORDER BY created_at, name").map { row in
             (name: try row["name"].decode(String.self), value: Array(buffer: try row["value"].decode(ByteBuffer.self)))
         }

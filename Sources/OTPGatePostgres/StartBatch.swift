@@ -29,7 +29,9 @@ struct StartBatch: Sendable {
         var windows = BatchJSON()
         for (index, job) in jobs.enumerated() {
             let v = job.verification
-            windows.append(["i": .int(index), "t": .string(v.tenantID), "d": .string(v.destination), "since": .time(StartDecider.windowStart(of: job))])
+            windows.append([
+                "i": .int(index), "t": .string(v.tenantID), "d": .string(v.destination), "since": .time(StartDecider.windowStart(of: job)),
+            ])
         }
         var recent: [Int: StartDecider.RecentStarts] = [:]
         for row in try await database.execute(RecentStarts(rows: windows), on: connection) {

@@ -57,38 +57,46 @@ extension SQLiteStore {
     }
 
     static func finish(_ db: Database, id: String, attempt: Int, outcome: DeliveryOutcome, now: Timestamp) throws {
-            // `attempts = ?` fences out a worker whose lease ran out and whose message was claimed again.
-            switch outcome {
-            case .sent:
-                try db.execute(
-                    sql: "UPDATE outbox SET state = 'sent', payload = NULL, lease_until = NULL, finished_at = ?, last_error = NULL WHERE id = ? AND attempts = ? AND state = 'sending'",
-                    arguments: [now.milliseconds, id, attempt])
-            case .retry(let at, let error):
-                try db.execute(
-                    sql: "UPDATE outbox SET state = 'pending', lease_until = NULL, next_attempt_at = ?, last_error = ? WHERE id = ? AND attempts = ? AND state = 'sending'",
-                    arguments: [at.milliseconds, error, id, attempt])
-            case .failed(let error):
-                try db.execute(
-                    sql: "UPDATE outbox SET state = 'failed', payload = NULL, lease_until = NULL, finished_at = ?, last_error = ? WHERE id = ? AND attempts = ? AND state = 'sending'",
-                    arguments: [now.milliseconds, error, id, attempt])
-            case .expired:
-                try db.execute(
-                    sql: "UPDATE outbox SET state = 'expired', payload = NULL, lease_until = NULL, finished_at = ? WHERE id = ? AND attempts = ? AND state = 'sending'",
-                    arguments: [now.milliseconds, id, attempt])
-            }
+        // `attempts = ?` fences out a worker whose lease ran out and whose message was claimed again.
+        switch outcome {
+        case .sent:
+            try db.execute(
+                sql:
+                    "UPDATE outbox SET state = 'sent', payload = NULL, lease_until = NULL, finished_at = ?, last_error = NULL WHERE id = ? AND attempts = ? AND state = 'sending'",
+                arguments: [now.milliseconds, id, attempt])
+        case .retry(let at, let error):
+            try db.execute(
+                sql:
+                    "UPDATE outbox SET state = 'pending', lease_until = NULL, next_attempt_at = ?, last_error = ? WHERE id = ? AND attempts = ? AND state = 'sending'",
+                arguments: [at.milliseconds, error, id, attempt])
+        case .failed(let error):
+            try db.execute(
+                sql:
+                    "UPDATE outbox SET state = 'failed', payload = NULL, lease_until = NULL, finished_at = ?, last_error = ? WHERE id = ? AND attempts = ? AND state = 'sending'",
+                arguments: [now.milliseconds, error, id, attempt])
+        case .expired:
+            try db.execute(
+                sql:
+                    "UPDATE outbox SET state = 'expired', payload = NULL, lease_until = NULL, finished_at = ? WHERE id = ? AND attempts = ? AND state = 'sending'",
+                arguments: [now.milliseconds, id, attempt])
+        }
     }
 
     public func outboxMessages(verificationID: String) async throws -> [OutboxMessage] {
         try await read { db in
             try Row.fetchAll(
                 db, sql: "SELECT * FROM outbox WHERE id >= ? AND id < ? ORDER BY created_at, id",
-                arguments: [NewOutboxMessage.idRange(verificationID: verificationID).lower, NewOutboxMessage.idRange(verificationID: verificationID).upper]).map(Self.outboxMessage)
+                arguments: [
+                    NewOutboxMessage.idRange(verificationID: verificationID).lower, NewOutboxMessage.idRange(verificationID: verificationID).upper,
+                ]
+            ).map(Self.outboxMessage)
         }
     }
 
     public func nextOutboxDue() async throws -> Timestamp? {
         try await read { db in
-            try Int64.fetchOne(db, sql: "SELECT min(next_attempt_at) FROM outbox WHERE state IN ('pending', 'sending')").map(Timestamp.init(milliseconds:))
+            try Int64.fetchOne(db, sql: "SELECT min(next_attempt_at) FROM outbox WHERE state IN ('pending', 'sending')").map(
+                Timestamp.init(milliseconds:))
         }
     }
 
@@ -116,7 +124,9 @@ extension SQLiteStore {
             var counts: [Channel: Int] = [:]
             for name in channels { if let channel = Channel(rawValue: name) { counts[channel, default: 0] += 1 } }
             return (channels.count, counts)
-        } merge: { $0.merge($1, uniquingKeysWith: +) }
+        } merge: {
+            $0.merge($1, uniquingKeysWith: +)
+        }
         _ = try await changedInBatches(
             of: limit,
             """
@@ -124,20 +134,32 @@ extension SQLiteStore {
                 SELECT rowid FROM outbox WHERE state IN ('pending', 'sending') AND expires_at <= ? LIMIT ?)
             """, [now, plan.expireBefore.milliseconds])
         let deletions: [(String, StatementArguments)] = [
-            ("DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE created_at < ? LIMIT ?)",
-             [plan.idempotencyBefore.milliseconds]),
-            ("DELETE FROM consumed_tokens WHERE rowid IN (SELECT rowid FROM consumed_tokens WHERE expires_at < ? LIMIT ?)",
-             [plan.consumedTokensBefore.milliseconds]),
-            ("DELETE FROM request_counters WHERE rowid IN (SELECT rowid FROM request_counters WHERE window_start < ? LIMIT ?)",
-             [plan.keyCounterWindowsBefore]),
-            ("DELETE FROM outbox WHERE rowid IN (SELECT rowid FROM outbox WHERE state NOT IN ('pending', 'sending') AND created_at < ? LIMIT ?)",
-             [plan.finishedBefore.milliseconds]),
-            ("DELETE FROM verifications WHERE rowid IN (SELECT rowid FROM verifications WHERE state <> 'pending' AND updated_at < ? LIMIT ?)",
-             [plan.finishedBefore.milliseconds]),
-            ("""
-             DELETE FROM destinations WHERE rowid IN (SELECT rowid FROM destinations
-                 WHERE failed_checks = 0 AND (locked_until IS NULL OR locked_until < ?) LIMIT ?)
-             """, [plan.unlockedBefore.milliseconds]),
+            (
+                "DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE created_at < ? LIMIT ?)",
+                [plan.idempotencyBefore.milliseconds]
+            ),
+            (
+                "DELETE FROM consumed_tokens WHERE rowid IN (SELECT rowid FROM consumed_tokens WHERE expires_at < ? LIMIT ?)",
+                [plan.consumedTokensBefore.milliseconds]
+            ),
+            (
+                "DELETE FROM request_counters WHERE rowid IN (SELECT rowid FROM request_counters WHERE window_start < ? LIMIT ?)",
+                [plan.keyCounterWindowsBefore]
+            ),
+            (
+                "DELETE FROM outbox WHERE rowid IN (SELECT rowid FROM outbox WHERE state NOT IN ('pending', 'sending') AND created_at < ? LIMIT ?)",
+                [plan.finishedBefore.milliseconds]
+            ),
+            (
+                "DELETE FROM verifications WHERE rowid IN (SELECT rowid FROM verifications WHERE state <> 'pending' AND updated_at < ? LIMIT ?)",
+                [plan.finishedBefore.milliseconds]
+            ),
+            (
+                """
+                DELETE FROM destinations WHERE rowid IN (SELECT rowid FROM destinations
+                    WHERE failed_checks = 0 AND (locked_until IS NULL OR locked_until < ?) LIMIT ?)
+                """, [plan.unlockedBefore.milliseconds]
+            ),
         ]
         for (sql, arguments) in deletions {
             report.deletedRows += try await changedInBatches(of: limit, sql, arguments)
@@ -151,7 +173,9 @@ extension SQLiteStore {
         try await inBatches(of: size, merging: 0) { db in
             try db.execute(sql: sql, arguments: arguments + [size])
             return (db.changesCount, db.changesCount)
-        } merge: { $0 += $1 }
+        } merge: {
+            $0 += $1
+        }
     }
 
     private func inBatches<T: Sendable>(

@@ -27,12 +27,14 @@ extension SQLiteStore {
     }
 
     static func insertVerification(_ db: Database, _ v: Verification) throws {
-        try db.cachedStatement(sql: "INSERT INTO verifications (\(verificationColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-            .execute(arguments: [
-                v.id, v.tenantID, v.channel.rawValue, v.destination, v.purpose, v.locale, v.reference, v.context, v.codeLength,
-                v.codeHash, v.state.rawValue, v.attempts, v.maxAttempts, v.sends, v.maxSends, v.ttlSeconds, v.createdAt.milliseconds,
-                v.expiresAt.milliseconds, v.lastSentAt.milliseconds, v.resendAvailableAt.milliseconds, v.updatedAt.milliseconds,
-            ])
+        try db.cachedStatement(
+            sql: "INSERT INTO verifications (\(verificationColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        .execute(arguments: [
+            v.id, v.tenantID, v.channel.rawValue, v.destination, v.purpose, v.locale, v.reference, v.context, v.codeLength,
+            v.codeHash, v.state.rawValue, v.attempts, v.maxAttempts, v.sends, v.maxSends, v.ttlSeconds, v.createdAt.milliseconds,
+            v.expiresAt.milliseconds, v.lastSentAt.milliseconds, v.resendAvailableAt.milliseconds, v.updatedAt.milliseconds,
+        ])
     }
 
     /// Writes the mutable columns of `v` (identity, destination and request fields never change).
@@ -51,16 +53,17 @@ extension SQLiteStore {
     /// Counts one request against its key's limit, in the caller's savepoint (a refusal still commits the count).
     static func countKeyRequest(_ db: Database, _ request: KeyRequest?) throws {
         guard let request else { return }
-        let count = try Int.fetchOne(
-            db.cachedStatement(
-                sql: """
-                    INSERT INTO request_counters (scope, window_start, count) VALUES (?, ?, 1)
-                    ON CONFLICT (scope) DO UPDATE SET
-                        count = CASE WHEN request_counters.window_start = excluded.window_start THEN request_counters.count + 1 ELSE 1 END,
-                        window_start = excluded.window_start
-                    RETURNING count
-                    """),
-            arguments: [KeyRequestLimit.scope(keyID: request.keyID), KeyRequestLimit.window(request.now)]) ?? 0
+        let count =
+            try Int.fetchOne(
+                db.cachedStatement(
+                    sql: """
+                        INSERT INTO request_counters (scope, window_start, count) VALUES (?, ?, 1)
+                        ON CONFLICT (scope) DO UPDATE SET
+                            count = CASE WHEN request_counters.window_start = excluded.window_start THEN request_counters.count + 1 ELSE 1 END,
+                            window_start = excluded.window_start
+                        RETURNING count
+                        """),
+                arguments: [KeyRequestLimit.scope(keyID: request.keyID), KeyRequestLimit.window(request.now)]) ?? 0
         if let refusal = KeyRequestLimit.refusal(count: count, for: request) { throw refusal }
     }
 
@@ -101,14 +104,20 @@ extension SQLiteStore {
     /// Erases undelivered codes of a verification whose code changed or that was canceled.
     static func supersedeOutbox(_ db: Database, verificationID: String, now: Timestamp) throws {
         try db.cachedStatement(
-            sql: "UPDATE outbox SET state = 'superseded', payload = NULL, finished_at = ? WHERE id >= ? AND id < ? AND state IN ('pending', 'sending')"
-        ).execute(arguments: [now.milliseconds, NewOutboxMessage.idRange(verificationID: verificationID).lower, NewOutboxMessage.idRange(verificationID: verificationID).upper])
+            sql:
+                "UPDATE outbox SET state = 'superseded', payload = NULL, finished_at = ? WHERE id >= ? AND id < ? AND state IN ('pending', 'sending')"
+        ).execute(arguments: [
+            now.milliseconds, NewOutboxMessage.idRange(verificationID: verificationID).lower,
+            NewOutboxMessage.idRange(verificationID: verificationID).upper,
+        ])
     }
 
     static func fetchIdempotency(_ db: Database, tenantID: String, key: String) throws -> IdempotencyRecord? {
-        guard let row = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT request_hash, response, created_at FROM idempotency_keys WHERE tenant_id = ? AND idempotency_key = ?"),
-            arguments: [tenantID, key])
+        guard
+            let row = try Row.fetchOne(
+                db.cachedStatement(
+                    sql: "SELECT request_hash, response, created_at FROM idempotency_keys WHERE tenant_id = ? AND idempotency_key = ?"),
+                arguments: [tenantID, key])
         else { return nil }
         return IdempotencyRecord(
             tenantID: tenantID, key: key, requestHash: Array(row["request_hash"] as Data), response: try Verification(snapshotJSON: row["response"]),

@@ -61,7 +61,8 @@ public final class SQLiteStore: Store, Sendable {
 
     public func migrate() async throws {
         try await write { db in
-            try db.execute(sql: "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)")
+            try db.execute(
+                sql: "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)")
             let applied = Set(try Int.fetchAll(db, sql: "SELECT version FROM schema_migrations"))
             for migration in Schema.migrations where !applied.contains(migration.version) {
                 for statement in migration.statements { try db.execute(sql: Schema.Dialect.sqlite.render(statement)) }
@@ -135,7 +136,8 @@ public final class SQLiteStore: Store, Sendable {
             try Row.fetchAll(db, sql: "SELECT * FROM api_keys WHERE tenant_id = ? ORDER BY created_at, id", arguments: [tenantID]).map { row in
                 APIKeyRecord(
                     id: row["id"], tenantID: row["tenant_id"], hash: Array(row["key_hash"] as Data), prefix: row["prefix"],
-                    createdAt: Timestamp(milliseconds: row["created_at"]), revokedAt: (row["revoked_at"] as Int64?).map(Timestamp.init(milliseconds:)))
+                    createdAt: Timestamp(milliseconds: row["created_at"]), revokedAt: (row["revoked_at"] as Int64?).map(Timestamp.init(milliseconds:))
+                )
             }
         }
     }
@@ -149,13 +151,14 @@ public final class SQLiteStore: Store, Sendable {
 
     public func principal(forKeyHash hash: [UInt8]) async throws -> Principal? {
         try await read { db in
-            guard let row = try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT k.id AS key_id, t.id AS id, t.name AS name, t.policy AS policy, t.created_at AS created_at
-                    FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = ? AND k.revoked_at IS NULL
-                    """,
-                arguments: [Data(hash)])
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT k.id AS key_id, t.id AS id, t.name AS name, t.policy AS policy, t.created_at AS created_at
+                        FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = ? AND k.revoked_at IS NULL
+                        """,
+                    arguments: [Data(hash)])
             else { return nil }
             return Principal(tenant: try Self.tenant(row), keyID: row["key_id"])
         }
@@ -175,8 +178,10 @@ public final class SQLiteStore: Store, Sendable {
 
     public func secrets(prefix: String) async throws -> [(name: String, value: [UInt8])] {
         let rows = try await read { db in
-            try Row.fetchAll(db, sql: "SELECT name, value FROM secrets WHERE substr(name, 1, ?) = ? ORDER BY created_at, name", arguments: [prefix.count, prefix])
-                .map { ($0["name"] as String, Array($0["value"] as Data)) }
+            try Row.fetchAll(
+                db, sql: "SELECT name, value FROM secrets WHERE substr(name, 1, ?) = ? ORDER BY created_at, name", arguments: [prefix.count, prefix]
+            )
+            .map { ($0["name"] as String, Array($0["value"] as Data)) }
         }
         return rows.map { (name: $0.0, value: $0.1) }
     }

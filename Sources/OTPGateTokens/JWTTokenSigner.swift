@@ -44,15 +44,17 @@ public struct JWTTokenSigner: TokenSigner {
             await collection.add(ecdsa: key, kid: JWKIdentifier(string: kid))
             keys[kid] = try await collection.getKey(for: JWKIdentifier(string: kid))
             // RFC 7517/7518 members of a public EC key (what jwt-kit's JWK encodes for `.ecdsa(.es256, …)`).
-            published.append(.object([
-                "kty": .string("EC"), "alg": .string("ES256"), "crv": .string("P-256"), "kid": .string(kid),
-                "x": .string(parameters.x), "y": .string(parameters.y),
-            ]))
+            published.append(
+                .object([
+                    "kty": .string("EC"), "alg": .string("ES256"), "crv": .string("P-256"), "kid": .string(kid),
+                    "x": .string(parameters.x), "y": .string(parameters.y),
+                ]))
             kids.append(kid)
         }
         let activeKID = kids.last!
         var headerPrefix: [UInt8] = []
-        Base64URL.encode(JSONValue.object(["alg": .string("ES256"), "kid": .string(activeKID), "typ": .string("JWT")]).serialized, into: &headerPrefix)
+        Base64URL.encode(
+            JSONValue.object(["alg": .string("ES256"), "kid": .string(activeKID), "typ": .string("JWT")]).serialized, into: &headerPrefix)
         headerPrefix.append(UInt8(ascii: "."))
         // Sorted keys: every instance serves byte-identical JWKS for the same keys.
         return JWTTokenSigner(
@@ -79,9 +81,9 @@ public struct JWTTokenSigner: TokenSigner {
     public func verifySignature(_ token: String) async -> Result<VerificationClaims, TokenRejection> {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard token.utf8.count <= 8192, parts.count == 3, parts.allSatisfy({ !$0.isEmpty }),
-              let headerData = Base64URL.decode(String(parts[0])),
-              case .object(let header)? = try? JSONParser.parse(Array(headerData)),
-              let alg = Self.optionalString(header["alg"]), let kid = Self.optionalString(header["kid"])
+            let headerData = Base64URL.decode(String(parts[0])),
+            case .object(let header)? = try? JSONParser.parse(Array(headerData)),
+            let alg = Self.optionalString(header["alg"]), let kid = Self.optionalString(header["kid"])
         else { return .failure(.malformed) }
         guard alg == algorithm else { return .failure(.unsupportedAlgorithm) }
         guard let kid, let key = keys[kid] else { return .failure(.unknownKey) }
@@ -91,8 +93,8 @@ public struct JWTTokenSigner: TokenSigner {
         }
         // Signed by one of our keys, so written by `sign`; unreadable only if it was signed by something else.
         guard let payloadData = Base64URL.decode(String(parts[1])),
-              let payload = try? JSONParser.parse(Array(payloadData)),
-              let claims = try? VerificationClaims(json: payload)
+            let payload = try? JSONParser.parse(Array(payloadData)),
+            let claims = try? VerificationClaims(json: payload)
         else { return .failure(.malformed) }
         return .success(claims)
     }

@@ -2,9 +2,9 @@ import ArgumentParser
 import Foundation
 import Logging
 import OTPGateCore
-import OTPGateServer
-import OTPGateObservability
 import OTPGateDelivery
+import OTPGateObservability
+import OTPGateServer
 
 @main
 struct OTPGateCommand: AsyncParsableCommand {

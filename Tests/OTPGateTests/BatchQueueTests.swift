@@ -36,9 +36,9 @@ import Testing
             await withTaskGroup(of: (Int, String).self) { group in
                 for n in 1...9 {
                     group.addTask {
-                        do { return (n, "\(try await queue.submit(n))") }
-                        catch VerificationError.notFound { return (n, "refused") }
-                        catch { return (n, "\(error)") }  // a deadline or anything else is neither answer
+                        do { return (n, "\(try await queue.submit(n))") } catch VerificationError.notFound { return (n, "refused") } catch {
+                            return (n, "\(error)")
+                        }  // a deadline or anything else is neither answer
                     }
                 }
                 var results: [Int: String] = [:]

@@ -10,10 +10,11 @@ import Testing
     @Test func aWriteWhoseCommitFailsIsReportedFailedAndLeavesNothing() async throws {
         let pool = try DatabasePool(path: try temporaryDirectory().appendingPathComponent("writer.sqlite").path)
         try await pool.write { db in
-            try db.execute(sql: """
-                CREATE TABLE parent (id INTEGER PRIMARY KEY);
-                CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED);
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE parent (id INTEGER PRIMARY KEY);
+                    CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED);
+                    """)
         }
         let writer = BatchWriter(pool: pool)
         defer { writer.stop() }

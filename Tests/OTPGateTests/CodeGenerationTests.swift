@@ -1,7 +1,7 @@
-import NIOCore
-import HummingbirdTesting
-import HTTPTypes
 import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
 import OTPGateCore
 import Synchronization
 import Testing

@@ -1,7 +1,7 @@
-import NIOCore
-import HummingbirdTesting
-import HTTPTypes
 import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
 import OTPGateCore
 import Testing
 
@@ -12,7 +12,9 @@ import Testing
     @Test(arguments: Backend.available) func concurrentWrongChecksCountExactlyMaxAttempts(backend: Backend) async throws {
         let h = try await Harness.make(backend: backend, environment: ["OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND": "100000"])
         let principal = try await h.principal(for: h.apiKey)
-        guard case .created(let v) = try await h.engine.start(StartRequest(destination: .init(unchecked: "+919876543210", channel: .sms)), principal: principal)
+        guard
+            case .created(let v) = try await h.engine.start(
+                StartRequest(destination: .init(unchecked: "+919876543210", channel: .sms)), principal: principal)
         else { throw TestFailure("not created") }
         await h.deliver()
         let code = try #require(h.sender.code(for: v.id))
@@ -49,7 +51,8 @@ import Testing
             for _ in 0..<40 {
                 group.addTask {
                     do {
-                        let result = try await h.engine.start(StartRequest(destination: .init(unchecked: "+919876543210", channel: .sms)), principal: principal)
+                        let result = try await h.engine.start(
+                            StartRequest(destination: .init(unchecked: "+919876543210", channel: .sms)), principal: principal)
                         if case .created = result { return "created" }
                         return "\(result)"
                     } catch VerificationError.destinationRateLimited {
@@ -72,7 +75,9 @@ import Testing
     @Test(arguments: Backend.available) func concurrentConsumptionAcceptsATokenOnce(backend: Backend) async throws {
         let h = try await Harness.make(backend: backend, environment: ["OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND": "100000"])
         let principal = try await h.principal(for: h.apiKey)
-        guard case .created(let v) = try await h.engine.start(StartRequest(destination: .init(unchecked: "+919876543210", channel: .sms)), principal: principal)
+        guard
+            case .created(let v) = try await h.engine.start(
+                StartRequest(destination: .init(unchecked: "+919876543210", channel: .sms)), principal: principal)
         else { throw TestFailure("not created") }
         await h.deliver()
         let approval = try await h.engine.check(id: v.id, code: try #require(h.sender.code(for: v.id)), principal: principal)
@@ -140,7 +145,9 @@ import Testing
     @Test(arguments: Backend.available) func concurrentRequestsOverTheKeyAllowanceAdmitExactlyIt(backend: Backend) async throws {
         let h = try await Harness.make(backend: backend, environment: ["OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND": "10"])
         let principal = try await h.principal(for: h.apiKey)
-        guard case .created(let existing) = try await h.engine.start(StartRequest(destination: .init(unchecked: "+919876543210", channel: .sms)), principal: principal)
+        guard
+            case .created(let existing) = try await h.engine.start(
+                StartRequest(destination: .init(unchecked: "+919876543210", channel: .sms)), principal: principal)
         else { throw TestFailure("not created") }
         h.clock.advance(.seconds(1))
         let outcomes = await withTaskGroup(of: String.self) { group in

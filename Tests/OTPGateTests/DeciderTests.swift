@@ -48,14 +48,20 @@ import Testing
     }
 
     @Test func startCreatesTheVerificationAndItsFirstMessage() {
-        guard case .create(let writes) = StartDecider.decide(Self.start(), StartDecider.Loaded()) else { Issue.record("not created"); return }
+        guard case .create(let writes) = StartDecider.decide(Self.start(), StartDecider.Loaded()) else {
+            Issue.record("not created")
+            return
+        }
         #expect(writes.verification == Self.verification())
         #expect(writes.message == Self.message())
         #expect(writes.idempotency == nil)
     }
 
     @Test func startWithAKeyStoresTheFirstResponseWithoutSecrets() {
-        guard case .create(let writes) = StartDecider.decide(Self.start(key: "k"), StartDecider.Loaded()) else { Issue.record("not created"); return }
+        guard case .create(let writes) = StartDecider.decide(Self.start(key: "k"), StartDecider.Loaded()) else {
+            Issue.record("not created")
+            return
+        }
         #expect(writes.idempotency?.response == Self.verification().withoutSecrets)
         #expect(writes.idempotency?.requestHash == [1])
         #expect(writes.idempotency?.createdAt == Self.t0)
@@ -91,15 +97,18 @@ import Testing
         // A lock that ended is no lock.
         #expect(StartDecider.decide(Self.start(), StartDecider.Loaded(lockedUntil: Self.t0)) != .refuse(.destinationLocked(retryAfter: .zero)))
         // The window frees up when its oldest start leaves it.
-        #expect(StartDecider.decide(Self.start(), StartDecider.Loaded(recentStarts: full)) == .refuse(.destinationRateLimited(retryAfter: .seconds(500))))
-        if case .create = StartDecider.decide(Self.start(), StartDecider.Loaded(recentStarts: .init(count: 1, oldest: Self.t0))) {} else {
+        #expect(
+            StartDecider.decide(Self.start(), StartDecider.Loaded(recentStarts: full)) == .refuse(.destinationRateLimited(retryAfter: .seconds(500))))
+        if case .create = StartDecider.decide(Self.start(), StartDecider.Loaded(recentStarts: .init(count: 1, oldest: Self.t0))) {
+        } else {
             Issue.record("one start in the window of two refused")
         }
     }
 
     @Test func startLimitWaitsAtLeastOneSecond() {
         let full = StartDecider.RecentStarts(count: 2, oldest: Self.t0 - .seconds(600) + .milliseconds(1))
-        #expect(StartDecider.decide(Self.start(), StartDecider.Loaded(recentStarts: full)) == .refuse(.destinationRateLimited(retryAfter: .seconds(1))))
+        #expect(
+            StartDecider.decide(Self.start(), StartDecider.Loaded(recentStarts: full)) == .refuse(.destinationRateLimited(retryAfter: .seconds(1))))
     }
 
     @Test func earlierStartsOfABatchCountOnlyInsideTheWindow() {
@@ -142,8 +151,9 @@ import Testing
         #expect(writes.outcome == .incorrect(writes.verification))
         #expect(writes.destination?.failedChecks == 1)
         // The second failure (the policy's threshold) locks the destination and starts a new run.
-        guard case .apply(let second) = CheckDecider.decide(
-            Self.check(hash: Self.otherHash), verification: writes.verification, destination: writes.destination)
+        guard
+            case .apply(let second) = CheckDecider.decide(
+                Self.check(hash: Self.otherHash), verification: writes.verification, destination: writes.destination)
         else { return }
         #expect(second.destination?.lockedUntil == Self.t0 + .seconds(1) + .seconds(900))
         #expect(second.destination?.failedChecks == 0)
@@ -164,7 +174,9 @@ import Testing
                 == .refuse(.expired))
         #expect(CheckDecider.decide(Self.check(), verification: Self.verification(attempts: 3), destination: lock) == .refuse(.maxAttemptsReached))
         // The lock before the code: the right code is refused while the destination is locked.
-        #expect(CheckDecider.decide(Self.check(), verification: Self.verification(), destination: lock) == .refuse(.destinationLocked(retryAfter: .seconds(99))))
+        #expect(
+            CheckDecider.decide(Self.check(), verification: Self.verification(), destination: lock)
+                == .refuse(.destinationLocked(retryAfter: .seconds(99))))
     }
 
     @Test func aFailureRunOlderThanItsWindowStartsOver() {
@@ -207,12 +219,19 @@ import Testing
         let v = Self.verification()
         #expect(ResendDecider.decide(Self.resend(tenant: "ten_b"), verification: v, destination: lock) == .refuse(.notFound))
         // The channel before the state.
-        #expect(ResendDecider.decide(Self.resend(channel: .email), verification: Self.verification(state: .approved), destination: lock) == .refuse(.channelMismatch))
-        #expect(ResendDecider.decide(Self.resend(), verification: Self.verification(state: .approved), destination: lock) == .refuse(.alreadyApproved))
+        #expect(
+            ResendDecider.decide(Self.resend(channel: .email), verification: Self.verification(state: .approved), destination: lock)
+                == .refuse(.channelMismatch))
+        #expect(
+            ResendDecider.decide(Self.resend(), verification: Self.verification(state: .approved), destination: lock) == .refuse(.alreadyApproved))
         #expect(ResendDecider.decide(Self.resend(), verification: Self.verification(attempts: 3), destination: lock) == .refuse(.maxAttemptsReached))
         // Sends before the cooldown, the cooldown before the lock.
-        #expect(ResendDecider.decide(Self.resend(at: Self.t0 + .seconds(1)), verification: Self.verification(sends: 3), destination: lock) == .refuse(.maxSendsReached))
-        #expect(ResendDecider.decide(Self.resend(at: Self.t0 + .seconds(1)), verification: v, destination: lock) == .refuse(.resendCooldown(retryAfter: .seconds(29))))
+        #expect(
+            ResendDecider.decide(Self.resend(at: Self.t0 + .seconds(1)), verification: Self.verification(sends: 3), destination: lock)
+                == .refuse(.maxSendsReached))
+        #expect(
+            ResendDecider.decide(Self.resend(at: Self.t0 + .seconds(1)), verification: v, destination: lock)
+                == .refuse(.resendCooldown(retryAfter: .seconds(29))))
         #expect(ResendDecider.decide(Self.resend(), verification: v, destination: lock) == .refuse(.destinationLocked(retryAfter: .seconds(70))))
     }
 
@@ -291,13 +310,17 @@ import Testing
             id: "vrf_1.1", tenantID: "ten_a", verificationID: "vrf_1", channel: .sms, sealedPayload: [1], state: .sending, attempts: 1,
             createdAt: Self.t0, nextAttemptAt: Self.t0, expiresAt: Self.t0 + .seconds(300))
         let retryable = DeliveryError(retryable: true, reason: "timeout")
-        #expect(DeliveryDecider.afterFailure(m, error: retryable, now: Self.t0, maxAttempts: 3) == .retry(at: Self.t0 + .seconds(2), error: "timeout"))
+        #expect(
+            DeliveryDecider.afterFailure(m, error: retryable, now: Self.t0, maxAttempts: 3) == .retry(at: Self.t0 + .seconds(2), error: "timeout"))
         m.attempts = 2
-        #expect(DeliveryDecider.afterFailure(m, error: retryable, now: Self.t0, maxAttempts: 3) == .retry(at: Self.t0 + .seconds(4), error: "timeout"))
+        #expect(
+            DeliveryDecider.afterFailure(m, error: retryable, now: Self.t0, maxAttempts: 3) == .retry(at: Self.t0 + .seconds(4), error: "timeout"))
         m.attempts = 3
         #expect(DeliveryDecider.afterFailure(m, error: retryable, now: Self.t0, maxAttempts: 3) == .failed(error: "timeout"))
         m.attempts = 1
-        #expect(DeliveryDecider.afterFailure(m, error: DeliveryError(retryable: false, reason: "refused"), now: Self.t0, maxAttempts: 3) == .failed(error: "refused"))
+        #expect(
+            DeliveryDecider.afterFailure(m, error: DeliveryError(retryable: false, reason: "refused"), now: Self.t0, maxAttempts: 3)
+                == .failed(error: "refused"))
         #expect(!DeliveryDecider.isExpired(m, now: Self.t0 + .seconds(299)))
         #expect(DeliveryDecider.isExpired(m, now: Self.t0 + .seconds(300)))
     }

@@ -7,9 +7,9 @@ import NIOCore
 import OTPGateCore
 import Testing
 
-@testable import OTPGateServer
-@testable import OTPGateObservability
 @testable import OTPGateNativeAPI
+@testable import OTPGateObservability
+@testable import OTPGateServer
 
 /// Form-encoded bodies (what vendor-compatible routes will receive), through a route that echoes the fields as JSON,
 /// behind the server's own problem middleware.
@@ -39,32 +39,41 @@ import Testing
         try await withEchoRoute { client in
             let r = try await post(client, Array("To=%2B919876543210&Channel=sms&FriendlyName=My+App%21&Empty=&Locale=hi-IN&flag".utf8))
             #expect(r.status == .ok)
-            #expect(r.json == .object([
-                "To": .string("+919876543210"), "Channel": .string("sms"), "FriendlyName": .string("My App!"), "Empty": .string(""),
-                "Locale": .string("hi-IN"),
-            ]))
+            #expect(
+                r.json
+                    == .object([
+                        "To": .string("+919876543210"), "Channel": .string("sms"), "FriendlyName": .string("My App!"), "Empty": .string(""),
+                        "Locale": .string("hi-IN"),
+                    ]))
             let empty = try await post(client, [])
             #expect(empty.status == .ok)
             #expect(empty.json == .object([:]))
         }
     }
 
-    @Test(arguments: [
-        ("Code=123456&Code=654321", "Code"),
-        ("To=%ZZ", nil),
-        ("To=%2", nil),
-        ("a[]=1", nil),
-        ("a[b]=1", nil),
-        ("a=1&a[b]=2", nil),
-        ("a[b=1", nil),
-    ] as [(String, String?)])
+    @Test(
+        arguments: [
+            ("Code=123456&Code=654321", "Code"),
+            ("To=%ZZ", nil),
+            ("To=%2", nil),
+            ("a[]=1", nil),
+            ("a[b]=1", nil),
+            ("a=1&a[b]=2", nil),
+            ("a[b=1", nil),
+        ] as [(String, String?)])
     func malformedFormsAre400(body: String, named: String?) async throws {
         try await withEchoRoute { client in
             let r = try await post(client, Array(body.utf8))
             #expect(r.status == .badRequest, "\(body)")
-            guard case .object(let problem)? = r.json else { Issue.record("no problem for \(body)"); return }
+            guard case .object(let problem)? = r.json else {
+                Issue.record("no problem for \(body)")
+                return
+            }
             #expect(problem["code"] == .string("malformed_form"), "\(body)")
-            guard case .string(let detail)? = problem["detail"] else { Issue.record("no detail"); return }
+            guard case .string(let detail)? = problem["detail"] else {
+                Issue.record("no detail")
+                return
+            }
             if let named { #expect(detail.contains(named), "\(detail)") }
             // A value is never repeated back: it may be a phone number or a code.
             #expect(!detail.contains("123456") && !detail.contains("%ZZ"), "\(detail)")

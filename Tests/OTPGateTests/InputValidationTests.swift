@@ -1,7 +1,7 @@
-import NIOCore
-import HummingbirdTesting
 import Foundation
 import HTTPTypes
+import HummingbirdTesting
+import NIOCore
 import OTPGateCore
 import Testing
 
@@ -61,8 +61,10 @@ import Testing
         }
     }
 
-    @Test(arguments: ["{", "[1,2]", "\"text\"", "nul", "{\"to\":}", "\u{FF}\u{FE}", String(repeating: "[", count: 60_000),
-                      "{\"context\":" + String(repeating: "{\"a\":", count: 10_000) + "1" + String(repeating: "}", count: 10_001)])
+    @Test(arguments: [
+        "{", "[1,2]", "\"text\"", "nul", "{\"to\":}", "\u{FF}\u{FE}", String(repeating: "[", count: 60_000),
+        "{\"context\":" + String(repeating: "{\"a\":", count: 10_000) + "1" + String(repeating: "}", count: 10_001),
+    ])
     func malformedJSONIs400(body: String) async throws {
         let h = try await Harness.make()
         try await h.test { client in
@@ -101,7 +103,8 @@ import Testing
                 #expect(r.status == .unauthorized)
                 #expect(r.problemCode == "unauthorized")
             }
-            let basic = try await client.call(.post, "/v1/verifications", json: "{}", key: .some(nil), headers: [.authorization: "Basic Zm9vOmJhcg=="])
+            let basic = try await client.call(
+                .post, "/v1/verifications", json: "{}", key: .some(nil), headers: [.authorization: "Basic Zm9vOmJhcg=="])
             #expect(basic.status == .unauthorized)
         }
     }
@@ -175,7 +178,8 @@ import Testing
             #expect(other.status == .unprocessableContent)
             #expect(other.problemCode == "idempotency_key_reused")
 
-            let bad = try await client.post("/v1/verifications", body, headers: [HTTPField.Name("Idempotency-Key")!: String(repeating: "k", count: 300)])
+            let bad = try await client.post(
+                "/v1/verifications", body, headers: [HTTPField.Name("Idempotency-Key")!: String(repeating: "k", count: 300)])
             #expect(bad.problemCode == "invalid_header")
 
             // After 24 hours the key may be used again, for a new verification.

@@ -10,11 +10,13 @@ import Testing
         let text = #"{"s":"a\"b\\c\/d\n\t\u00e9\ud83d\ude00","n":-12.5e2,"i":42,"z":0,"t":true,"f":false,"null":null,"a":[1,[],{}],"o":{"k":"v"}}"#
         let value = try parse(text)
         let n = try #require(JSONNumber("-12.5e2"))
-        #expect(value == .object([
-            "s": .string("a\"b\\c/d\n\té😀"), "n": .number(n), "i": .number(42), "z": .number(0),
-            "t": .bool(true), "f": .bool(false), "null": .null, "a": .array([.number(1), .array([]), .object([:])]),
-            "o": .object(["k": .string("v")]),
-        ]))
+        #expect(
+            value
+                == .object([
+                    "s": .string("a\"b\\c/d\n\té😀"), "n": .number(n), "i": .number(42), "z": .number(0),
+                    "t": .bool(true), "f": .bool(false), "null": .null, "a": .array([.number(1), .array([]), .object([:])]),
+                    "o": .object(["k": .string("v")]),
+                ]))
         #expect(try JSONValue(parsing: text) == value)
     }
 
@@ -33,7 +35,9 @@ import Testing
     @Test func refusesInvalidUTF8AndDeepNesting() {
         #expect(throws: JSONParser.Failure.self) { try JSONParser.parse([0x22, 0xFF, 0xFE, 0x22]) }
         #expect(throws: JSONParser.Failure.self) { try JSONParser.parse([0x22, 0x61, 0x5C, 0x6E, 0xFF, 0x22]) }
-        #expect(throws: JSONParser.Failure.self) { try JSONParser.parse(Array(String(repeating: "[", count: 65).utf8) + Array(String(repeating: "]", count: 65).utf8)) }
+        #expect(throws: JSONParser.Failure.self) {
+            try JSONParser.parse(Array(String(repeating: "[", count: 65).utf8) + Array(String(repeating: "]", count: 65).utf8))
+        }
         #expect((try? JSONParser.parse(Array(String(repeating: "[", count: 64).utf8) + Array(String(repeating: "]", count: 64).utf8))) != nil)
     }
 
@@ -72,13 +76,14 @@ import Testing
         #expect(JSONValue.number(1500) == .number(try #require(JSONNumber("1500"))))
     }
 
-    @Test(arguments: [
-        ("1", 1), ("-1", -1), ("-0", 0), ("1.0", 1), ("6E0", 6), ("60E-1", 6), ("0.6e1", 6), ("1e1", 10), ("1.5e1", 15), ("100e-2", 1),
-        ("0.000", 0), ("0e400", 0), ("0e-99999999999999999999", 0), ("0.0000001e7", 1), ("1e18", 1_000_000_000_000_000_000),
-        ("9223372036854775807", Int.max), ("-9223372036854775808", Int.min), ("922337203685477580.7e1", Int.max),
-        ("6.5", nil), ("11e-1", nil), ("1e-400", nil), ("1e400", nil), ("1e19", nil), ("1e99999999999999999999", nil),
-        ("9223372036854775808", nil), ("-9223372036854775809", nil), ("12345678901234567890", nil),
-    ] as [(String, Int?)])
+    @Test(
+        arguments: [
+            ("1", 1), ("-1", -1), ("-0", 0), ("1.0", 1), ("6E0", 6), ("60E-1", 6), ("0.6e1", 6), ("1e1", 10), ("1.5e1", 15), ("100e-2", 1),
+            ("0.000", 0), ("0e400", 0), ("0e-99999999999999999999", 0), ("0.0000001e7", 1), ("1e18", 1_000_000_000_000_000_000),
+            ("9223372036854775807", Int.max), ("-9223372036854775808", Int.min), ("922337203685477580.7e1", Int.max),
+            ("6.5", nil), ("11e-1", nil), ("1e-400", nil), ("1e400", nil), ("1e19", nil), ("1e99999999999999999999", nil),
+            ("9223372036854775808", nil), ("-9223372036854775809", nil), ("12345678901234567890", nil),
+        ] as [(String, Int?)])
     func integersAreReadExactlyFromTheText(text: String, expected: Int?) throws {
         let number = try #require(JSONNumber(text))
         #expect(number.intValue == expected)
@@ -131,7 +136,10 @@ import Testing
         resendAvailableAt: Timestamp(milliseconds: 1_800_000_030_123), updatedAt: Timestamp(milliseconds: 1_800_000_000_456))
 
     @Test func verificationSnapshotsRoundTripWithoutSecrets() throws {
-        #expect(verification.snapshotJSON == #"{"attempts":1,"channel":"sms","codeHash":"","codeLength":6,"context":"{\"amount\":1.50,\"big\":12345678901234567890}","createdAt":1800000000123,"destination":"+919876543210","expiresAt":1800000300123,"id":"vrf_1","lastSentAt":1800000000123,"maxAttempts":5,"maxSends":5,"purpose":"itr/unlock","reference":"r\"1","resendAvailableAt":1800000030123,"sends":1,"state":"pending","tenantID":"ten_1","ttlSeconds":300,"updatedAt":1800000000456}"#)
+        #expect(
+            verification.snapshotJSON
+                == #"{"attempts":1,"channel":"sms","codeHash":"","codeLength":6,"context":"{\"amount\":1.50,\"big\":12345678901234567890}","createdAt":1800000000123,"destination":"+919876543210","expiresAt":1800000300123,"id":"vrf_1","lastSentAt":1800000000123,"maxAttempts":5,"maxSends":5,"purpose":"itr/unlock","reference":"r\"1","resendAvailableAt":1800000030123,"sends":1,"state":"pending","tenantID":"ten_1","ttlSeconds":300,"updatedAt":1800000000456}"#
+        )
         #expect(try Verification(snapshotJSON: verification.snapshotJSON) == verification.withoutSecrets)
         var bare = verification
         (bare.purpose, bare.reference, bare.context, bare.state) = (nil, nil, nil, .approved)
@@ -140,7 +148,8 @@ import Testing
 
     /// Exactly what `JSONEncoder().encode(v.withoutSecrets)` stored before (unsorted, `\/` escaped).
     @Test func verificationSnapshotsStoredByTheEarlierVersionStillRead() throws {
-        let stored = #"{"attempts":1,"lastSentAt":1800000000123,"updatedAt":1800000000456,"purpose":"itr\/unlock","channel":"sms","id":"vrf_1","codeLength":6,"destination":"+919876543210","context":"{\"amount\":1.50,\"big\":12345678901234567890}","maxAttempts":5,"createdAt":1800000000123,"expiresAt":1800000300123,"state":"pending","maxSends":5,"sends":1,"reference":"r\"1","resendAvailableAt":1800000030123,"ttlSeconds":300,"codeHash":"","tenantID":"ten_1"}"#
+        let stored =
+            #"{"attempts":1,"lastSentAt":1800000000123,"updatedAt":1800000000456,"purpose":"itr\/unlock","channel":"sms","id":"vrf_1","codeLength":6,"destination":"+919876543210","context":"{\"amount\":1.50,\"big\":12345678901234567890}","maxAttempts":5,"createdAt":1800000000123,"expiresAt":1800000300123,"state":"pending","maxSends":5,"sends":1,"reference":"r\"1","resendAvailableAt":1800000030123,"ttlSeconds":300,"codeHash":"","tenantID":"ten_1"}"#
         #expect(try Verification(snapshotJSON: stored) == verification.withoutSecrets)
         #expect(throws: (any Error).self) { try Verification(snapshotJSON: #"{"id":"vrf_1"}"#) }
         #expect(throws: (any Error).self) { try Verification(snapshotJSON: stored.replacingOccurrences(of: #""sms""#, with: #""fax""#)) }
@@ -158,7 +167,10 @@ import Testing
         var every = PolicyOverrides()
         (every.startsPerDestination, every.startWindowSeconds, every.failedChecksBeforeLock, every.lockSeconds) = (1, 2, 3, 4)
         (every.requestsPerKeyPerSecond, every.resendCooldownSeconds, every.maxSends, every.tokenTTLSeconds) = (5, 6, 7, 8)
-        #expect(every.jsonText == #"{"failed_checks_before_lock":3,"lock_seconds":4,"max_sends":7,"requests_per_key_per_second":5,"resend_cooldown_seconds":6,"start_window_seconds":2,"starts_per_destination":1,"token_ttl_seconds":8}"#)
+        #expect(
+            every.jsonText
+                == #"{"failed_checks_before_lock":3,"lock_seconds":4,"max_sends":7,"requests_per_key_per_second":5,"resend_cooldown_seconds":6,"start_window_seconds":2,"starts_per_destination":1,"token_ttl_seconds":8}"#
+        )
         #expect(try PolicyOverrides(jsonText: every.jsonText) == every)
         // As the Codable form read them: null is unset, unknown names are ignored, a wrong type is an error.
         #expect(try PolicyOverrides(jsonText: #"{"lock_seconds":null,"later":true,"max_sends":3}"#).maxSends == 3)
@@ -172,11 +184,17 @@ import Testing
             iss: "https://otp.example.in", sub: "vrf_1", tenantID: "ten_1", jti: "tok_1", iat: 1_800_000_000, exp: 1_800_000_300,
             phoneNumber: "+919876543210", phoneNumberVerified: true, purpose: "p",
             context: try JSONValue(parsing: #"{"amount":1.50,"big":12345678901234567890}"#), amr: ["otp", "sms"])
-        #expect(claims.json.canonicalText == #"{"amr":["otp","sms"],"context":{"amount":1.50,"big":12345678901234567890},"exp":1800000300,"iat":1800000000,"iss":"https://otp.example.in","jti":"tok_1","phone_number":"+919876543210","phone_number_verified":true,"purpose":"p","sub":"vrf_1","tenant_id":"ten_1"}"#)
+        #expect(
+            claims.json.canonicalText
+                == #"{"amr":["otp","sms"],"context":{"amount":1.50,"big":12345678901234567890},"exp":1800000300,"iat":1800000000,"iss":"https://otp.example.in","jti":"tok_1","phone_number":"+919876543210","phone_number_verified":true,"purpose":"p","sub":"vrf_1","tenant_id":"ten_1"}"#
+        )
         #expect(try VerificationClaims(json: JSONValue(parsing: claims.json.canonicalText)) == claims)
         let email = VerificationClaims(
             iss: "i", sub: "s", tenantID: "t", jti: "j", iat: 1, exp: 2, email: "a@b.in", emailVerified: true, reference: "r", amr: ["otp", "email"])
-        #expect(email.json.canonicalText == #"{"amr":["otp","email"],"email":"a@b.in","email_verified":true,"exp":2,"iat":1,"iss":"i","jti":"j","reference":"r","sub":"s","tenant_id":"t"}"#)
+        #expect(
+            email.json.canonicalText
+                == #"{"amr":["otp","email"],"email":"a@b.in","email_verified":true,"exp":2,"iat":1,"iss":"i","jti":"j","reference":"r","sub":"s","tenant_id":"t"}"#
+        )
         #expect(try VerificationClaims(json: email.json) == email)
         #expect(throws: JSONShapeError(field: "iat", "is required")) {
             try VerificationClaims(json: JSONValue(parsing: #"{"amr":[],"exp":2,"iss":"i","jti":"j","sub":"s","tenant_id":"t"}"#))

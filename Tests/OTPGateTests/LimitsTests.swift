@@ -1,7 +1,7 @@
-import NIOCore
-import HummingbirdTesting
 import Foundation
 import HTTPTypes
+import HummingbirdTesting
+import NIOCore
 import OTPGateCore
 import Testing
 
@@ -177,7 +177,8 @@ import Testing
             #expect(try await client.get("/v1/verifications/\(id)", key: .some(second.apiKey)).status == .ok)
             #expect(try await client.get("/v1/verifications/\(id)", key: .some(second.apiKey)).problemCode == "rate_limited")
             _ = try await client.start(key: .some(other.apiKey))
-            #expect(try await client.post("/v1/verifications", #"{"to":"+919876543299","channel":"sms"}"#, key: .some(other.apiKey)).status == .created)
+            #expect(
+                try await client.post("/v1/verifications", #"{"to":"+919876543299","channel":"sms"}"#, key: .some(other.apiKey)).status == .created)
         }
     }
 

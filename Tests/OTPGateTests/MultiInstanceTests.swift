@@ -101,7 +101,8 @@ extension RealProcesses {
             var ids: Set<String> = [id]
             for i in 0..<40 {
                 let server = i % 2 == 0 ? a : b
-                let r = try await server.post("/v1/verifications", #"{"to":"+91987650\#(String(format: "%04d", 100 + i))","channel":"sms"}"#, key: key)
+                let r = try await server.post(
+                    "/v1/verifications", #"{"to":"+91987650\#(String(format: "%04d", 100 + i))","channel":"sms"}"#, key: key)
                 ids.insert(try #require(r.json?["id"] as? String))
             }
             let deadline = ContinuousClock.now + .seconds(60)

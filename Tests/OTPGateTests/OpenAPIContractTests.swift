@@ -8,7 +8,7 @@ import Testing
 @testable import OTPGateServer
 
 #if canImport(OTPGateNativeAPI)
-@testable import OTPGateNativeAPI
+    @testable import OTPGateNativeAPI
 #endif
 
 /// The served OpenAPI document against the server itself, through HTTP: the same document as JSON and as YAML,
@@ -84,8 +84,11 @@ import Testing
             #expect(!documented.isEmpty, "the Problem schema has no code enum")
             let sent = Set(ProblemCatalog.all.map(\.code))
             #expect(!sent.isEmpty)
-            #expect(sent.subtracting(documented).isEmpty, "codes the server sends but the document does not list: \(sent.subtracting(documented).sorted())")
-            #expect(documented.subtracting(sent).isEmpty, "codes the document lists but the server never sends: \(documented.subtracting(sent).sorted())")
+            #expect(
+                sent.subtracting(documented).isEmpty,
+                "codes the server sends but the document does not list: \(sent.subtracting(documented).sorted())")
+            #expect(
+                documented.subtracting(sent).isEmpty, "codes the document lists but the server never sends: \(documented.subtracting(sent).sorted())")
             #expect(documented.count == (JSONNode.array(document.problemCodeEnum)?.count ?? -1), "the code enum repeats a code")
         }
     }
@@ -131,15 +134,18 @@ import Testing
                     #expect(!examples.isEmpty, "\(place) has no example")
                     for (name, example) in examples {
                         guard let value = JSONNode.object(JSONNode.object(document.resolve(example))?["value"]),
-                              let problemCode = JSONNode.string(value["code"])
+                            let problemCode = JSONNode.string(value["code"])
                         else {
                             Issue.record("\(place) example \(name) is not a problem")
                             continue
                         }
                         #expect(codes.contains(problemCode), "\(place) example \(name): \(problemCode) is not in the code enum")
-                        #expect(value["status"]?.canonicalText == status, "\(place) example \(name): status \(value["status"]?.canonicalText ?? "none")")
+                        #expect(
+                            value["status"]?.canonicalText == status, "\(place) example \(name): status \(value["status"]?.canonicalText ?? "none")")
                         #expect(JSONNode.string(value["type"]) == "urn:otpgate:problem:\(problemCode)", "\(place) example \(name): type")
-                        #expect(catalog.contains("\(problemCode) \(status)"), "\(place) example \(name): the server never sends \(problemCode) with \(status)")
+                        #expect(
+                            catalog.contains("\(problemCode) \(status)"),
+                            "\(place) example \(name): the server never sends \(problemCode) with \(status)")
                     }
                 }
             }
@@ -183,7 +189,9 @@ import Testing
                         continue
                     }
                     let keys = Set(fields.keys)
-                    #expect(keys.subtracting(properties).isEmpty, "\(place) example \(name) has fields the schema lacks: \(keys.subtracting(properties).sorted())")
+                    #expect(
+                        keys.subtracting(properties).isEmpty,
+                        "\(place) example \(name) has fields the schema lacks: \(keys.subtracting(properties).sorted())")
                     #expect(required.subtracting(keys).isEmpty, "\(place) example \(name) lacks \(required.subtracting(keys).sorted())")
 
                     // The server takes it: a fresh verification for each example on a verification's path.
@@ -197,8 +205,9 @@ import Testing
                     bodies += 1
                     let code = response.problemCode ?? ""
                     #expect(!Self.validationCodes.contains(code), "\(place) example \(name) is refused: \(code)")
-                    #expect(![400, 401, 404, 413].contains(Int(response.status.code)) && response.status.code < 500,
-                            "\(place) example \(name) answered \(response.status) \(code)")
+                    #expect(
+                        ![400, 401, 404, 413].contains(Int(response.status.code)) && response.status.code < 500,
+                        "\(place) example \(name) answered \(response.status) \(code)")
                 }
             }
             #expect(bodies > 0)

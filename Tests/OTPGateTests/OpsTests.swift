@@ -1,12 +1,12 @@
-import NIOCore
-import HummingbirdTesting
 import Foundation
 import HTTPTypes
+import HummingbirdTesting
+import NIOCore
 import OTPGateCore
 import Testing
 
-@testable import OTPGateServer
 @testable import OTPGateNativeAPI
+@testable import OTPGateServer
 
 /// Health, readiness, metrics, JWKS and the OpenAPI document.
 @Suite struct OpsTests {
@@ -20,7 +20,10 @@ import Testing
             let jwks = try await client.get("/.well-known/jwks.json", key: .some(nil))
             #expect(jwks.status == .ok)
             #expect(jwks.headers[.contentType] == "application/jwk-set+json")
-            guard case .array(let keys)? = jwks["keys"] else { Issue.record("no keys"); return }
+            guard case .array(let keys)? = jwks["keys"] else {
+                Issue.record("no keys")
+                return
+            }
             #expect(keys.count == 1)
         }
     }
@@ -55,7 +58,10 @@ import Testing
         _ = h.runtime.buildRouter()
         let served = Set(h.runtime.registeredRoutes.map { "\($0.method) \($0.path)" })
         let document = try JSONParser.parse(try #require(OpenAPIDocument.json))
-        guard case .object(let root) = document, case .object(let paths)? = root["paths"] else { Issue.record("no paths"); return }
+        guard case .object(let root) = document, case .object(let paths)? = root["paths"] else {
+            Issue.record("no paths")
+            return
+        }
         #expect(root["openapi"] == .string("3.1.0"))
         var described = Set<String>()
         for (path, item) in paths {

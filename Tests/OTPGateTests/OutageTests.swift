@@ -17,7 +17,7 @@ extension RealProcesses {
             let command = "bash " + ([script] + arguments).map { "'\($0)'" }.joined(separator: " ") + " > '\(output)' 2>/dev/null"
             var pid: pid_t = 0
             let argv: [UnsafeMutablePointer<CChar>?] = ["/bin/bash", "-c", command].map { (text: String) in strdup(text) } + [nil]
-            defer { argv.forEach { free($0) } }
+            defer { for pointer in argv { free(pointer) } }
             guard posix_spawn(&pid, "/bin/bash", nil, nil, argv, environ) == 0 else { throw TestFailure("cannot run postgres-cluster.sh") }
             var status: Int32 = 0
             while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
@@ -30,7 +30,8 @@ extension RealProcesses {
             let clusterDir = String(started[0])
             defer { _ = try? Self.cluster(["remove", clusterDir]) }
             let dir = try temporaryDirectory()
-            let server = try await OTPGateServerProcess.start(directory: dir, database: String(started[1]), environment: ["OTPGATE_DELIVERY": "discard"])
+            let server = try await OTPGateServerProcess.start(
+                directory: dir, database: String(started[1]), environment: ["OTPGATE_DELIVERY": "discard"])
             let key = try #require(server.apiKey)
 
             // Load from 8 clients for the whole outage; each records what it was told.
@@ -82,7 +83,8 @@ extension RealProcesses {
             var recovered = false
             while ContinuousClock.now < deadline {
                 if try await server.raw("/readyz").status == 200,
-                   try await server.post("/v1/verifications", #"{"to":"+919599999999","channel":"sms"}"#, key: key).status == 201 {
+                    try await server.post("/v1/verifications", #"{"to":"+919599999999","channel":"sms"}"#, key: key).status == 201
+                {
                     recovered = true
                     break
                 }

@@ -1,20 +1,21 @@
-import NIOCore
-import HummingbirdTesting
-import HTTPTypes
 import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
 import OTPGateCore
 import Synchronization
 import Testing
 
-@testable import OTPGateServer
 @testable import OTPGateDelivery
+@testable import OTPGateServer
 
 /// The transactional outbox: delivered once, codes sealed at rest and erased after, retries with backoff.
 @Suite struct OutboxTests {
     func start(_ h: Harness, ttl: Int? = nil) async throws -> Verification {
         let principal = try await h.principal(for: h.apiKey)
-        guard case .created(let v) = try await h.engine.start(
-            StartRequest(destination: .init(unchecked: "+919876543210", channel: .sms), ttlSeconds: ttl), principal: principal)
+        guard
+            case .created(let v) = try await h.engine.start(
+                StartRequest(destination: .init(unchecked: "+919876543210", channel: .sms), ttlSeconds: ttl), principal: principal)
         else { throw TestFailure("not created") }
         return v
     }
@@ -144,7 +145,8 @@ import Testing
         await h.deliver()
         #expect(h.sender.messages.count == 1)
         // The dead worker's late report is fenced out by the attempt number.
-        try await h.store.finishOutbox([DeliveryResult(messageID: claimed[0].id, attempt: claimed[0].attempts, outcome: .failed(error: "late"))], now: h.clock.now())
+        try await h.store.finishOutbox(
+            [DeliveryResult(messageID: claimed[0].id, attempt: claimed[0].attempts, outcome: .failed(error: "late"))], now: h.clock.now())
         #expect(try await h.store.outboxMessages(verificationID: v.id)[0].state == .sent)
     }
 
@@ -159,7 +161,8 @@ import Testing
         let second = try await h.store.claimOutbox(limit: 10, now: h.clock.now(), leaseUntil: h.clock.now() + .seconds(30))
         try #require(second.count == 1)
         #expect(second[0].attempts == first[0].attempts + 1)
-        try await h.store.finishOutbox([DeliveryResult(messageID: first[0].id, attempt: first[0].attempts, outcome: .failed(error: "late"))], now: h.clock.now())
+        try await h.store.finishOutbox(
+            [DeliveryResult(messageID: first[0].id, attempt: first[0].attempts, outcome: .failed(error: "late"))], now: h.clock.now())
         var row = try await h.store.outboxMessages(verificationID: v.id)[0]
         #expect(row.state == .sending)
         #expect(row.sealedPayload != nil)
@@ -203,7 +206,10 @@ import Testing
     @Test func theConsoleSenderWritesOneJSONLine() async throws {
         let lines = Mutex<[String]>([])
         let console = ConsoleSender { line in lines.withLock { $0.append(line) } }
-        try await console.send(OutgoingMessage(messageID: "vrf_b.1", tenantID: "ten_a", verificationID: "vrf_b", channel: .sms, destination: "+919876543210", subject: nil, text: "123456 is your code"))
+        try await console.send(
+            OutgoingMessage(
+                messageID: "vrf_b.1", tenantID: "ten_a", verificationID: "vrf_b", channel: .sms, destination: "+919876543210", subject: nil,
+                text: "123456 is your code"))
         let line = try #require(lines.withLock { $0.first })
         let object = try JSONDecoder().decode([String: String].self, from: Data(line.utf8))
         #expect(object["to"] == "+919876543210")

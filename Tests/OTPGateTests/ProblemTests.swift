@@ -31,22 +31,32 @@ import Testing
     }
 
     @Test(arguments: Backend.available) func everyErrorHasItsStatusCodeRequestIDAndRetryAfter(backend: Backend) async throws {
-        let h = try await Harness.make(backend: backend, environment: [
-            "OTPGATE_POLICY_STARTS_PER_DESTINATION": "2", "OTPGATE_POLICY_FAILED_CHECKS_BEFORE_LOCK": "3",
-            "OTPGATE_POLICY_MAX_SENDS": "2", "OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND": "1000",
-        ])
+        let h = try await Harness.make(
+            backend: backend,
+            environment: [
+                "OTPGATE_POLICY_STARTS_PER_DESTINATION": "2", "OTPGATE_POLICY_FAILED_CHECKS_BEFORE_LOCK": "3",
+                "OTPGATE_POLICY_MAX_SENDS": "2", "OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND": "1000",
+            ])
         let slow = try await h.makeTenant("globex")
         var overrides = PolicyOverrides()
         overrides.requestsPerKeyPerSecond = 1
         #expect(try await h.store.updateTenantPolicy(id: slow.tenant.id, overrides: overrides))
         try await h.test { client in
             // Refused at the edge.
-            expectProblem(try await client.post("/v1/verifications", #"{"to":"+919876543210","channel":"sms"}"#, key: .some(nil)), .unauthorized, "unauthorized")
-            expectProblem(try await client.post("/v1/verifications", "{"), .badRequest, "malformed_json")
-            expectProblem(try await client.post("/v1/verifications", #"{"to":"+919876543210","channel":"fax"}"#), .unprocessableContent, "invalid_field", field: "channel")
-            expectProblem(try await client.post("/v1/verifications", #"{"to":"+919876543210","channel":"sms","ttl":60}"#), .unprocessableContent, "unknown_field", field: "ttl")
             expectProblem(
-                try await client.post("/v1/verifications", #"{"to":"+919876543210","channel":"sms"}"#, headers: [HTTPField.Name("Idempotency-Key")!: String(repeating: "k", count: 256)]),
+                try await client.post("/v1/verifications", #"{"to":"+919876543210","channel":"sms"}"#, key: .some(nil)), .unauthorized, "unauthorized"
+            )
+            expectProblem(try await client.post("/v1/verifications", "{"), .badRequest, "malformed_json")
+            expectProblem(
+                try await client.post("/v1/verifications", #"{"to":"+919876543210","channel":"fax"}"#), .unprocessableContent, "invalid_field",
+                field: "channel")
+            expectProblem(
+                try await client.post("/v1/verifications", #"{"to":"+919876543210","channel":"sms","ttl":60}"#), .unprocessableContent,
+                "unknown_field", field: "ttl")
+            expectProblem(
+                try await client.post(
+                    "/v1/verifications", #"{"to":"+919876543210","channel":"sms"}"#,
+                    headers: [HTTPField.Name("Idempotency-Key")!: String(repeating: "k", count: 256)]),
                 .unprocessableContent, "invalid_header", field: "Idempotency-Key")
             expectProblem(try await client.post("/v1/verifications", String(repeating: " ", count: 70_000)), .contentTooLarge, "payload_too_large")
             expectProblem(try await client.get("/v1/verifications/vrf_aaaaaaaaaaaaaaaaaaaaaaaaaa"), .notFound, "not_found")
@@ -55,7 +65,9 @@ import Testing
             // Refused by the engine.
             let a = try await client.start(to: "+919800000001")
             expectProblem(try await client.post("/v1/verifications/\(a)/resend"), .tooManyRequests, "resend_cooldown", retryAfter: 30)
-            expectProblem(try await client.post("/v1/verifications/\(a)/resend", #"{"channel":"email"}"#), .unprocessableContent, "invalid_field", field: "channel")
+            expectProblem(
+                try await client.post("/v1/verifications/\(a)/resend", #"{"channel":"email"}"#), .unprocessableContent, "invalid_field",
+                field: "channel")
             await h.deliver()
             let codeA = try #require(h.sender.code(for: a))
             let wrong = try await client.check(a, wrongCode(for: codeA))
@@ -67,7 +79,9 @@ import Testing
             expectProblem(try await client.post("/v1/verifications/\(a)/resend"), .tooManyRequests, "max_sends_reached")
 
             _ = try await client.start(to: "+919800000001")
-            expectProblem(try await client.post("/v1/verifications", #"{"to":"+919800000001","channel":"sms"}"#), .tooManyRequests, "rate_limited", retryAfter: 510)
+            expectProblem(
+                try await client.post("/v1/verifications", #"{"to":"+919800000001","channel":"sms"}"#), .tooManyRequests, "rate_limited",
+                retryAfter: 510)
 
             let b = try await client.start(to: "+919800000002", extra: #","max_attempts":1"#)
             await h.deliver()
@@ -91,13 +105,17 @@ import Testing
 
             let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "order-7"]
             #expect(try await client.post("/v1/verifications", #"{"to":"+919800000006","channel":"sms"}"#, headers: key).status == .created)
-            expectProblem(try await client.post("/v1/verifications", #"{"to":"+919800000007","channel":"sms"}"#, headers: key), .unprocessableContent, "idempotency_key_reused")
+            expectProblem(
+                try await client.post("/v1/verifications", #"{"to":"+919800000007","channel":"sms"}"#, headers: key), .unprocessableContent,
+                "idempotency_key_reused")
 
             let f = try await client.start(to: "+919800000008")
             await h.deliver()
             let codeF = try #require(h.sender.code(for: f))
             for _ in 0..<3 { #expect(try await client.check(f, wrongCode(for: codeF)).problemCode == "incorrect_code") }
-            expectProblem(try await client.post("/v1/verifications", #"{"to":"+919800000008","channel":"sms"}"#), .tooManyRequests, "destination_locked", retryAfter: 3600)
+            expectProblem(
+                try await client.post("/v1/verifications", #"{"to":"+919800000008","channel":"sms"}"#), .tooManyRequests, "destination_locked",
+                retryAfter: 3600)
 
             h.clock.advance(.milliseconds(200))
             #expect(try await client.get("/v1/verifications/\(f)", key: .some(slow.apiKey)).status == .notFound)

@@ -34,7 +34,9 @@ extension RealProcesses {
             #expect(try OTPGateProcess.run(["key", "revoke", keyID, "--database", db]).status == 0)
             #expect(try OTPGateProcess.run(["key", "revoke", keyID, "--database", db]).status != 0)
             #expect(try OTPGateProcess.run(["key", "create", "--tenant", "ten_missing", "--database", db]).status != 0)
-            #expect(try OTPGateProcess.run(["tenant", "policy", tenantID, "--starts-per-destination", "3", "--database", db]).stdout.contains(#""starts_per_destination":3"#))
+            #expect(
+                try OTPGateProcess.run(["tenant", "policy", tenantID, "--starts-per-destination", "3", "--database", db]).stdout.contains(
+                    #""starts_per_destination":3"#))
             #expect(try OTPGateProcess.run(["tenant", "policy", tenantID, "--failed-checks-before-lock", "500", "--database", db]).status != 0)
             let bad = try OTPGateProcess.run(["tenant", "list", "--database", "mysql://nope"])
             #expect(bad.status != 0)
@@ -124,7 +126,9 @@ final class StartLoad: Sendable {
                         for n in 1...maxPerWorker {
                             let phone = "+9197\(String(format: "%02d", worker))\(String(format: "%06d", n))"
                             // A short deadline: once the server is gone the client would retry connecting until it.
-                            guard let r = try? await server.post("/v1/verifications", #"{"to":"\#(phone)","channel":"sms"}"#, key: key, timeout: .seconds(10))
+                            guard
+                                let r = try? await server.post(
+                                    "/v1/verifications", #"{"to":"\#(phone)","channel":"sms"}"#, key: key, timeout: .seconds(10))
                             else { return }
                             guard r.status == 201, let id = r.json?["id"] as? String else {
                                 ids.other.withLock { $0.append(r.status) }
@@ -180,7 +184,8 @@ enum OTPGateProcess {
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        return Result(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
     }
 }
 

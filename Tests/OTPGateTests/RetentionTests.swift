@@ -51,7 +51,8 @@ import Testing
     }
 
     @Test(arguments: Backend.available) func aDestinationLockSurvivesTheSweep(backend: Backend) async throws {
-        let h = try await Harness.make(backend: backend, environment: ["OTPGATE_RETENTION_DAYS": "1", "OTPGATE_POLICY_FAILED_CHECKS_BEFORE_LOCK": "1"])
+        let h = try await Harness.make(
+            backend: backend, environment: ["OTPGATE_RETENTION_DAYS": "1", "OTPGATE_POLICY_FAILED_CHECKS_BEFORE_LOCK": "1"])
         try await h.test { client in
             let id = try await client.start()
             await h.deliver()

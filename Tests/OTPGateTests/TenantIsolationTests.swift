@@ -1,7 +1,7 @@
-import NIOCore
-import HummingbirdTesting
-import HTTPTypes
 import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
 import OTPGateCore
 import Testing
 
@@ -63,7 +63,9 @@ import Testing
             #expect(asB.headers[HTTPField.Name("Idempotent-Replayed")!] == nil)
             #expect(asB.string("id") != first.string("id"))
             // B's key with another body is B's own first use, not a reuse of A's.
-            let otherBody = try await client.post("/v1/verifications", #"{"to":"+919876543211","channel":"sms"}"#, key: .some(b.apiKey), headers: [HTTPField.Name("Idempotency-Key")!: "order-43"])
+            let otherBody = try await client.post(
+                "/v1/verifications", #"{"to":"+919876543211","channel":"sms"}"#, key: .some(b.apiKey),
+                headers: [HTTPField.Name("Idempotency-Key")!: "order-43"])
             #expect(otherBody.status == .created)
             // Each tenant's replay returns its own verification.
             let replayA = try await client.post("/v1/verifications", body, headers: headers)

@@ -6,13 +6,13 @@ import Logging
 import NIOCore
 import OTPGateCore
 import OTPGateSQLite
-import Synchronization
 import ServiceLifecycle
+import Synchronization
 import Testing
 
-@testable import OTPGateServer
-@testable import OTPGateObservability
 @testable import OTPGateDelivery
+@testable import OTPGateObservability
+@testable import OTPGateServer
 
 /// A clock the test moves by hand.
 final class TestClock: OTPGateCore.Clock, Sendable {
@@ -92,7 +92,8 @@ enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
             return "sqlite:\(directory.path)/otpgate.sqlite"
         case .postgres:
             let base = try #require(
-                Self.postgresURL, "PostgreSQL tests need OTPGATE_TEST_POSTGRES_URL: run them with scripts/test.sh (or set OTPGATE_TEST_SQLITE_ONLY=1)")
+                Self.postgresURL, "PostgreSQL tests need OTPGATE_TEST_POSTGRES_URL: run them with scripts/test.sh (or set OTPGATE_TEST_SQLITE_ONLY=1)"
+            )
             let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
             try await PostgresAdmin.createSchema(schema, url: base)
             return base + (base.contains("?") ? "&" : "?") + "search_path=\(schema)"
@@ -153,7 +154,8 @@ struct Harness {
 
     /// Another tenant on the same deployment.
     func makeTenant(_ name: String) async throws -> (tenant: Tenant, apiKey: String) {
-        let created = try await TenantAdmin(store: store, clock: clock, random: SeededRandom(seed: UInt64(name.hashValue.magnitude))).createTenant(name: name)
+        let created = try await TenantAdmin(store: store, clock: clock, random: SeededRandom(seed: UInt64(name.hashValue.magnitude))).createTenant(
+            name: name)
         return (created.tenant, created.apiKey)
     }
 
@@ -206,7 +208,9 @@ struct TestClient {
     let apiKey: String
 
     @discardableResult
-    func call(_ method: HTTPRequest.Method, _ path: String, json: String? = nil, key: String?? = .none, headers: HTTPFields = [:]) async throws -> APIResponse {
+    func call(_ method: HTTPRequest.Method, _ path: String, json: String? = nil, key: String?? = .none, headers: HTTPFields = [:]) async throws
+        -> APIResponse
+    {
         var fields = headers
         let bearer = key ?? apiKey
         if let bearer { fields[.authorization] = "Bearer \(bearer)" }

@@ -1,8 +1,8 @@
-import NIOCore
-import HummingbirdTesting
-import HTTPTypes
 import Crypto
 import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
 import OTPGateCore
 import Testing
 
@@ -27,11 +27,13 @@ import Testing
     }
 
     @Test(arguments: Backend.available) func claimsCarryTheVerifiedDestinationAndBinding(backend: Backend) async throws {
-        let h = try await Harness.make(backend: backend, environment: ["OTPGATE_ISSUER": "https://otp.example.in", "OTPGATE_POLICY_TOKEN_TTL_SECONDS": "120"])
+        let h = try await Harness.make(
+            backend: backend, environment: ["OTPGATE_ISSUER": "https://otp.example.in", "OTPGATE_POLICY_TOKEN_TTL_SECONDS": "120"])
         let (token, v) = try await approvedToken(h)
         let principal = try await h.principal(for: h.apiKey)
         guard case .valid(let claims) = try await h.engine.verifyToken(token, consume: false, purpose: nil, principal: principal) else {
-            Issue.record("token not valid"); return
+            Issue.record("token not valid")
+            return
         }
         #expect(claims.iss == "https://otp.example.in")
         #expect(claims.sub == v.id)
@@ -52,7 +54,8 @@ import Testing
         #expect(header["alg"] == "ES256")
         let jwks = try JSONDecoder().decode(JSONValue.self, from: Data(try await h.runtime.signer.jwks()))
         guard case .object(let set) = jwks, case .array(let keys)? = set["keys"], case .object(let key)? = keys.first else {
-            Issue.record("no JWKS keys"); return
+            Issue.record("no JWKS keys")
+            return
         }
         #expect(key["kid"] == .string(header["kid"]!))
         #expect(key["kty"] == .string("EC"))
@@ -65,7 +68,11 @@ import Testing
         let (token, _) = try await approvedToken(h)
         let jwks = try JSONDecoder().decode(JSONValue.self, from: Data(try await h.runtime.signer.jwks()))
         guard case .object(let set) = jwks, case .array(let keys)? = set["keys"], case .object(let key)? = keys.first,
-              case .string(let x)? = key["x"], case .string(let y)? = key["y"] else { Issue.record("no key"); return }
+            case .string(let x)? = key["x"], case .string(let y)? = key["y"]
+        else {
+            Issue.record("no key")
+            return
+        }
         let publicKey = try P256.Signing.PublicKey(rawRepresentation: try #require(Base64URL.decode(x)) + #require(Base64URL.decode(y)))
         let parts = token.split(separator: ".")
         let signature = try P256.Signing.ECDSASignature(rawRepresentation: try #require(Base64URL.decode(String(parts[2]))))
@@ -104,7 +111,10 @@ import Testing
         let other = try await h.makeTenant("globex")
         #expect(try await verdict(token, as: try await h.principal(for: other.apiKey)) == .invalid(.tenantMismatch))
 
-        guard case .valid = try await verdict(token, consume: true, purpose: "card_activation") else { Issue.record("first use refused"); return }
+        guard case .valid = try await verdict(token, consume: true, purpose: "card_activation") else {
+            Issue.record("first use refused")
+            return
+        }
         #expect(try await verdict(token, consume: true) == .invalid(.alreadyUsed))
         #expect(try await verdict(token) == .invalid(.alreadyUsed))
     }
@@ -115,7 +125,8 @@ import Testing
         let principal = try await h.principal(for: h.apiKey)
         h.clock.advance(.seconds(299))
         guard case .valid = try await h.engine.verifyToken(token, consume: false, purpose: nil, principal: principal) else {
-            Issue.record("token expired early"); return
+            Issue.record("token expired early")
+            return
         }
         h.clock.advance(.seconds(1))
         #expect(try await h.engine.verifyToken(token, consume: false, purpose: nil, principal: principal) == .invalid(.expired))
@@ -132,7 +143,8 @@ import Testing
         #expect(again.engine.hasher.hash(code: "123456", verificationID: "vrf_x") == h.engine.hasher.hash(code: "123456", verificationID: "vrf_x"))
         let principal = try await h.principal(for: h.apiKey)
         guard case .valid = try await again.engine.verifyToken(token, consume: false, purpose: nil, principal: principal) else {
-            Issue.record("the other instance refused the token"); return
+            Issue.record("the other instance refused the token")
+            return
         }
     }
 
@@ -153,6 +165,7 @@ struct TestFailure: Error, CustomStringConvertible {
 
 extension Data {
     var base64URL: String {
-        base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(
+            of: "=", with: "")
     }
 }

@@ -1,7 +1,7 @@
-import NIOCore
-import HummingbirdTesting
 import Foundation
 import HTTPTypes
+import HummingbirdTesting
+import NIOCore
 import OTPGateCore
 import Testing
 
@@ -13,7 +13,8 @@ import Testing
         let h = try await Harness.make(backend: backend)
         try await h.test { client in
             let started = try await client.post(
-                "/v1/verifications", #"{"to":"98765 43210","channel":"sms","purpose":"itr_unlock","reference":"case-7","context":{"amount":1500,"currency":"INR"}}"#)
+                "/v1/verifications",
+                #"{"to":"98765 43210","channel":"sms","purpose":"itr_unlock","reference":"case-7","context":{"amount":1500,"currency":"INR"}}"#)
             #expect(started.status == .created)
             #expect(started.string("status") == "pending")
             #expect(started.string("to") == "+91******3210")
@@ -37,7 +38,10 @@ import Testing
 
             let verified = try await client.post("/v1/tokens/verify", #"{"token":"\#(token)","purpose":"itr_unlock"}"#)
             #expect(verified["valid"] == .bool(true))
-            guard case .object(let claims)? = verified["claims"] else { Issue.record("no claims"); return }
+            guard case .object(let claims)? = verified["claims"] else {
+                Issue.record("no claims")
+                return
+            }
             #expect(claims["sub"] == .string(id))
             #expect(claims["phone_number"] == .string("+919876543210"))
             #expect(claims["phone_number_verified"] == .bool(true))
@@ -186,7 +190,10 @@ import Testing
             let checked = try await client.post("/v1/verifications/\(id)/check", #"{"code":"\#(code)"}"#)
             let token = try #require(checked.string("token"))
             let claims = try await client.post("/v1/tokens/verify", #"{"token":"\#(token)"}"#)
-            guard case .object(let c)? = claims["claims"] else { Issue.record("no claims"); return }
+            guard case .object(let c)? = claims["claims"] else {
+                Issue.record("no claims")
+                return
+            }
             #expect(c["email"] == .string("Priya.Sharma@example.com"))
             #expect(c["email_verified"] == .bool(true))
             #expect(c["amr"] == .array([.string("otp"), .string("email")]))
@@ -196,7 +203,10 @@ import Testing
     @Test(arguments: Backend.available) func unknownIdsAre404(backend: Backend) async throws {
         let h = try await Harness.make(backend: backend)
         try await h.test { client in
-            for path in ["/v1/verifications/vrf_aaaaaaaaaaaaaaaaaaaaaaaaaa", "/v1/verifications/nonsense", "/v1/verifications/\(String(repeating: "x", count: 500))"] {
+            for path in [
+                "/v1/verifications/vrf_aaaaaaaaaaaaaaaaaaaaaaaaaa", "/v1/verifications/nonsense",
+                "/v1/verifications/\(String(repeating: "x", count: 500))",
+            ] {
                 let r = try await client.get(path)
                 #expect(r.status == .notFound)
                 #expect(r.problemCode == "not_found")

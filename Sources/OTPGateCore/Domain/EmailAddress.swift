@@ -16,12 +16,12 @@ public enum EmailAddress {
         let local = parts[0]
         let domain = parts[1].lowercased()
         guard (1...64).contains(local.count), local.allSatisfy({ localAllowed.contains($0) }),
-              local.first != ".", local.last != ".", !local.contains("..")
+            local.first != ".", local.last != ".", !local.contains("..")
         else { throw DestinationError("has an invalid local part") }
         let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
         guard labels.count >= 2, domain.allSatisfy({ domainAllowed.contains($0) }),
-              labels.allSatisfy({ (1...63).contains($0.count) && $0.first != "-" && $0.last != "-" }),
-              let tld = labels.last, tld.count >= 2, tld.allSatisfy({ $0.isLetter })
+            labels.allSatisfy({ (1...63).contains($0.count) && $0.first != "-" && $0.last != "-" }),
+            let tld = labels.last, tld.count >= 2, tld.allSatisfy({ $0.isLetter })
         else { throw DestinationError("has an invalid domain") }
         return "\(local)@\(domain)"
     }

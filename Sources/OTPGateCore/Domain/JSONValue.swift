@@ -51,14 +51,23 @@ extension JSONValue: Codable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
         // Most common first: every failed attempt costs a thrown DecodingError.
-        if c.decodeNil() { self = .null }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let o = try? c.decode([String: JSONValue].self) { self = .object(o) }
-        else if let i = try? c.decode(Int64.self) { self = .number(JSONNumber(i)) }
-        else if let u = try? c.decode(UInt64.self) { self = .number(JSONNumber(u)) }
-        else if let d = try? c.decode(Double.self) { self = .double(d) }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else { self = .array(try c.decode([JSONValue].self)) }
+        if c.decodeNil() {
+            self = .null
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
+        } else if let o = try? c.decode([String: JSONValue].self) {
+            self = .object(o)
+        } else if let i = try? c.decode(Int64.self) {
+            self = .number(JSONNumber(i))
+        } else if let u = try? c.decode(UInt64.self) {
+            self = .number(JSONNumber(u))
+        } else if let d = try? c.decode(Double.self) {
+            self = .double(d)
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else {
+            self = .array(try c.decode([JSONValue].self))
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {

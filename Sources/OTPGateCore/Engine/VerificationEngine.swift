@@ -20,7 +20,8 @@ public struct VerificationEngine: Sendable {
     public let localDelivery: (any LocalDelivery)?
 
     public init(
-        store: any VerificationStore, tokenLedger: any TokenLedger, clock: any Clock, random: any RandomSource, hasher: CodeHasher, outboxBox: SecretBox,
+        store: any VerificationStore, tokenLedger: any TokenLedger, clock: any Clock, random: any RandomSource, hasher: CodeHasher,
+        outboxBox: SecretBox,
         signer: any TokenSigner, defaultPolicy: Policy, issuer: String, observer: any EngineObserver = NoEngineObserver(),
         localDelivery: (any LocalDelivery)? = nil
     ) {
@@ -61,7 +62,9 @@ public struct VerificationEngine: Sendable {
             resendAvailableAt: now + policy.resendCooldown(afterSends: 1), updatedAt: now)
         let message = try sealedMessage(for: verification, send: 1, code: code, now: now)
         let result = try await store.startVerification(
-            StartCommand(verification: verification, message: message, policy: policy, keyRequest: keyRequest(principal, policy, now), idempotency: idempotency))
+            StartCommand(
+                verification: verification, message: message, policy: policy, keyRequest: keyRequest(principal, policy, now), idempotency: idempotency
+            ))
         if case .created = result {
             observer.verificationStarted(channel: verification.channel)
             handOff(message)
@@ -92,7 +95,9 @@ public struct VerificationEngine: Sendable {
         let policy = policy(for: principal)
         let candidate = hasher.hash(code: code, verificationID: id)
         let outcome = try await store.checkVerification(
-            CheckCommand(id: id, tenantID: principal.tenant.id, candidateHash: candidate, now: now, policy: policy, keyRequest: keyRequest(principal, policy, now)))
+            CheckCommand(
+                id: id, tenantID: principal.tenant.id, candidateHash: candidate, now: now, policy: policy,
+                keyRequest: keyRequest(principal, policy, now)))
         switch outcome {
         case .incorrect(let v):
             observer.checkFailed(channel: v.channel)
@@ -149,7 +154,8 @@ public struct VerificationEngine: Sendable {
     public func cancel(id: String, principal: Principal) async throws -> Verification {
         guard Identifier.isWellFormed(id, prefix: "vrf") else { throw VerificationError.notFound }
         let now = clock.now()
-        return try await store.cancelVerification(id: id, tenantID: principal.tenant.id, now: now, keyRequest: keyRequest(principal, policy(for: principal), now))
+        return try await store.cancelVerification(
+            id: id, tenantID: principal.tenant.id, now: now, keyRequest: keyRequest(principal, policy(for: principal), now))
     }
 
     public func verification(id: String, principal: Principal) async throws -> Verification {

@@ -20,58 +20,60 @@ public enum Schema {
     }
 
     public static let migrations: [Migration] = [
-        Migration(version: 1, name: "core", statements: [
-            """
-            CREATE TABLE tenants (
-                id TEXT PRIMARY KEY, name TEXT NOT NULL, policy TEXT NOT NULL DEFAULT '{}', created_at BIGINT NOT NULL)
-            """,
-            """
-            CREATE TABLE api_keys (
-                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id), key_hash {BLOB} NOT NULL UNIQUE,
-                prefix TEXT NOT NULL, created_at BIGINT NOT NULL, revoked_at BIGINT)
-            """,
-            "CREATE INDEX api_keys_tenant ON api_keys (tenant_id)",
-            "CREATE TABLE secrets (name TEXT PRIMARY KEY, value {BLOB} NOT NULL, created_at BIGINT NOT NULL)",
-            """
-            CREATE TABLE verifications (
-                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, channel TEXT NOT NULL, destination TEXT NOT NULL,
-                purpose TEXT, locale TEXT, reference TEXT, context TEXT, code_length INTEGER NOT NULL,
-                code_hash {BLOB} NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL, max_attempts INTEGER NOT NULL,
-                sends INTEGER NOT NULL, max_sends INTEGER NOT NULL, ttl_seconds INTEGER NOT NULL,
-                created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, last_sent_at BIGINT NOT NULL,
-                resend_available_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)
-            """,
-            "CREATE INDEX verifications_destination ON verifications (tenant_id, destination, created_at)",
-            "CREATE INDEX verifications_pending_expiry ON verifications (expires_at) WHERE state = 'pending'",
-            "CREATE INDEX verifications_updated ON verifications (updated_at)",
-            """
-            CREATE TABLE destinations (
-                tenant_id TEXT NOT NULL, destination TEXT NOT NULL, failed_checks INTEGER NOT NULL DEFAULT 0,
-                first_failure_at BIGINT, locked_until BIGINT, PRIMARY KEY (tenant_id, destination))
-            """,
-            """
-            CREATE TABLE idempotency_keys (
-                tenant_id TEXT NOT NULL, idempotency_key TEXT NOT NULL, request_hash {BLOB} NOT NULL,
-                response TEXT NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, idempotency_key))
-            """,
-            "CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at)",
-            """
-            CREATE TABLE consumed_tokens (
-                jti TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, expires_at BIGINT NOT NULL, consumed_at BIGINT NOT NULL)
-            """,
-            "CREATE INDEX consumed_tokens_expiry ON consumed_tokens (expires_at)",
-            "CREATE TABLE request_counters (scope TEXT PRIMARY KEY, window_start BIGINT NOT NULL, count INTEGER NOT NULL)",
-            // A message id is `<verification id>.<send>`, so a verification's messages are a range of the primary key.
-            """
-            CREATE TABLE outbox (
-                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, verification_id TEXT NOT NULL, channel TEXT NOT NULL,
-                payload {BLOB}, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, created_at BIGINT NOT NULL,
-                next_attempt_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, lease_until BIGINT, last_error TEXT,
-                finished_at BIGINT)
-            """,
-            "CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE state IN ('pending', 'sending')",
-            "CREATE INDEX outbox_created ON outbox (created_at)",
-        ]),
+        Migration(
+            version: 1, name: "core",
+            statements: [
+                """
+                CREATE TABLE tenants (
+                    id TEXT PRIMARY KEY, name TEXT NOT NULL, policy TEXT NOT NULL DEFAULT '{}', created_at BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE api_keys (
+                    id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id), key_hash {BLOB} NOT NULL UNIQUE,
+                    prefix TEXT NOT NULL, created_at BIGINT NOT NULL, revoked_at BIGINT)
+                """,
+                "CREATE INDEX api_keys_tenant ON api_keys (tenant_id)",
+                "CREATE TABLE secrets (name TEXT PRIMARY KEY, value {BLOB} NOT NULL, created_at BIGINT NOT NULL)",
+                """
+                CREATE TABLE verifications (
+                    id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, channel TEXT NOT NULL, destination TEXT NOT NULL,
+                    purpose TEXT, locale TEXT, reference TEXT, context TEXT, code_length INTEGER NOT NULL,
+                    code_hash {BLOB} NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL, max_attempts INTEGER NOT NULL,
+                    sends INTEGER NOT NULL, max_sends INTEGER NOT NULL, ttl_seconds INTEGER NOT NULL,
+                    created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, last_sent_at BIGINT NOT NULL,
+                    resend_available_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)
+                """,
+                "CREATE INDEX verifications_destination ON verifications (tenant_id, destination, created_at)",
+                "CREATE INDEX verifications_pending_expiry ON verifications (expires_at) WHERE state = 'pending'",
+                "CREATE INDEX verifications_updated ON verifications (updated_at)",
+                """
+                CREATE TABLE destinations (
+                    tenant_id TEXT NOT NULL, destination TEXT NOT NULL, failed_checks INTEGER NOT NULL DEFAULT 0,
+                    first_failure_at BIGINT, locked_until BIGINT, PRIMARY KEY (tenant_id, destination))
+                """,
+                """
+                CREATE TABLE idempotency_keys (
+                    tenant_id TEXT NOT NULL, idempotency_key TEXT NOT NULL, request_hash {BLOB} NOT NULL,
+                    response TEXT NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, idempotency_key))
+                """,
+                "CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at)",
+                """
+                CREATE TABLE consumed_tokens (
+                    jti TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, expires_at BIGINT NOT NULL, consumed_at BIGINT NOT NULL)
+                """,
+                "CREATE INDEX consumed_tokens_expiry ON consumed_tokens (expires_at)",
+                "CREATE TABLE request_counters (scope TEXT PRIMARY KEY, window_start BIGINT NOT NULL, count INTEGER NOT NULL)",
+                // A message id is `<verification id>.<send>`, so a verification's messages are a range of the primary key.
+                """
+                CREATE TABLE outbox (
+                    id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, verification_id TEXT NOT NULL, channel TEXT NOT NULL,
+                    payload {BLOB}, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, created_at BIGINT NOT NULL,
+                    next_attempt_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, lease_until BIGINT, last_error TEXT,
+                    finished_at BIGINT)
+                """,
+                "CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE state IN ('pending', 'sending')",
+                "CREATE INDEX outbox_created ON outbox (created_at)",
+            ])
     ]
 }
 

@@ -1,13 +1,13 @@
 public import Hummingbird
 import Logging
 public import OTPGateCore
+public import OTPGateDelivery
+public import OTPGateNativeAPI
+public import OTPGateObservability
 import OTPGatePostgres
 import OTPGateSQLite
-import ServiceLifecycle
 public import OTPGateTokens
-public import OTPGateObservability
-public import OTPGateNativeAPI
-public import OTPGateDelivery
+import ServiceLifecycle
 
 /// A fully wired OTPGate: store, secrets, engine, HTTP router and background services.
 public struct ServerRuntime: Sendable {
@@ -39,7 +39,9 @@ public struct ServerRuntime: Sendable {
     }
 
     /// Loads (or on first start creates) the shared secrets and wires the engine.
-    public static func make(settings: ServerSettings, store: any Store, dependencies: ServerDependencies = ServerDependencies()) async throws -> ServerRuntime {
+    public static func make(settings: ServerSettings, store: any Store, dependencies: ServerDependencies = ServerDependencies()) async throws
+        -> ServerRuntime
+    {
         let sender = try dependencies.sender ?? chooseSender(settings)
         let master = try MasterKey.load(settings: settings, random: dependencies.random)
         let secretsBox = SecretBox(masterKey: master, purpose: "secrets")
@@ -77,7 +79,8 @@ public struct ServerRuntime: Sendable {
     static func chooseSender(_ settings: ServerSettings) throws -> any MessageSender {
         if settings.environment == .production && !settings.allowConsoleInProduction {
             throw ConfigurationError(
-                "OTPGATE_ENV=production has no real delivery provider configured; the \(settings.delivery.rawValue) channel is refused in production (set OTPGATE_ALLOW_CONSOLE_IN_PRODUCTION=true to override)")
+                "OTPGATE_ENV=production has no real delivery provider configured; the \(settings.delivery.rawValue) channel is refused in production (set OTPGATE_ALLOW_CONSOLE_IN_PRODUCTION=true to override)"
+            )
         }
         switch settings.delivery {
         case .console: return ConsoleSender()

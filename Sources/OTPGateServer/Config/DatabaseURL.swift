@@ -1,4 +1,5 @@
 import Foundation
+
 /// Where the store lives: `sqlite:PATH` (embedded default) or `postgres://user:pass@host:port/db`.
 public enum DatabaseURL: Sendable, Equatable, CustomStringConvertible {
     case sqlite(path: String)

@@ -22,7 +22,10 @@ public struct ServerSettings: Sendable {
     public enum Environment: String, Sendable, CaseIterable { case development, production }
     public enum Delivery: String, Sendable, CaseIterable { case console, discard }
     /// SQLite's `synchronous` pragma: `FULL` survives power loss, `NORMAL` a process crash.
-    public enum SQLiteSynchronous: String, Sendable, CaseIterable { case full = "FULL", normal = "NORMAL" }
+    public enum SQLiteSynchronous: String, Sendable, CaseIterable {
+        case full = "FULL"
+        case normal = "NORMAL"
+    }
 
     public var database: DatabaseURL
     public var host: String
@@ -106,8 +109,12 @@ public struct ServerSettings: Sendable {
         try check((0...600).contains(p.resendCooldownSeconds), "OTPGATE_POLICY_RESEND_COOLDOWN_SECONDS must be 0 to 600")
         try check(p.startsPerDestination >= 1, "OTPGATE_POLICY_STARTS_PER_DESTINATION must be at least 1")
         try check(p.startWindowSeconds >= 1, "OTPGATE_POLICY_START_WINDOW_SECONDS must be at least 1")
-        try check((1...Policy.failedChecksCeiling).contains(p.failedChecksBeforeLock), "OTPGATE_POLICY_FAILED_CHECKS_BEFORE_LOCK must be 1 to 100 (NIST SP 800-63B)")
-        try check(p.failureWindowSeconds >= 1 && p.lockSeconds >= 1, "OTPGATE_POLICY_FAILURE_WINDOW_SECONDS and OTPGATE_POLICY_LOCK_SECONDS must be at least 1")
+        try check(
+            (1...Policy.failedChecksCeiling).contains(p.failedChecksBeforeLock),
+            "OTPGATE_POLICY_FAILED_CHECKS_BEFORE_LOCK must be 1 to 100 (NIST SP 800-63B)")
+        try check(
+            p.failureWindowSeconds >= 1 && p.lockSeconds >= 1,
+            "OTPGATE_POLICY_FAILURE_WINDOW_SECONDS and OTPGATE_POLICY_LOCK_SECONDS must be at least 1")
         try check(p.requestsPerKeyPerSecond >= 1, "OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND must be at least 1")
         try check(Policy.tokenTTLRange.contains(p.tokenTTLSeconds), "OTPGATE_POLICY_TOKEN_TTL_SECONDS must be 30 to 600")
     }

@@ -34,7 +34,8 @@ struct SettingReader {
         guard let text = string(key) else { return defaultValue }
         guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
             let bounds =
-                range == Int.min...Int.max ? "" : range.upperBound == Int.max ? " of at least \(range.lowerBound)" : " from \(range.lowerBound) to \(range.upperBound)"
+                range == Int.min...Int.max
+                ? "" : range.upperBound == Int.max ? " of at least \(range.lowerBound)" : " from \(range.lowerBound) to \(range.upperBound)"
             throw ConfigurationError("\(Self.variable(key)) must be a whole number\(bounds), not \"\(text.prefix(40))\"")
         }
         return value

@@ -1,7 +1,7 @@
 import Logging
 import OTPGateCore
-public import ServiceLifecycle
 import OTPGateObservability
+public import ServiceLifecycle
 
 /// Housekeeping in the store: marks expired verifications (counting them in metrics), erases undelivered codes
 /// that expired, and deletes rows past retention (`SweepDecider` plans what). It sleeps until the earliest expiry
