@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import OTPGateCore
+import Synchronization
 import Testing
 
 @testable import OTPGateServer
@@ -64,5 +65,47 @@ import Testing
             #expect(try await client.post("/v1/verifications", #"{"to":"+919876543210","channel":"sms"}"#).problemCode == "destination_locked")
             #expect(try await h.store.destinationState(tenantID: h.tenant.id, destination: "+919876543210")?.lockedUntil != nil)
         }
+    }
+}
+
+/// The sweep works in bounded batches and the background jobs learn their next due time from the store.
+@Suite struct SweepBatchTests {
+    @Test(arguments: Backend.available) func aSweepInSmallBatchesStillExpiresAndDeletesEverything(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend, environment: ["OTPGATE_POLICY_STARTS_PER_DESTINATION": "100"])
+        let started = Mutex<[String]>([])
+        try await h.test { client in
+            for n in 0..<7 {
+                let id = try await client.start(to: "+91980000001\(n)", extra: #","ttl_seconds":30"#)
+                started.withLock { $0.append(id) }
+            }
+        }
+        let ids = started.withLock { $0 }
+        h.clock.advance(.seconds(60))
+        // Batches of two: seven expiries take four statements; the loop must not stop after the first.
+        let expired = try await h.store.sweep(SweepDecider.plan(now: h.clock.now(), retention: .seconds(86_400), batchSize: 2))
+        #expect(expired.expiredByChannel[.sms] == 7)
+        h.clock.advance(.seconds(2 * 86_400))
+        let deleted = try await h.store.sweep(SweepDecider.plan(now: h.clock.now(), retention: .seconds(86_400), batchSize: 2))
+        #expect(deleted.expiredByChannel.isEmpty)
+        for id in ids { #expect(try await h.store.findVerification(id: id, tenantID: h.tenant.id) == nil, "\(id) survived") }
+        // 7 verifications and their 7 messages (and the destinations' rows, if any) are gone.
+        #expect(deleted.deletedRows >= 14)
+    }
+
+    @Test(arguments: Backend.available) func theStoreKnowsTheNextExpiryAndTheNextDueMessage(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
+        #expect(try await h.store.nextExpiry() == nil)
+        #expect(try await h.store.nextOutboxDue() == nil)
+        let t0 = h.clock.now()
+        try await h.test { client in
+            _ = try await client.start(extra: #","ttl_seconds":120"#)
+            h.clock.advance(.seconds(1))
+            _ = try await client.start(to: "+919800000009", extra: #","ttl_seconds":60"#)
+        }
+        #expect(try await h.store.nextExpiry() == t0 + .seconds(61))
+        // Both messages were written unclaimed (no local worker here): due at once, the first first.
+        #expect(try await h.store.nextOutboxDue() == t0)
+        await h.deliver()
+        #expect(try await h.store.nextOutboxDue() == nil)
     }
 }

@@ -80,7 +80,7 @@ public struct VerificationEngine: Sendable {
             sealedPayload: sealed, createdAt: now, expiresAt: v.expiresAt, claimedUntil: localDelivery?.lease(now: now))
     }
 
-    /// After the commit: give a claimed message to the local worker, or wake it to poll for an unclaimed one.
+    /// After the commit: give a claimed message to the local worker, or wake it to claim an unclaimed one.
     private func handOff(_ message: NewOutboxMessage) {
         guard let localDelivery else { return }
         if message.claimedUntil != nil { localDelivery.handOff(message.stored) } else { localDelivery.nudge() }

@@ -52,7 +52,7 @@ public struct ServerRuntime: Sendable {
         let codeSecret = try secretsBox.open(sealedCodeSecret)
         let signer = try await JWTTokenSigner.load(store: store, box: secretsBox, now: now)
         let metrics = ServerMetrics()
-        // Only a process that runs the worker hands messages to it; others leave them to polling workers.
+        // Only a process that runs the worker hands messages to it; others leave them to the workers that claim them from the store.
         let local = LocalDeliveryQueue(lease: .seconds(30))
         let outboxBox = SecretBox(masterKey: master, purpose: "outbox")
         let engine = VerificationEngine(
