@@ -33,12 +33,11 @@ let package = Package(
     targets: [
         // Each module has one reason to change; the comment lists what it may import (docs/ARCHITECTURE.md).
 
-        // The engine: domain types, deciders, the store ports and the seams. No I/O. Imports: Crypto, Logging.
+        // The engine: domain types, deciders, the store ports and the seams. No I/O. Imports: Crypto.
         .target(
             name: "OTPGateCore",
             dependencies: [
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto")
             ],
             swiftSettings: swiftSettings
         ),
@@ -97,13 +96,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // The native HTTP API: routes, API-key auth, request bodies, problems, the OpenAPI document.
-        // Imports: Core, Observability, Hummingbird, Yams. Never a store driver.
+        // Imports: Core, Observability, Hummingbird, Crypto, Yams. Never a store driver.
         .target(
             name: "OTPGateNativeAPI",
             dependencies: [
                 "OTPGateCore",
                 "OTPGateObservability",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -124,8 +124,8 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

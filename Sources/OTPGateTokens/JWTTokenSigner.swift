@@ -24,7 +24,7 @@ public struct JWTTokenSigner: TokenSigner {
     static let firstKeyName = "signing-key:0001"
 
     /// Loads the signing keys from the store, creating the first one if there is none.
-    public static func load(store: any Store, box: SecretBox, now: Timestamp) async throws -> JWTTokenSigner {
+    public static func load(store: any SecretStore, box: SecretBox, now: Timestamp) async throws -> JWTTokenSigner {
         var stored = try await store.secrets(prefix: "signing-key:")
         if stored.isEmpty {
             let candidate = ES256PrivateKey()

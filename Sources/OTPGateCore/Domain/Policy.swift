@@ -1,5 +1,5 @@
 /// The rules one tenant's verifications follow. Defaults follow NIST SP 800-63B and OWASP ASVS
-/// (see docs/SECURITY.md): 6 digits, 5 minutes, 5 attempts that survive resends, growing resend cooldowns.
+/// (NIST SP 800-63B-4 and OWASP, as docs/API.md lists them): 6 digits, 5 minutes, 5 attempts that survive resends, growing resend cooldowns.
 public struct Policy: Sendable, Equatable {
     public var defaultCodeLength = 6
     public var defaultTTLSeconds = 300

@@ -135,7 +135,8 @@ public struct VerificationEngine: Sendable {
         let now = clock.now()
         let policy = policy(for: principal)
         // Read first to render the message; the store decides every rule inside its transaction.
-        let current = try await store.verification(id: id, tenantID: principal.tenant.id, keyRequest: nil)
+        // The read counts the request against the key (once: the resend below does not count it again).
+        let current = try await store.verification(id: id, tenantID: principal.tenant.id, keyRequest: keyRequest(principal, policy, now))
         let code = CodeGenerator(random: random).generate(length: current.codeLength)
         var renewed = current
         renewed.expiresAt = now + .seconds(current.ttlSeconds)
@@ -144,7 +145,7 @@ public struct VerificationEngine: Sendable {
         let v = try await store.resendVerification(
             ResendCommand(
                 id: id, tenantID: principal.tenant.id, channel: channel, codeHash: hasher.hash(code: code, verificationID: id),
-                message: message, now: now, policy: policy, keyRequest: keyRequest(principal, policy, now)))
+                message: message, now: now, policy: policy, keyRequest: nil))
         message.id = NewOutboxMessage.id(verificationID: v.id, send: v.sends)
         message.expiresAt = v.expiresAt
         handOff(message)

@@ -1,6 +1,6 @@
 import Hummingbird
-public import Logging
-public import OTPGateCore
+import Logging
+import OTPGateCore
 import ServiceLifecycle
 import UnixSignals
 
@@ -22,7 +22,13 @@ public enum Server {
             configuration: ServiceGroupConfiguration(
                 services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: dependencies.logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
     }
 
     /// Migrates, wires and runs the application once the store's pool runs (services start in order).

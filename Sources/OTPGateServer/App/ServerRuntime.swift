@@ -6,7 +6,7 @@ public import OTPGateNativeAPI
 public import OTPGateObservability
 import OTPGatePostgres
 import OTPGateSQLite
-public import OTPGateTokens
+import OTPGateTokens
 import ServiceLifecycle
 
 /// A fully wired OTPGate: store, secrets, engine, HTTP router and background services.
