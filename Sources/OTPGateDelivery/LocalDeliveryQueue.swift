@@ -60,13 +60,18 @@ public final class LocalDeliveryQueue: LocalDelivery, Sendable {
             try? await Task.sleep(for: timeout)
             if !Task.isCancelled { self.wake() }
         }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let ready = state.withLock { s in
-                if !s.messages.isEmpty || s.nudged || s.woken { return true }
-                s.sleeper = continuation
-                return false
+        // Cancellation (the worker's task, or a test's time limit) ends the sleep like a wake-up.
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let ready = state.withLock { s in
+                    if !s.messages.isEmpty || s.nudged || s.woken { return true }
+                    s.sleeper = continuation
+                    return false
+                }
+                if ready { continuation.resume() }
             }
-            if ready { continuation.resume() }
+        } onCancel: {
+            wake()
         }
         timer.cancel()
         state.withLock { s in
