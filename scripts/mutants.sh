@@ -359,11 +359,12 @@ on_exit() {
 trap on_exit EXIT
 trap 'echo "mutants: interrupted" >&2; exit 130' INT TERM
 
-# Runs a command under timeout(1) in the background, so Ctrl-C reaches the traps at once.
+# Runs a command under timeout(1) in the background, so Ctrl-C reaches the traps at once. The lock's descriptor is
+# closed for it: a test process that outlives an interrupted run must not keep the next run locked out.
 run_logged() {
   local seconds=$1 log=$2
   shift 2
-  timeout -k 30 "$seconds" "$@" >"$log" 2>&1 &
+  timeout -k 30 "$seconds" "$@" >"$log" 2>&1 9>&- &
   CHILD=$!
   local rc=0
   wait "$CHILD" || rc=$?
