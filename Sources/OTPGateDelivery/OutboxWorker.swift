@@ -47,7 +47,7 @@ public struct OutboxWorker: Service {
             local.wake()
         }
         // Messages already handed over are claimed by this process: deliver them before exiting.
-        while !local.isEmpty { await deliverBatch(local.take(batchSize)) }
+        while !local.isEmpty { await deliverBatch(await stillCurrent(local.take(batchSize))) }
     }
 
     /// Delivers the messages handed over in-process, then claims and delivers one batch of due messages from
@@ -55,7 +55,7 @@ public struct OutboxWorker: Service {
     /// - Returns: how many messages were delivered.
     @discardableResult
     public func drainOnce() async -> Int {
-        let handed = local.take(batchSize)
+        let handed = await stillCurrent(local.take(batchSize))
         await deliverBatch(handed)
         let claimed: [OutboxMessage]
         do {
@@ -67,6 +67,20 @@ public struct OutboxWorker: Service {
         }
         await deliverBatch(claimed)
         return handed.count + claimed.count
+    }
+
+    /// The handed-over messages whose claims still hold. A message waits in memory after its commit; a resend or
+    /// cancel meanwhile supersedes it in the store, and its code must then not go out. If the store cannot answer,
+    /// none is sent now: their leases run out and a worker claims whatever is still due.
+    private func stillCurrent(_ handed: [OutboxMessage]) async -> [OutboxMessage] {
+        guard !handed.isEmpty else { return [] }
+        do {
+            let held = try await store.claimsHeld(handed.map { OutboxClaim(messageID: $0.id, attempt: $0.attempts) })
+            return handed.filter { held.contains($0.id) }
+        } catch {
+            logger.warning("outbox claim check failed", metadata: ["error": .string(String(describing: error))])
+            return []
+        }
     }
 
     /// Delivers claimed messages concurrently and records the outcomes in one write.

@@ -25,6 +25,7 @@ struct APIKeyAuthenticator: RouterMiddleware {
         var context = context
         context.principal = principal
         context.logger[metadataKey: "tenant_id"] = .string(principal.tenant.id)
+        context.facts.tenantID = principal.tenant.id
         return try await next(request, context)
     }
 }

@@ -1,11 +1,15 @@
 public import Hummingbird
 import Logging
 public import OTPGateCore
+import Synchronization
 
 /// Per-request state: the authenticated principal (set by `APIKeyAuthenticator`) and the body limit.
 public struct AppRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var principal: Principal?
+    /// What inner layers learn about the request and the outermost middleware logs (the context itself is a value:
+    /// a copy changed inside does not reach the outside).
+    let facts = RequestFacts()
 
     public init(source: Source) {
         coreContext = .init(source: source)
@@ -19,5 +23,16 @@ public struct AppRequestContext: RequestContext {
     func requirePrincipal() throws -> Principal {
         guard let principal else { throw Problem.unauthorized("missing API key") }
         return principal
+    }
+}
+
+/// Facts about one request, shared by every copy of its context.
+final class RequestFacts: Sendable {
+    private let tenant = Mutex<String?>(nil)
+
+    /// The authenticated tenant, once known.
+    var tenantID: String? {
+        get { tenant.withLock { $0 } }
+        set { tenant.withLock { $0 = newValue } }
     }
 }

@@ -22,12 +22,12 @@ struct ObservabilityMiddleware: RouterMiddleware {
         let route = context.endpointPath ?? "unmatched"
         let duration = ContinuousClock.now - start
         metrics.recordRequest(route: route, method: request.method.rawValue, status: response.status.code, duration: duration)
-        context.logger.info(
-            "request",
-            metadata: [
-                "method": .string(request.method.rawValue), "route": .string(route), "status": .stringConvertible(response.status.code),
-                "duration_ms": .stringConvertible(Double(duration.wholeMilliseconds)),
-            ])
+        var metadata: Logger.Metadata = [
+            "method": .string(request.method.rawValue), "route": .string(route), "status": .stringConvertible(response.status.code),
+            "duration_ms": .stringConvertible(Double(duration.wholeMilliseconds)),
+        ]
+        if let tenantID = context.facts.tenantID { metadata["tenant_id"] = .string(tenantID) }
+        context.logger.info("request", metadata: metadata)
         return response
     }
 }

@@ -62,6 +62,15 @@ extension PostgresStore {
             Self.outboxMessage)
     }
 
+    public func claimsHeld(_ claims: [OutboxClaim]) async throws -> Set<String> {
+        guard !claims.isEmpty else { return [] }
+        var input = BatchJSON()
+        for claim in claims { input.append(["id": .string(claim.messageID), "attempts": .int(claim.attempt)]) }
+        let statement = HeldClaims(rows: input)
+        let rows = try await connection { connection in try await self.database.execute(statement, on: connection) }
+        return Set(try rows.map { try $0["id"].decode(String.self) })
+    }
+
     public func nextOutboxDue() async throws -> Timestamp? {
         try await rows("SELECT min(next_attempt_at) AS due FROM outbox WHERE state IN ('pending', 'sending')")
             .first.flatMap { try $0["due"].decode(Int64?.self) }.map(Timestamp.init(milliseconds:))
@@ -143,6 +152,16 @@ extension PostgresStore {
             if changed < limit { return total }
         }
     }
+}
+
+/// The claims that still hold: the message is `sending` under the same attempt.
+struct HeldClaims: BatchStatement {
+    static let sql = """
+        SELECT outbox.id FROM outbox JOIN jsonb_to_recordset($1) AS x(id text, attempts int)
+            ON outbox.id = x.id AND outbox.attempts = x.attempts
+        WHERE outbox.state = 'sending'
+        """
+    let rows: BatchJSON
 }
 
 /// Delivery outcomes: a retry keeps its payload and waits for `next_attempt_at`; any other outcome is final and

@@ -93,6 +93,27 @@ extension SQLiteStore {
         }
     }
 
+    public func claimsHeld(_ claims: [OutboxClaim]) async throws -> Set<String> {
+        guard !claims.isEmpty else { return [] }
+        return try await read { db in
+            var held: Set<String> = []
+            for start in stride(from: 0, to: claims.count, by: 200) {
+                let chunk = claims[start..<min(start + 200, claims.count)]
+                let ids = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+                let pairs = Array(repeating: "(?, ?)", count: chunk.count).joined(separator: ", ")
+                var arguments: StatementArguments = []
+                for claim in chunk { arguments += [claim.messageID] }
+                for claim in chunk { arguments += [claim.messageID, claim.attempt] }
+                let rows = try String.fetchAll(
+                    db,
+                    sql: "SELECT id FROM outbox WHERE id IN (\(ids)) AND state = 'sending' AND (id, attempts) IN (VALUES \(pairs))",
+                    arguments: arguments)
+                held.formUnion(rows)
+            }
+            return held
+        }
+    }
+
     public func nextOutboxDue() async throws -> Timestamp? {
         try await read { db in
             try Int64.fetchOne(db, sql: "SELECT min(next_attempt_at) FROM outbox WHERE state IN ('pending', 'sending')").map(

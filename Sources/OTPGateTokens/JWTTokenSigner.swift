@@ -112,11 +112,20 @@ public struct JWTTokenSigner: TokenSigner {
 }
 
 enum Base64URL {
+    /// Decodes the canonical base64url form only: the URL alphabet, no padding, and no set bits past the last byte,
+    /// so one token has exactly one spelling (a re-encoded signature is refused, not verified).
     static func decode(_ text: String) -> Data? {
+        let bytes = Array(text.utf8)
+        guard bytes.count % 4 != 1, bytes.allSatisfy({ alphabetSet.contains($0) }) else { return nil }
         var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while base64.count % 4 != 0 { base64.append("=") }
-        return Data(base64Encoded: base64)
+        guard let data = Data(base64Encoded: base64) else { return nil }
+        var again: [UInt8] = []
+        encode(Array(data), into: &again)
+        return again == bytes ? data : nil
     }
+
+    private static let alphabetSet = Set(alphabet)
 
     private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 

@@ -99,7 +99,7 @@ import Testing
         #expect(throws: DestinationError.self) { try Destination.parse(raw, channel: .sms) }
     }
 
-    @Test(arguments: [("A.B+tag@Example.co.in", "A.B+tag@example.co.in"), ("x@y.io", "x@y.io")])
+    @Test(arguments: [("A.B+tag@Example.co.in", "a.b+tag@example.co.in"), ("x@y.io", "x@y.io")])
     func emailsAreAccepted(raw: String, expected: String) throws {
         #expect(try Destination.parse(raw, channel: .email).value == expected)
     }
@@ -127,6 +127,15 @@ import Testing
         #expect(DatabaseURL.postgres(url: "postgres://otp:s3cret@db:5432/otp").description == "postgres://otp:***@db:5432/otp")
     }
 
+    /// A dangling symbolic link at the key path is refused with a clear error (issue 12: it used to loop for ever).
+    @Test func aDanglingSymlinkAtTheMasterKeyPathIsRefused() throws {
+        let dir = try temporaryDirectory()
+        let link = "\(dir.path)/db.sqlite.master-key"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "\(dir.path)/missing/key")
+        let settings = try ServerSettings(environment: ["OTPGATE_DATABASE_URL": "sqlite:\(dir.path)/db.sqlite"])
+        #expect(throws: ConfigurationError.self) { try MasterKey.load(settings: settings, random: SystemRandomSource()) }
+    }
+
     @Test func masterKeyFileIsCreatedPrivateAndReused() throws {
         let dir = try temporaryDirectory()
         let settings = try ServerSettings(environment: ["OTPGATE_DATABASE_URL": "sqlite:\(dir.path)/db.sqlite"])
@@ -146,6 +155,24 @@ import Testing
         #expect(throws: ConfigurationError.self) { try MasterKey.parse("short") }
         let postgres = try ServerSettings(environment: ["OTPGATE_DATABASE_URL": "postgres://a@b/c"])
         #expect(throws: ConfigurationError.self) { try MasterKey.load(settings: postgres, random: SystemRandomSource()) }
+    }
+
+    /// Every policy setting has an upper bound (issue 12): a lock or window of Int.max seconds used to overflow the time
+    /// arithmetic of the first request that met it.
+    @Test(arguments: [
+        "OTPGATE_POLICY_LOCK_SECONDS", "OTPGATE_POLICY_FAILURE_WINDOW_SECONDS", "OTPGATE_POLICY_START_WINDOW_SECONDS",
+        "OTPGATE_POLICY_STARTS_PER_DESTINATION", "OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND",
+    ])
+    func policySettingsAreBoundedAbove(name: String) throws {
+        #expect(throws: ConfigurationError.self) { try ServerSettings(environment: [name: String(Int.max)]) }
+        #expect(throws: ConfigurationError.self) { try ServerSettings(environment: [name: "2592001"]) }
+        var limits = Policy()
+        limits.lockSeconds = 30 * 86_400
+        limits.failureWindowSeconds = 30 * 86_400
+        limits.startWindowSeconds = 30 * 86_400
+        limits.startsPerDestination = 10_000
+        limits.requestsPerKeyPerSecond = 1_000_000
+        try ServerSettings.validate(limits)
     }
 
     @Test func postgresPoolAndBatchSettings() throws {

@@ -76,3 +76,21 @@ import Testing
         }
     }
 }
+
+/// Log lines say which tenant a request was for (issue 12: the docs promised it, the request line lacked it).
+@Suite struct RequestLogTests {
+    @Test func theRequestLineCarriesTheTenantOnceAuthenticated() async throws {
+        let h = try await Harness.make()
+        let logs = LogRecorder()
+        try await h.test(logs: logs) { client in
+            _ = try await client.start()
+            #expect(try await client.get("/v1/verifications/vrf_missing", key: .some(nil)).status == .unauthorized)
+        }
+        let requests = logs.all.filter { $0.message == "request" }
+        #expect(requests.count == 2)
+        #expect(requests.first?.metadata["tenant_id"] == h.tenant.id)
+        #expect(requests.first?.metadata["status"] == "201")
+        #expect(requests.last?.metadata["tenant_id"] == nil)
+        #expect(requests.last?.metadata["status"] == "401")
+    }
+}

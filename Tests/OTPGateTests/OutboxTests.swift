@@ -11,11 +11,11 @@ import Testing
 
 /// The transactional outbox: delivered once, codes sealed at rest and erased after, retries with backoff.
 @Suite struct OutboxTests {
-    func start(_ h: Harness, ttl: Int? = nil) async throws -> Verification {
+    func start(_ h: Harness, to: String = "+919876543210", ttl: Int? = nil) async throws -> Verification {
         let principal = try await h.principal(for: h.apiKey)
         guard
             case .created(let v) = try await h.engine.start(
-                StartRequest(destination: .init(unchecked: "+919876543210", channel: .sms), ttlSeconds: ttl), principal: principal)
+                StartRequest(destination: .init(unchecked: to, channel: .sms), ttlSeconds: ttl), principal: principal)
         else { throw TestFailure("not created") }
         return v
     }
@@ -235,4 +235,22 @@ import Testing
         let again = try await h.store.sweep(SweepDecider.plan(now: h.clock.now(), retention: .seconds(86_400)))
         #expect(again.expiredByChannel.isEmpty)
     }
+
+    /// A message handed to this process's worker waits in memory after its commit; a resend or a cancel before the
+    /// worker gets to it makes its code obsolete, and it must not be sent (issue 12: checked before send).
+    @Test(arguments: Backend.available) func aMessageSupersededWhileQueuedInMemoryIsNotSent(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend, environment: ["OTPGATE_POLICY_RESEND_COOLDOWN_SECONDS": "1"], localDelivery: true)
+        let principal = try await h.principal(for: h.apiKey)
+        let resent = try await start(h)
+        h.clock.advance(.seconds(2))
+        _ = try await h.engine.resend(id: resent.id, channel: nil, principal: principal)
+        let canceled = try await start(h, to: "+919800000042")
+        _ = try await h.engine.cancel(id: canceled.id, principal: principal)
+        await h.deliver()
+        // Only the resend's new code left; the first code and the canceled verification's code stayed in memory.
+        #expect(h.sender.messages.map(\.messageID) == ["\(resent.id).2"])
+        #expect(try await h.store.outboxMessages(verificationID: resent.id).map(\.state) == [.superseded, .sent])
+        #expect(try await h.store.outboxMessages(verificationID: canceled.id).map(\.state) == [.superseded])
+    }
+
 }

@@ -170,10 +170,11 @@ struct Harness {
         try #require(try await store.principal(forKeyHash: APIKey.hash(key)))
     }
 
-    func test(_ body: @Sendable (TestClient) async throws -> Void) async throws {
+    /// - Parameter logs: records every log line the application writes (at `info` and above) when given.
+    func test(logs: LogRecorder? = nil, _ body: @Sendable (TestClient) async throws -> Void) async throws {
         let router = runtime.buildRouter()
-        var logger = Logger(label: "test")
-        logger.logLevel = .warning
+        var logger = logs.map { recorder in Logger(label: "test") { _ in RecordingLogHandler(recorder: recorder) } } ?? Logger(label: "test")
+        logger.logLevel = logs == nil ? .warning : .info
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
         try await app.test(.router) { client in try await body(TestClient(client: client, apiKey: apiKey)) }
     }
@@ -259,4 +260,34 @@ func waitUntil(
         try await Task.sleep(for: interval)
     }
     throw TestFailure("timed out after \(timeout) waiting for: \(what)")
+}
+
+/// Every log line a test's application wrote: its message and metadata, rendered as text.
+final class LogRecorder: Sendable {
+    struct Line: Sendable {
+        let level: Logger.Level
+        let message: String
+        let metadata: [String: String]
+    }
+
+    private let lines = Mutex<[Line]>([])
+    var all: [Line] { lines.withLock { $0 } }
+    func append(_ line: Line) { lines.withLock { $0.append(line) } }
+}
+
+struct RecordingLogHandler: LogHandler {
+    let recorder: LogRecorder
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var merged = metadata
+        if let extra = event.metadata { merged.merge(extra) { $1 } }
+        recorder.append(.init(level: event.level, message: event.message.description, metadata: merged.mapValues { $0.description }))
+    }
 }

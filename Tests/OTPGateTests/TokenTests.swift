@@ -119,6 +119,35 @@ import Testing
         #expect(try await verdict(token) == .invalid(.alreadyUsed))
     }
 
+    /// A token has one spelling (issue 12): the same signature re-encoded — padded, or with the spare bits of its last
+    /// character set — is refused, although it decodes to the same bytes.
+    @Test func onlyTheCanonicalSpellingOfATokenVerifies() async throws {
+        let h = try await Harness.make()
+        let (token, _) = try await approvedToken(h)
+        let principal = try await h.principal(for: h.apiKey)
+        let parts = token.split(separator: ".").map(String.init)
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        // 64 signature bytes take 86 characters: the last one carries 4 bits that must be zero.
+        let lastCharacter = try #require(parts[2].last)
+        let last = try #require(alphabet.firstIndex(of: lastCharacter))
+        #expect(last & 0b1111 == 0)
+        let spareBitsSet = String(parts[2].dropLast()) + String(alphabet[last | 0b0101])
+        let spellings = [
+            "\(parts[0]).\(parts[1]).\(parts[2])=", "\(parts[0]).\(parts[1]).\(parts[2])==", "\(parts[0]).\(parts[1]).\(spareBitsSet)",
+            "\(parts[0])=.\(parts[1]).\(parts[2])", "\(parts[0]).\(parts[1])=.\(parts[2])",
+            "\(parts[0]).\(parts[1]).\(parts[2].replacingOccurrences(of: "-", with: "+"))",
+        ]
+        for spelling in spellings where spelling != token {
+            if case .valid = try await h.engine.verifyToken(spelling, consume: false, purpose: nil, principal: principal) {
+                Issue.record("a non-canonical spelling verified: \(spelling.suffix(12))")
+            }
+        }
+        guard case .valid = try await h.engine.verifyToken(token, consume: false, purpose: nil, principal: principal) else {
+            Issue.record("the canonical token was refused")
+            return
+        }
+    }
+
     @Test(arguments: Backend.available) func tokensExpire(backend: Backend) async throws {
         let h = try await Harness.make(backend: backend)
         let (token, _) = try await approvedToken(h)

@@ -1,5 +1,7 @@
-/// E.164 normalisation. Indian numbers are the common case: a bare 10-digit mobile number, `0` + 10 digits
-/// or `0091…` become `+91…`; any other country must be written with `+` and its country code.
+/// E.164 normalisation, the one canonical form of a phone number. Indian numbers are the common case: a bare
+/// 10-digit mobile number, `0` + 10 digits or `0091…` become `+91…`; any other country must be written with `+` and
+/// its country code. Parsed from ASCII bytes only: a Unicode digit, an invisible or combining mark, or any other
+/// character is refused, so no two spellings of one number become two destinations.
 public enum PhoneNumber {
     public static func normalize(_ raw: String, defaultCountryCode: String) throws(DestinationError) -> String {
         let trimmed = raw.trimmedSpaces
@@ -7,12 +9,12 @@ public enum PhoneNumber {
         guard trimmed.utf8.count <= 32 else { throw DestinationError("is too long for a phone number") }
         var digits = ""
         var sawPlus = false
-        for ch in trimmed {
-            switch ch {
-            case "0"..."9": digits.append(ch)
-            case "+" where digits.isEmpty && !sawPlus: sawPlus = true
-            case " ", "-", "(", ")", ".": continue
-            default: throw DestinationError("must contain only digits, spaces, '-', '(', ')', '.' and a leading '+'")
+        for byte in trimmed.utf8 {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digits.unicodeScalars.append(Unicode.Scalar(byte))
+            case UInt8(ascii: "+") where digits.isEmpty && !sawPlus: sawPlus = true
+            case UInt8(ascii: " "), UInt8(ascii: "-"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "."): continue
+            default: throw DestinationError("must contain only ASCII digits, spaces, '-', '(', ')', '.' and a leading '+'")
             }
         }
         var international: String

@@ -5,9 +5,24 @@ public protocol OutboxStore: Sendable {
     /// Records the outcomes of delivery attempts of claimed messages; an outcome whose claim was lost
     /// (its lease ran out and another worker claimed the message again) is ignored.
     func finishOutbox(_ results: [DeliveryResult], now: Timestamp) async throws
+    /// Which of these claims (message id and the attempt it was claimed for) still hold: the message is still being
+    /// sent under that attempt, not superseded, canceled, expired or claimed again. Checked just before sending a
+    /// message that waited in memory, so a code made obsolete meanwhile is never sent.
+    func claimsHeld(_ claims: [OutboxClaim]) async throws -> Set<String>
     /// When the earliest message not yet claimed (or whose claim runs out) becomes due, if any: the worker sleeps
     /// until then.
     func nextOutboxDue() async throws -> Timestamp?
+}
+
+/// A claimed message: its id and the attempt number its claim returned (the fence of every later write).
+public struct OutboxClaim: Sendable, Hashable {
+    public var messageID: String
+    public var attempt: Int
+
+    public init(messageID: String, attempt: Int) {
+        self.messageID = messageID
+        self.attempt = attempt
+    }
 }
 
 public enum DeliveryOutcome: Sendable, Equatable {

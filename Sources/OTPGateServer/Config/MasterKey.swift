@@ -53,7 +53,14 @@ public enum MasterKey {
         // O_EXCL: if another process created the file first, read theirs instead of overwriting it.
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         if fd < 0 {
-            if errno == EEXIST { return try loadOrCreate(path: path, random: random) }
+            if errno == EEXIST {
+                // Another process created it first: read theirs. A name that exists but does not lead to a file
+                // (a dangling symbolic link) would send this round for ever: refuse it instead.
+                guard fm.fileExists(atPath: path) else {
+                    throw ConfigurationError("master key file \(path) is a symbolic link to a missing file; remove it or point it at the key")
+                }
+                return try loadOrCreate(path: path, random: random)
+            }
             throw ConfigurationError("cannot create master key file \(path): \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }

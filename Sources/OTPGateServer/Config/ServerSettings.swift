@@ -107,15 +107,18 @@ public struct ServerSettings: Sendable {
         try check(Policy.maxAttemptsRange.contains(p.defaultMaxAttempts), "OTPGATE_POLICY_MAX_ATTEMPTS must be 1 to 10")
         try check((1...10).contains(p.maxSends), "OTPGATE_POLICY_MAX_SENDS must be 1 to 10")
         try check((0...600).contains(p.resendCooldownSeconds), "OTPGATE_POLICY_RESEND_COOLDOWN_SECONDS must be 0 to 600")
-        try check(p.startsPerDestination >= 1, "OTPGATE_POLICY_STARTS_PER_DESTINATION must be at least 1")
-        try check(p.startWindowSeconds >= 1, "OTPGATE_POLICY_START_WINDOW_SECONDS must be at least 1")
+        // Upper bounds too: a window or lock of Int.max seconds would overflow the time arithmetic.
+        let thirtyDays = 30 * 86_400
+        try check((1...10_000).contains(p.startsPerDestination), "OTPGATE_POLICY_STARTS_PER_DESTINATION must be 1 to 10000")
+        try check((1...thirtyDays).contains(p.startWindowSeconds), "OTPGATE_POLICY_START_WINDOW_SECONDS must be 1 to 2592000 (30 days)")
         try check(
             (1...Policy.failedChecksCeiling).contains(p.failedChecksBeforeLock),
             "OTPGATE_POLICY_FAILED_CHECKS_BEFORE_LOCK must be 1 to 100 (NIST SP 800-63B)")
         try check(
-            p.failureWindowSeconds >= 1 && p.lockSeconds >= 1,
-            "OTPGATE_POLICY_FAILURE_WINDOW_SECONDS and OTPGATE_POLICY_LOCK_SECONDS must be at least 1")
-        try check(p.requestsPerKeyPerSecond >= 1, "OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND must be at least 1")
+            (1...thirtyDays).contains(p.failureWindowSeconds) && (1...thirtyDays).contains(p.lockSeconds),
+            "OTPGATE_POLICY_FAILURE_WINDOW_SECONDS and OTPGATE_POLICY_LOCK_SECONDS must be 1 to 2592000 (30 days)")
+        try check(
+            (1...1_000_000).contains(p.requestsPerKeyPerSecond), "OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND must be 1 to 1000000")
         try check(Policy.tokenTTLRange.contains(p.tokenTTLSeconds), "OTPGATE_POLICY_TOKEN_TTL_SECONDS must be 30 to 600")
     }
 }
