@@ -9,7 +9,7 @@
 #   - every start acknowledged through nginx is stored, compared by id: start.lua records the "id" of every 2xx
 #     answer (BENCH_ID_FILE; an answer without one fails the run) and the script compares that set with
 #     `SELECT id FROM verifications` (see "Stored versus acknowledged" below);
-#   - both instances publish the same JWKS; /metrics is refused on the public port.
+#   - both instances publish the same JWKS; no spelling of /metrics is served on the public port.
 # and prints the throughput and latency seen through nginx.
 #
 # Usage: bash bench/nginx.sh            (release build, 10 s of load)
@@ -84,7 +84,7 @@ MASTER_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 
 # launch NAME PORT: one instance; the first to start creates the default tenant and prints its key.
 launch() {
-    env -u OTPGATE_DATABASE_URL OTPGATE_ENV=development OTPGATE_DELIVERY=discard OTPGATE_LOG_LEVEL=warning \
+    env -u OTPGATE_DATABASE_URL OTPGATE_ENV=development OTPGATE_DELIVERY=discard OTPGATE_LOG_LEVEL=warning OTPGATE_METRICS_PORT=0 \
         OTPGATE_MASTER_KEY="$MASTER_KEY" OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND=1000000 \
         "$BIN" serve --host 127.0.0.1 --port "$2" --database "$DATABASE" >"$TMP/$1.out" 2>"$TMP/$1.log" &
     PIDS+=($!)
@@ -129,8 +129,14 @@ for _ in $(seq 50); do curl -fs -o /dev/null "http://127.0.0.1:$PUBLIC/readyz" &
 curl -fs -o /dev/null "http://127.0.0.1:$PUBLIC/readyz" || die "/readyz does not answer through nginx"
 log "nginx on :$PUBLIC in front of both"
 
-metrics=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PUBLIC/metrics")
-[[ $metrics == 403 ]] || die "/metrics answered $metrics on the public port, expected 403"
+# Metrics live on each instance's own listener: no spelling of /metrics answers 200, neither through nginx nor
+# on an instance's public port.
+for spelling in /metrics /metrics/ //metrics /METRICS '/metrics?x=1' /./metrics; do
+    for port in "$PUBLIC" "$PORT_A"; do
+        code=$(curl -s --path-as-is -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port$spelling")
+        [[ $code == 403 || $code == 404 ]] || die "$spelling answered $code on port $port, expected 403 or 404"
+    done
+done
 jwks_a=$(curl -fs "http://127.0.0.1:$PORT_A/.well-known/jwks.json")
 jwks_b=$(curl -fs "http://127.0.0.1:$PORT_B/.well-known/jwks.json")
 [[ -n $jwks_a && $jwks_a == "$jwks_b" ]] || die "the instances publish different JWKS"

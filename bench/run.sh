@@ -170,7 +170,7 @@ launch_server() {
     log "starting server '$name' (delivery=$delivery) on 127.0.0.1:$SERVER_PORT"
     ${prefix[@]+"${prefix[@]}"} env -u OTPGATE_DATABASE_URL -u OTPGATE_MASTER_KEY -u OTPGATE_MASTER_KEY_FILE \
         -u OTPGATE_HOST -u OTPGATE_PORT \
-        OTPGATE_ENV=development \
+        OTPGATE_ENV=development OTPGATE_METRICS_PORT=0 \
         OTPGATE_MASTER_KEY="$(printf 'ab%.0s' {1..32})" \
         OTPGATE_POSTGRES_POOL_SIZE="${OTPGATE_POSTGRES_POOL_SIZE:-32}" \
         OTPGATE_POSTGRES_BATCH_CONCURRENCY="${OTPGATE_POSTGRES_BATCH_CONCURRENCY:-2}" \

@@ -4,7 +4,8 @@ import NIOCore
 import OTPGateCore
 import OTPGateObservability
 
-/// Unauthenticated operational endpoints: liveness, readiness, metrics, the OpenAPI document and the JWKS.
+/// Unauthenticated operational endpoints: liveness, readiness, the OpenAPI document and the JWKS. Metrics are on
+/// their own listener (`MetricsListener`), never on the public port.
 struct OpsController: Sendable {
     let store: any StoreLifecycle
     let signer: any TokenSigner
@@ -13,7 +14,6 @@ struct OpsController: Sendable {
     func addRoutes(to router: Router<AppRequestContext>, routes: RouteTable) {
         routes.get(router, "/healthz", use: health)
         routes.get(router, "/readyz", use: ready)
-        routes.get(router, "/metrics", use: metricsText)
         routes.get(router, "/openapi.json", use: openAPI)
         routes.get(router, "/openapi.yaml", use: openAPIYAML)
         routes.get(router, "/.well-known/jwks.json", use: jwks)
@@ -31,12 +31,6 @@ struct OpsController: Sendable {
             return Problem(ProblemCatalog.unavailable, title: "Not ready", detail: "the database does not answer")
                 .response(requestID: context.id)
         }
-    }
-
-    @Sendable func metricsText(_ request: Request, context: AppRequestContext) async throws -> Response {
-        Response(
-            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition())))
     }
 
     @Sendable func openAPI(_ request: Request, context: AppRequestContext) async throws -> Response {

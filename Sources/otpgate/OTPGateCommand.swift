@@ -47,12 +47,17 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Address to bind (env OTPGATE_HOST, default 127.0.0.1)") var host: String?
     @Option(help: "Port to bind (env OTPGATE_PORT, default 8080)") var port: Int?
+    @Option(help: "Port of the metrics listener (env OTPGATE_METRICS_PORT, default 9464; 0 = any free port)") var metricsPort: Int?
     @OptionGroup var db: DatabaseOption
 
     func run() async throws {
         var configured = try db.settings()
         if let host { configured.host = host }
         if let port { configured.port = port }
+        if let metricsPort {
+            guard (0...65535).contains(metricsPort) else { throw ValidationError("--metrics-port must be 0 to 65535") }
+            configured.metricsPort = metricsPort
+        }
         _ = Bootstrap.logging
         let settings = configured
         let logger = Logger(label: "otpgate")
@@ -72,6 +77,7 @@ struct Serve: AsyncParsableCommand {
                 metadata: [
                     "database": .string(settings.database.description), "address": .string("\(settings.host):\(settings.port)"),
                     "delivery": .string(runtime.sender.name),
+                    "metrics": .string("\(settings.metricsHost):\(settings.metricsPort)"),
                 ])
         }
     }

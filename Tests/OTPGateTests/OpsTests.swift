@@ -36,7 +36,8 @@ import Testing
             await h.deliver()
             let code = try #require(h.sender.code(for: id))
             _ = try await client.post("/v1/verifications/\(id)/check", #"{"code":"\#(code)"}"#)
-            let response = try await client.client.execute(uri: "/metrics", method: .get) { String(buffer: $0.body) }
+            // Served by the metrics listener (issue 12: never on the public port).
+            let response = try await h.scrapeMetrics()
             #expect(response.contains(#"otpgate_verifications_started_total{channel="sms"} 1"#))
             #expect(response.contains(#"otpgate_verifications_approved_total{channel="sms"} 1"#))
             #expect(response.contains(#"otpgate_verifications_failed_total{channel="sms"} 1"#))
@@ -92,5 +93,20 @@ import Testing
         #expect(requests.first?.metadata["status"] == "201")
         #expect(requests.last?.metadata["tenant_id"] == nil)
         #expect(requests.last?.metadata["status"] == "401")
+    }
+}
+
+/// Metrics are on their own listener (issue 12): the public router serves no spelling of `/metrics`.
+@Suite struct MetricsListenerTests {
+    @Test func thePublicPortAnswers404ForEverySpellingOfMetrics() async throws {
+        let h = try await Harness.make()
+        try await h.test { client in
+            for path in ["/metrics", "/metrics/", "//metrics", "/METRICS", "/metrics?x=1", "/./metrics", "/v1/../metrics"] {
+                let response = try await client.client.execute(uri: path, method: .get) { $0 }
+                #expect(response.status == .notFound, "\(path) answered \(response.status)")
+                #expect(!String(buffer: response.body).contains("otpgate_"), "\(path) leaked metrics")
+            }
+        }
+        #expect(try await h.scrapeMetrics().contains("otpgate_http_requests_total"))
     }
 }

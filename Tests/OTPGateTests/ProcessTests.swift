@@ -214,7 +214,7 @@ struct OTPGateServerProcess: Sendable {
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         let process = Process()
         process.executableURL = OTPGateProcess.binary
-        process.arguments = ["serve", "--port", "0", "--database", database ?? "sqlite:\(directory.path)/otpgate.sqlite"]
+        process.arguments = ["serve", "--port", "0", "--metrics-port", "0", "--database", database ?? "sqlite:\(directory.path)/otpgate.sqlite"]
         process.environment = OTPGateProcess.environment(environment)
         process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
@@ -222,8 +222,10 @@ struct OTPGateServerProcess: Sendable {
         let deadline = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < deadline {
             let log = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
-            if let range = log.range(of: #"listening on 127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
-                let port = Int(log[range].split(separator: ":").last!)!
+            // The public listener's line; the metrics listener (port 0 here too) logs as `otpgate.metrics`.
+            let publicLine = log.split(separator: "\n").first { $0.contains("listening on") && !$0.contains("otpgate.metrics") }
+            if let line = publicLine, let range = line.range(of: #"listening on 127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                let port = Int(line[range].split(separator: ":").last!)!
                 let out = (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? ""
                 let key = out.range(of: #"otpg_[a-z2-7]{52}"#, options: .regularExpression).map { String(out[$0]) }
                 return OTPGateServerProcess(process: ProcessBox(process), port: port, stdoutPath: stdoutPath, stderrPath: stderrPath, apiKey: key)

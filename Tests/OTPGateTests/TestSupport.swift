@@ -11,6 +11,7 @@ import Synchronization
 import Testing
 
 @testable import OTPGateDelivery
+@testable import OTPGateNativeAPI
 @testable import OTPGateObservability
 @testable import OTPGateServer
 
@@ -157,6 +158,19 @@ struct Harness {
         let created = try await TenantAdmin(store: store, clock: clock, random: SeededRandom(seed: UInt64(name.hashValue.magnitude))).createTenant(
             name: name)
         return (created.tenant, created.apiKey)
+    }
+
+    /// `GET /metrics` on this runtime's metrics listener (its router, as `serve` binds it to OTPGATE_METRICS_PORT).
+    func scrapeMetrics() async throws -> String {
+        let app = Application(
+            router: MetricsListener.router(metrics: runtime.metrics), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        return try await app.test(.router) { client in
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "text/plain; version=0.0.4; charset=utf-8")
+                return String(buffer: response.body)
+            }
+        }
     }
 
     /// The Prometheus exposition of this runtime's metrics.

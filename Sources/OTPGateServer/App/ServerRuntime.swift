@@ -98,6 +98,15 @@ public struct ServerRuntime: Sendable {
             services.append(outboxWorker)
             services.append(sweeper)
         }
+        // Metrics on their own listener, never on the public port; its log lines say `otpgate.metrics`.
+        var metricsLogger = Logger(label: "otpgate.metrics")
+        metricsLogger.logLevel = dependencies.logger.logLevel
+        services.append(
+            Application(
+                router: MetricsListener.router(metrics: metrics),
+                configuration: ApplicationConfiguration(
+                    address: .hostname(settings.metricsHost, port: settings.metricsPort), serverName: "otpgate-metrics"),
+                logger: metricsLogger))
         return Application(
             router: buildRouter(),
             configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "otpgate"),

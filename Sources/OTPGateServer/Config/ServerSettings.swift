@@ -7,6 +7,7 @@ public import OTPGateCore
 /// Configuration keys (environment variable in brackets):
 /// - `otpgate.database.url` (`OTPGATE_DATABASE_URL`, default `sqlite:otpgate.sqlite`)
 /// - `otpgate.host`, `otpgate.port` (`OTPGATE_HOST`, `OTPGATE_PORT`, default 127.0.0.1:8080)
+/// - `otpgate.metrics.host`, `otpgate.metrics.port` (`OTPGATE_METRICS_HOST`, `OTPGATE_METRICS_PORT`, default 127.0.0.1:9464; 0 = any free port)
 /// - `otpgate.env` (`OTPGATE_ENV`: `development` or `production`, default development)
 /// - `otpgate.master.key` (`OTPGATE_MASTER_KEY`, secret: 32 bytes as base64 or 64 hex digits)
 /// - `otpgate.master.key.file` (`OTPGATE_MASTER_KEY_FILE`, default: `<database>.master-key` beside a SQLite file)
@@ -53,6 +54,9 @@ public struct ServerSettings: Sendable {
     /// them at start-up, by name only, since such a variable is otherwise silently ignored.
     public var unrecognizedVariables: [String] = []
     public var policy: Policy
+    /// Where `/metrics` is served: its own listener, loopback by default; port 0 takes any free port.
+    public var metricsHost = "127.0.0.1"
+    public var metricsPort = 9464
     public var outboxMaxIdle: Duration = .milliseconds(500)
     public var sweepInterval: Duration = .seconds(30)
     public var maxDeliveryAttempts = 5
@@ -67,6 +71,8 @@ public struct ServerSettings: Sendable {
         database = try DatabaseURL(parsing: try r.string("otpgate.database.url", default: "sqlite:otpgate.sqlite"))
         host = try r.string("otpgate.host", default: "127.0.0.1")
         port = try r.int("otpgate.port", default: 8080, in: 0...65535)
+        metricsHost = try r.string("otpgate.metrics.host", default: "127.0.0.1")
+        metricsPort = try r.int("otpgate.metrics.port", default: 9464, in: 0...65535)
         environment = try r.choice("otpgate.env", default: .development, Environment.self)
         masterKey = r.string("otpgate.master.key", isSecret: true)
         masterKeyFile = r.string("otpgate.master.key.file")
