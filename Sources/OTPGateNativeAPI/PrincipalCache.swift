@@ -11,7 +11,28 @@ final class PrincipalCache: Sendable {
         let lifetime: Duration
     }
 
-    private let entries = Mutex<[[UInt8]: Entry]>([:])
+    /// The entries, and the order they were stored in: when full, the oldest goes, one entry at a time (a flood of
+    /// unknown keys can push out the oldest entries, never empty the whole cache at once).
+    private struct State {
+        var entries: [[UInt8]: Entry] = [:]
+        var order: [[UInt8]] = []
+        var head = 0
+
+        mutating func insert(_ hash: [UInt8], _ entry: Entry, capacity: Int) {
+            if entries.updateValue(entry, forKey: hash) == nil { order.append(hash) }
+            while entries.count > capacity, head < order.count {
+                entries.removeValue(forKey: order[head])
+                head += 1
+            }
+            // Drop the consumed prefix now and then, so `order` stays about `capacity` long.
+            if head > capacity {
+                order.removeFirst(head)
+                head = 0
+            }
+        }
+    }
+
+    private let entries = Mutex(State())
     private let ttl: Duration
     private let capacity: Int
     private let clock: any Clock
@@ -24,14 +45,11 @@ final class PrincipalCache: Sendable {
 
     func principal(forKeyHash hash: [UInt8], load: (_ hash: [UInt8]) async throws -> Principal?) async throws -> Principal? {
         let now = clock.now()
-        if let hit = entries.withLock({ $0[hash] }), hit.loadedAt <= now, now - hit.loadedAt < hit.lifetime { return hit.principal }
+        if let hit = entries.withLock({ $0.entries[hash] }), hit.loadedAt <= now, now - hit.loadedAt < hit.lifetime { return hit.principal }
         let principal = try await load(hash)
         // Unknown keys are remembered briefly too, so guessing keys cannot turn into a flood of database reads.
         let lifetime = principal == nil ? min(ttl, .seconds(1)) : ttl
-        entries.withLock { entries in
-            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
-            entries[hash] = Entry(principal: principal, loadedAt: now, lifetime: lifetime)
-        }
+        entries.withLock { state in state.insert(hash, Entry(principal: principal, loadedAt: now, lifetime: lifetime), capacity: capacity) }
         return principal
     }
 }
