@@ -20,6 +20,7 @@ public final class SQLiteStore: Store, Sendable {
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(mode)")
         }
+        try Self.makePrivate(path)
         do {
             pool = try DatabasePool(path: path, configuration: config)
         } catch {
@@ -29,6 +30,17 @@ public final class SQLiteStore: Store, Sendable {
     }
 
     deinit { writer.stop() }
+
+    /// Creates the database file readable by its owner only (0600), or narrows an existing one to that. SQLite
+    /// creates the WAL, shared-memory and journal files with the database file's mode, so they are private too.
+    static func makePrivate(_ path: String) throws {
+        guard path != ":memory:", !path.isEmpty else { return }
+        let fd = open(path, O_RDWR | O_CREAT, 0o600)
+        guard fd >= 0 else { throw StoreError(.unavailable, "sqlite: cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { closeDescriptor(fd) }
+        guard fchmod(fd, 0o600) == 0 else { throw StoreError(.unavailable, "sqlite: cannot make \(path) private") }
+        for suffix in ["-wal", "-shm", "-journal"] { _ = chmod(path + suffix, 0o600) }
+    }
 
     static func storeError(_ error: any Error) -> any Error {
         if error is VerificationError || error is StoreError { return error }
@@ -186,3 +198,6 @@ public final class SQLiteStore: Store, Sendable {
         return rows.map { (name: $0.0, value: $0.1) }
     }
 }
+
+/// `close(2)`, which `SQLiteStore.close()` hides inside the type.
+private func closeDescriptor(_ fd: Int32) { _ = close(fd) }

@@ -28,3 +28,23 @@ import Testing
         #expect(try await pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM parent") } == 1)
     }
 }
+
+/// The SQLite files are readable by their owner only (issue 12): the database, its WAL and shared memory.
+@Suite struct SQLiteFileModeTests {
+    @Test func theDatabaseAndItsWALAreCreated0600() async throws {
+        let dir = try temporaryDirectory()
+        let path = dir.appendingPathComponent("private.sqlite").path
+        let store = try SQLiteStore(path: path)
+        try await store.migrate()
+        for suffix in ["", "-wal", "-shm"] {
+            let mode = try FileManager.default.attributesOfItem(atPath: path + suffix)[.posixPermissions] as? Int
+            #expect(mode == 0o600, "\(suffix.isEmpty ? "the database" : suffix) has mode \(String(mode ?? 0, radix: 8))")
+        }
+        await store.close()
+        // An existing database with a wider mode is narrowed when it is opened.
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
+        let reopened = try SQLiteStore(path: path)
+        #expect(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int == 0o600)
+        await reopened.close()
+    }
+}
