@@ -19,6 +19,15 @@ public struct AppRequestContext: RequestContext {
     /// Request bodies above 64 KiB are refused with 413 before any parsing.
     public var maxUploadSize: Int { 64 * 1024 }
 
+    /// The request body, up to `maxUploadSize`; a larger one is a 413 problem. Shared by every body format.
+    func collectBody(_ request: Request) async throws -> [UInt8] {
+        do {
+            return Array(try await request.body.collect(upTo: maxUploadSize).readableBytesView)
+        } catch {
+            throw Problem(ProblemCatalog.payloadTooLarge, detail: "request bodies are limited to \(maxUploadSize / 1024) KiB")
+        }
+    }
+
     /// The principal, or a 401 if the route was reached without authentication.
     func requirePrincipal() throws -> Principal {
         guard let principal else { throw Problem.unauthorized("missing API key") }

@@ -10,15 +10,7 @@ struct FormBody {
 
     /// Reads and parses the body, with the same 64 KiB limit as JSON bodies; an empty body has no fields.
     static func read(_ request: Request, context: AppRequestContext) async throws -> FormBody {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: context.maxUploadSize)
-        } catch {
-            throw Problem(
-                ProblemCatalog.payloadTooLarge,
-                detail: "request bodies are limited to \(context.maxUploadSize / 1024) KiB")
-        }
-        return FormBody(fields: try parse(Array(buffer.readableBytesView)))
+        return FormBody(fields: try parse(try await context.collectBody(request)))
     }
 
     /// The fields of a form-encoded body. `name=value` pairs separated by `&`; a pair without `=` is ignored, as

@@ -12,15 +12,7 @@ struct JSONBody {
 
     /// Reads and parses the body; an empty body counts as `{}` so endpoints without required fields accept it.
     static func read(_ request: Request, context: AppRequestContext, allowed: Set<String>) async throws -> JSONBody {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: context.maxUploadSize)
-        } catch {
-            throw Problem(
-                ProblemCatalog.payloadTooLarge,
-                detail: "request bodies are limited to \(context.maxUploadSize / 1024) KiB")
-        }
-        let raw = Array(buffer.readableBytesView)
+        let raw = try await context.collectBody(request)
         if raw.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return JSONBody(fields: [:], raw: raw) }
         let value: JSONValue
         do {

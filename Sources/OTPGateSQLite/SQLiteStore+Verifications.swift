@@ -112,6 +112,12 @@ extension SQLiteStore {
         ])
     }
 
+    /// A verification of the tenant and its destination's record, as check and resend decide on them.
+    static func fetchWithDestination(_ db: Database, id: String, tenantID: String) throws -> (Verification?, DestinationState?) {
+        guard let v = try fetchVerification(db, id: id, tenantID: tenantID) else { return (nil, nil) }
+        return (v, try fetchDestination(db, tenantID: v.tenantID, destination: v.destination))
+    }
+
     static func fetchIdempotency(_ db: Database, tenantID: String, key: String) throws -> IdempotencyRecord? {
         guard
             let row = try Row.fetchOne(
@@ -173,8 +179,7 @@ extension SQLiteStore {
     public func checkVerification(_ command: CheckCommand) async throws -> CheckOutcome {
         try await decide { db in
             try Self.countKeyRequest(db, command.keyRequest)
-            let v = try Self.fetchVerification(db, id: command.id, tenantID: command.tenantID)
-            let destination = try v.flatMap { try Self.fetchDestination(db, tenantID: $0.tenantID, destination: $0.destination) }
+            let (v, destination) = try Self.fetchWithDestination(db, id: command.id, tenantID: command.tenantID)
             switch CheckDecider.decide(command, verification: v, destination: destination) {
             case .refuse(let refusal): throw refusal
             case .apply(let writes):
@@ -188,8 +193,7 @@ extension SQLiteStore {
     public func resendVerification(_ command: ResendCommand) async throws -> Verification {
         try await decide { db in
             try Self.countKeyRequest(db, command.keyRequest)
-            let v = try Self.fetchVerification(db, id: command.id, tenantID: command.tenantID)
-            let destination = try v.flatMap { try Self.fetchDestination(db, tenantID: $0.tenantID, destination: $0.destination) }
+            let (v, destination) = try Self.fetchWithDestination(db, id: command.id, tenantID: command.tenantID)
             switch ResendDecider.decide(command, verification: v, destination: destination) {
             case .refuse(let refusal): throw refusal
             case .apply(let writes):
