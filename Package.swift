@@ -129,7 +129,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The command line: serve, migrate, tenant and key administration. Imports: Server (and what it exports).
+        // The command line: serve, migrate, tenant, key and master/signing-key administration. Imports: Server, Tokens.
         .executableTarget(
             name: "otpgate",
             dependencies: [
@@ -137,6 +137,7 @@ let package = Package(
                 "OTPGateCore",
                 "OTPGateObservability",
                 "OTPGateDelivery",
+                "OTPGateTokens",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -10,7 +10,7 @@ public import ServiceLifecycle
 public struct OutboxWorker: Service {
     let store: any OutboxStore
     let sender: any MessageSender
-    let box: SecretBox
+    let cipher: PersonalDataCipher
     let renderer: MessageRenderer
     let clock: any OTPGateCore.Clock
     let metrics: ServerMetrics
@@ -25,12 +25,12 @@ public struct OutboxWorker: Service {
     var concurrency = 16
 
     public init(
-        store: any OutboxStore, sender: any MessageSender, box: SecretBox, renderer: MessageRenderer, clock: any OTPGateCore.Clock,
+        store: any OutboxStore, sender: any MessageSender, cipher: PersonalDataCipher, renderer: MessageRenderer, clock: any OTPGateCore.Clock,
         metrics: ServerMetrics, local: LocalDeliveryQueue, logger: Logger
     ) {
         self.store = store
         self.sender = sender
-        self.box = box
+        self.cipher = cipher
         self.renderer = renderer
         self.clock = clock
         self.metrics = metrics
@@ -125,10 +125,10 @@ public struct OutboxWorker: Service {
         }
         if DeliveryDecider.isExpired(message, now: now) { return result(.expired, "expired") }
         guard let sealed = message.sealedPayload,
-            let payload = try? MessagePayload(encoded: box.open(sealed))
+            let payload = try? cipher.openPayload(sealed, verificationID: message.verificationID)
         else {
             logger.error("outbox payload does not open", metadata: ["message_id": .stringConvertible(message.id)])
-            return result(.failed(error: "payload does not open under the current master key"), "failed")
+            return result(.failed(error: "payload does not open under the data key"), "failed")
         }
         let rendered = renderer.render(payload, channel: message.channel)
         let outgoing = OutgoingMessage(

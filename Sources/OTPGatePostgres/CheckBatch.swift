@@ -29,7 +29,7 @@ struct CheckBatch: Sendable {
         // Only the destinations of the callers' own verifications are locked (another tenant's id is refused).
         var destinations = try await database.lockDestinations(
             jobs.compactMap { job in verifications[job.id].flatMap { $0.tenantID == job.tenantID ? $0 : nil } }
-                .map { DestinationKey(tenantID: $0.tenantID, destination: $0.destination) }, on: connection)
+                .map { DestinationKey(tenantID: $0.tenantID, destinationKey: $0.destinationKey) }, on: connection)
 
         let keyRefusals = try await counted.value
         var changedVerifications: Set<String> = []
@@ -41,7 +41,7 @@ struct CheckBatch: Sendable {
                 continue
             }
             let v = verifications[job.id]
-            let key = v.map { DestinationKey(tenantID: $0.tenantID, destination: $0.destination) }
+            let key = v.map { DestinationKey(tenantID: $0.tenantID, destinationKey: $0.destinationKey) }
             switch CheckDecider.decide(job, verification: v, destination: key.flatMap { destinations[$0] }) {
             case .refuse(let refusal): results.append(.failure(refusal))
             case .apply(let writes):

@@ -5,7 +5,8 @@ import PostgresNIO
 /// One destination of one tenant: the row that serialises every start, check and resend touching it.
 struct DestinationKey: Hashable, Sendable {
     let tenantID: String
-    let destination: String
+    /// The destination's blind index.
+    let destinationKey: String
 }
 
 extension PostgresDatabase {
@@ -15,20 +16,20 @@ extension PostgresDatabase {
     func lockDestinations(_ keys: some Sequence<DestinationKey>, on connection: PostgresConnection) async throws -> [DestinationKey: DestinationState]
     {
         var input = BatchJSON()
-        for key in Set(keys) { input.append(["t": .string(key.tenantID), "d": .string(key.destination)]) }
+        for key in Set(keys) { input.append(["t": .string(key.tenantID), "d": .string(key.destinationKey)]) }
         guard !input.isEmpty else { return [:] }
         let locked = try await execute(LockDestinations(rows: input), on: connection)
         var states: [DestinationKey: DestinationState] = [:]
         for row in locked {
             let state = try Self.destinationState(row)
-            states[DestinationKey(tenantID: state.tenantID, destination: state.destination)] = state
+            states[DestinationKey(tenantID: state.tenantID, destinationKey: state.destinationKey)] = state
         }
         return states
     }
 
     static func destinationState(_ row: PostgresRandomAccessRow) throws -> DestinationState {
         DestinationState(
-            tenantID: try row["tenant_id"].decode(String.self), destination: try row["destination"].decode(String.self),
+            tenantID: try row["tenant_id"].decode(String.self), destinationKey: try row["destination"].decode(String.self),
             failedChecks: try row["failed_checks"].decode(Int.self),
             firstFailureAt: try row["first_failure_at"].decode(Int64?.self).map(Timestamp.init(milliseconds:)),
             lockedUntil: try row["locked_until"].decode(Int64?.self).map(Timestamp.init(milliseconds:)))
@@ -39,7 +40,7 @@ extension PostgresDatabase {
         var input = BatchJSON()
         for d in states {
             input.append([
-                "t": .string(d.tenantID), "d": .string(d.destination), "failed_checks": .int(d.failedChecks),
+                "t": .string(d.tenantID), "d": .string(d.destinationKey), "failed_checks": .int(d.failedChecks),
                 "first_failure_at": .time(d.firstFailureAt), "locked_until": .time(d.lockedUntil),
             ])
         }

@@ -9,16 +9,19 @@ extension PostgresStore {
             let state = VerificationState(rawValue: try row["state"].decode(String.self))
         else { throw StoreError(.corrupt, "verification row with unknown channel or state") }
         func time(_ column: String) throws -> Timestamp { Timestamp(milliseconds: try row[column].decode(Int64.self)) }
+        // A row written before encryption at rest has no sealed fields: its clear destination is also its key.
+        let sealed = try row["sealed_fields"].decode(ByteBuffer?.self).map { Data(Array(buffer: $0)) }
+        let stored = try row["destination"].decode(String.self)
         return Verification(
             id: try row["id"].decode(String.self), tenantID: try row["tenant_id"].decode(String.self), channel: channel,
-            destination: try row["destination"].decode(String.self), purpose: try row["purpose"].decode(String?.self),
+            destination: sealed == nil ? stored : "", purpose: try row["purpose"].decode(String?.self),
             locale: try row["locale"].decode(String?.self), reference: try row["reference"].decode(String?.self),
             context: try row["context"].decode(String?.self), codeLength: try row["code_length"].decode(Int.self),
             codeHash: Data(Array(buffer: try row["code_hash"].decode(ByteBuffer.self))), state: state, attempts: try row["attempts"].decode(Int.self),
             maxAttempts: try row["max_attempts"].decode(Int.self), sends: try row["sends"].decode(Int.self),
             maxSends: try row["max_sends"].decode(Int.self), ttlSeconds: try row["ttl_seconds"].decode(Int.self), createdAt: try time("created_at"),
             expiresAt: try time("expires_at"), lastSentAt: try time("last_sent_at"), resendAvailableAt: try time("resend_available_at"),
-            updatedAt: try time("updated_at"))
+            updatedAt: try time("updated_at"), destinationKey: stored, sealedFields: sealed ?? Data())
     }
 
     /// The verification with this id (of any tenant: the decider checks the tenant), locked until the transaction ends.
@@ -29,8 +32,9 @@ extension PostgresStore {
     /// The destination's record, created if missing and locked until the transaction ends: every start, check and
     /// resend of one destination runs one after another, across all instances.
     func lockDestination(of v: Verification, on connection: PostgresConnection) async throws -> DestinationState {
-        let key = DestinationKey(tenantID: v.tenantID, destination: v.destination)
-        return try await database.lockDestinations([key], on: connection)[key] ?? DestinationState(tenantID: v.tenantID, destination: v.destination)
+        let key = DestinationKey(tenantID: v.tenantID, destinationKey: v.destinationKey)
+        return try await database.lockDestinations([key], on: connection)[key]
+            ?? DestinationState(tenantID: v.tenantID, destinationKey: v.destinationKey)
     }
 
     func updateVerification(_ v: Verification, on connection: PostgresConnection) async throws {
@@ -107,7 +111,7 @@ extension PostgresStore {
             let recent = try await self.rows(
                 """
                 SELECT count(*) AS n, min(created_at) AS oldest FROM verifications
-                WHERE tenant_id = \(v.tenantID) AND destination = \(v.destination) AND created_at > \(StartDecider.windowStart(of: command).milliseconds)
+                WHERE tenant_id = \(v.tenantID) AND destination = \(v.destinationKey) AND created_at > \(StartDecider.windowStart(of: command).milliseconds)
                 """, on: connection)[0]
             loaded.recentStarts = StartDecider.RecentStarts(
                 count: try recent["n"].decode(Int.self), oldest: try recent["oldest"].decode(Int64?.self).map(Timestamp.init(milliseconds:)))
@@ -178,8 +182,8 @@ extension PostgresStore {
         try await rows("SELECT * FROM verifications WHERE id = \(id) AND tenant_id = \(tenantID)").first.map(Self.verification)
     }
 
-    public func destinationState(tenantID: String, destination: String) async throws -> DestinationState? {
-        try await rows("SELECT * FROM destinations WHERE tenant_id = \(tenantID) AND destination = \(destination)").first
+    public func destinationState(tenantID: String, destinationKey: String) async throws -> DestinationState? {
+        try await rows("SELECT * FROM destinations WHERE tenant_id = \(tenantID) AND destination = \(destinationKey)").first
             .map(PostgresDatabase.destinationState)
     }
 

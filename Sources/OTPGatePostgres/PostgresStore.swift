@@ -197,4 +197,13 @@ public final class PostgresStore: Store, Service, Sendable {
             (name: try row["name"].decode(String.self), value: Array(buffer: try row["value"].decode(ByteBuffer.self)))
         }
     }
+
+    public func replaceSecret(name: String, expected: [UInt8], with value: [UInt8]) async throws -> Bool {
+        try await !rows(
+            """
+            UPDATE secrets SET value = \(ByteBuffer(bytes: value)) WHERE name = \(name) AND value = \(ByteBuffer(bytes: expected))
+            RETURNING name
+            """
+        ).isEmpty
+    }
 }

@@ -22,7 +22,7 @@ struct StartBatch: Sendable {
     static func apply(
         _ jobs: [StartCommand], counted: KeyCounting, on connection: PostgresConnection, database: PostgresDatabase
     ) async throws -> [Result<StartResult, any Error>] {
-        func key(_ v: Verification) -> DestinationKey { DestinationKey(tenantID: v.tenantID, destination: v.destination) }
+        func key(_ v: Verification) -> DestinationKey { DestinationKey(tenantID: v.tenantID, destinationKey: v.destinationKey) }
 
         let destinations = try await database.lockDestinations(jobs.map { key($0.verification) }, on: connection)
 
@@ -30,7 +30,7 @@ struct StartBatch: Sendable {
         for (index, job) in jobs.enumerated() {
             let v = job.verification
             windows.append([
-                "i": .int(index), "t": .string(v.tenantID), "d": .string(v.destination), "since": .time(StartDecider.windowStart(of: job)),
+                "i": .int(index), "t": .string(v.tenantID), "d": .string(v.destinationKey), "since": .time(StartDecider.windowStart(of: job)),
             ])
         }
         var recent: [Int: StartDecider.RecentStarts] = [:]
@@ -68,13 +68,14 @@ struct StartBatch: Sendable {
         return results
     }
 
-    /// A verification and its first message as one input row.
+    /// A verification and its first message as one input row: its blind index and sealed fields, never the clear
+    /// destination, reference or context.
     static func row(_ v: Verification, _ message: NewOutboxMessage) -> [String: JSONValue] {
         let m = message.stored
         return [
             "id": .string(v.id), "tenant_id": .string(v.tenantID), "channel": .string(v.channel.rawValue),
-            "destination": .string(v.destination), "purpose": .text(v.purpose), "locale": .text(v.locale),
-            "reference": .text(v.reference), "context": .text(v.context), "code_length": .int(v.codeLength),
+            "destination": .string(v.destinationKey), "purpose": .text(v.purpose), "locale": .text(v.locale),
+            "sealed_fields": .bytes(v.sealedFields), "code_length": .int(v.codeLength),
             "code_hash": .bytes(v.codeHash), "state": .string(v.state.rawValue), "attempts": .int(v.attempts),
             "max_attempts": .int(v.maxAttempts), "sends": .int(v.sends), "max_sends": .int(v.maxSends),
             "ttl_seconds": .int(v.ttlSeconds), "created_at": .time(v.createdAt), "expires_at": .time(v.expiresAt),
@@ -104,17 +105,17 @@ struct InsertStarts: BatchStatement {
     static let sql = """
         WITH x AS (
             SELECT * FROM jsonb_to_recordset($1) AS x(
-                id text, tenant_id text, channel text, destination text, purpose text, locale text, reference text,
-                context text, code_length int, code_hash text, state text, attempts int, max_attempts int, sends int,
+                id text, tenant_id text, channel text, destination text, purpose text, locale text, sealed_fields text,
+                code_length int, code_hash text, state text, attempts int, max_attempts int, sends int,
                 max_sends int, ttl_seconds int, created_at bigint, expires_at bigint, last_sent_at bigint,
                 resend_available_at bigint, updated_at bigint, message_id text, message_channel text, payload text,
                 message_state text, message_attempts int, message_created_at bigint, next_attempt_at bigint,
                 message_expires_at bigint, lease_until bigint)),
         verification AS (
-            INSERT INTO verifications (id, tenant_id, channel, destination, purpose, locale, reference, context, code_length,
+            INSERT INTO verifications (id, tenant_id, channel, destination, purpose, locale, sealed_fields, code_length,
                 code_hash, state, attempts, max_attempts, sends, max_sends, ttl_seconds, created_at, expires_at, last_sent_at,
                 resend_available_at, updated_at)
-            SELECT id, tenant_id, channel, destination, purpose, locale, reference, context, code_length,
+            SELECT id, tenant_id, channel, destination, purpose, locale, decode(sealed_fields, 'base64'), code_length,
                 decode(code_hash, 'base64'), state, attempts, max_attempts, sends, max_sends, ttl_seconds, created_at,
                 expires_at, last_sent_at, resend_available_at, updated_at
             FROM x)

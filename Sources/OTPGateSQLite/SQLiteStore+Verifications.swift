@@ -5,20 +5,25 @@ public import OTPGateCore
 extension SQLiteStore {
     static let verificationColumns = """
         id, tenant_id, channel, destination, purpose, locale, reference, context, code_length, code_hash, state, attempts,
-        max_attempts, sends, max_sends, ttl_seconds, created_at, expires_at, last_sent_at, resend_available_at, updated_at
+        max_attempts, sends, max_sends, ttl_seconds, created_at, expires_at, last_sent_at, resend_available_at, updated_at,
+        sealed_fields
         """
 
     static func verification(_ row: Row) throws -> Verification {
         guard let channel = Channel(rawValue: row["channel"]), let state = VerificationState(rawValue: row["state"]) else {
             throw StoreError(.corrupt, "verification row with unknown channel or state")
         }
+        // A row written before encryption at rest has no sealed fields: its clear destination is also its key.
+        let sealed: Data? = row["sealed_fields"]
+        let stored: String = row["destination"]
         return Verification(
-            id: row["id"], tenantID: row["tenant_id"], channel: channel, destination: row["destination"], purpose: row["purpose"],
+            id: row["id"], tenantID: row["tenant_id"], channel: channel, destination: sealed == nil ? stored : "", purpose: row["purpose"],
             locale: row["locale"], reference: row["reference"], context: row["context"], codeLength: row["code_length"],
             codeHash: row["code_hash"], state: state, attempts: row["attempts"], maxAttempts: row["max_attempts"], sends: row["sends"],
             maxSends: row["max_sends"], ttlSeconds: row["ttl_seconds"], createdAt: Timestamp(milliseconds: row["created_at"]),
             expiresAt: Timestamp(milliseconds: row["expires_at"]), lastSentAt: Timestamp(milliseconds: row["last_sent_at"]),
-            resendAvailableAt: Timestamp(milliseconds: row["resend_available_at"]), updatedAt: Timestamp(milliseconds: row["updated_at"]))
+            resendAvailableAt: Timestamp(milliseconds: row["resend_available_at"]), updatedAt: Timestamp(milliseconds: row["updated_at"]),
+            destinationKey: stored, sealedFields: sealed ?? Data())
     }
 
     static func fetchVerification(_ db: Database, id: String, tenantID: String) throws -> Verification? {
@@ -28,12 +33,14 @@ extension SQLiteStore {
 
     static func insertVerification(_ db: Database, _ v: Verification) throws {
         try db.cachedStatement(
-            sql: "INSERT INTO verifications (\(verificationColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            sql: "INSERT INTO verifications (\(verificationColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
         .execute(arguments: [
-            v.id, v.tenantID, v.channel.rawValue, v.destination, v.purpose, v.locale, v.reference, v.context, v.codeLength,
+            // Only the blind index and the sealed fields are written: never the clear destination, reference or context.
+            v.id, v.tenantID, v.channel.rawValue, v.destinationKey, v.purpose, v.locale, nil as String?, nil as String?, v.codeLength,
             v.codeHash, v.state.rawValue, v.attempts, v.maxAttempts, v.sends, v.maxSends, v.ttlSeconds, v.createdAt.milliseconds,
             v.expiresAt.milliseconds, v.lastSentAt.milliseconds, v.resendAvailableAt.milliseconds, v.updatedAt.milliseconds,
+            v.sealedFields,
         ])
     }
 
@@ -67,12 +74,12 @@ extension SQLiteStore {
         if let refusal = KeyRequestLimit.refusal(count: count, for: request) { throw refusal }
     }
 
-    static func fetchDestination(_ db: Database, tenantID: String, destination: String) throws -> DestinationState? {
+    static func fetchDestination(_ db: Database, tenantID: String, destinationKey: String) throws -> DestinationState? {
         let statement = try db.cachedStatement(
             sql: "SELECT failed_checks, first_failure_at, locked_until FROM destinations WHERE tenant_id = ? AND destination = ?")
-        return try Row.fetchOne(statement, arguments: [tenantID, destination]).map { row in
+        return try Row.fetchOne(statement, arguments: [tenantID, destinationKey]).map { row in
             DestinationState(
-                tenantID: tenantID, destination: destination, failedChecks: row["failed_checks"],
+                tenantID: tenantID, destinationKey: destinationKey, failedChecks: row["failed_checks"],
                 firstFailureAt: (row["first_failure_at"] as Int64?).map(Timestamp.init(milliseconds:)),
                 lockedUntil: (row["locked_until"] as Int64?).map(Timestamp.init(milliseconds:)))
         }
@@ -85,7 +92,7 @@ extension SQLiteStore {
                 ON CONFLICT (tenant_id, destination) DO UPDATE SET failed_checks = excluded.failed_checks,
                     first_failure_at = excluded.first_failure_at, locked_until = excluded.locked_until
                 """
-        ).execute(arguments: [d.tenantID, d.destination, d.failedChecks, d.firstFailureAt?.milliseconds, d.lockedUntil?.milliseconds])
+        ).execute(arguments: [d.tenantID, d.destinationKey, d.failedChecks, d.firstFailureAt?.milliseconds, d.lockedUntil?.milliseconds])
     }
 
     static func insertOutbox(_ db: Database, _ m: NewOutboxMessage) throws {
@@ -115,7 +122,7 @@ extension SQLiteStore {
     /// A verification of the tenant and its destination's record, as check and resend decide on them.
     static func fetchWithDestination(_ db: Database, id: String, tenantID: String) throws -> (Verification?, DestinationState?) {
         guard let v = try fetchVerification(db, id: id, tenantID: tenantID) else { return (nil, nil) }
-        return (v, try fetchDestination(db, tenantID: v.tenantID, destination: v.destination))
+        return (v, try fetchDestination(db, tenantID: v.tenantID, destinationKey: v.destinationKey))
     }
 
     static func fetchIdempotency(_ db: Database, tenantID: String, key: String) throws -> IdempotencyRecord? {
@@ -160,7 +167,7 @@ extension SQLiteStore {
                             (SELECT locked_until FROM destinations WHERE tenant_id = ?1 AND destination = ?2) AS locked_until
                         FROM verifications WHERE tenant_id = ?1 AND destination = ?2 AND created_at > ?3
                         """),
-                arguments: [v.tenantID, v.destination, StartDecider.windowStart(of: command).milliseconds])
+                arguments: [v.tenantID, v.destinationKey, StartDecider.windowStart(of: command).milliseconds])
             loaded.lockedUntil = (recent?["locked_until"] as Int64?).map(Timestamp.init(milliseconds:))
             loaded.recentStarts = StartDecider.RecentStarts(
                 count: recent?["n"] ?? 0, oldest: (recent?["oldest"] as Int64?).map(Timestamp.init(milliseconds:)))
@@ -240,8 +247,8 @@ extension SQLiteStore {
         try await read { db in try Self.fetchVerification(db, id: id, tenantID: tenantID) }
     }
 
-    public func destinationState(tenantID: String, destination: String) async throws -> DestinationState? {
-        try await read { db in try Self.fetchDestination(db, tenantID: tenantID, destination: destination) }
+    public func destinationState(tenantID: String, destinationKey: String) async throws -> DestinationState? {
+        try await read { db in try Self.fetchDestination(db, tenantID: tenantID, destinationKey: destinationKey) }
     }
 
     // MARK: token ledger

@@ -197,6 +197,14 @@ public final class SQLiteStore: Store, Sendable {
         }
         return rows.map { (name: $0.0, value: $0.1) }
     }
+
+    public func replaceSecret(name: String, expected: [UInt8], with value: [UInt8]) async throws -> Bool {
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE secrets SET value = ? WHERE name = ? AND value = ?", arguments: [Data(value), name, Data(expected)])
+            return db.changesCount == 1
+        }
+    }
 }
 
 /// `close(2)`, which `SQLiteStore.close()` hides inside the type.

@@ -2,64 +2,82 @@ import Crypto
 import Foundation
 import JWTKit
 public import OTPGateCore
+import Synchronization
 
 /// ES256 verification tokens. The signing keys live in the store, sealed under the master key, so every instance
-/// signs with the same key and publishes the same JWKS; this type holds them only in memory.
+/// signs with the same key and publishes the same JWKS; this type holds them only in memory, as a cache that
+/// `refresh()` renews (the `SigningKeyRefresher` service calls it), so a key added by `otpgate signing-key rotate`
+/// reaches every instance before it is used.
+///
+/// Rotation: each key has an activation time (in its secret's name). A token is signed by the newest key active at
+/// its `iat`; the JWKS publishes the keys not yet active (so verifiers fetch them before the first token), the active
+/// one, and each earlier one until `maximumTokenLifetime` after its successor took over (when the last token it
+/// signed has expired).
 ///
 /// jwt-kit holds the keys and does the ECDSA (`JWTAlgorithm.sign` / `verify`); the JOSE header and the payload go
 /// through the project's own JSON path (`JSONParser`, `JSONValue.serialized`) in both directions, so a token's
 /// `context` keeps each number's exact text and a header or payload that repeats a key is refused. (jwt-kit's own
 /// `sign`/`verify` would run them through Foundation's coders, and its `verify` decodes an internal type that a
 /// plugged-in `JWTJSONDecoder` cannot build.)
-public struct JWTTokenSigner: TokenSigner {
+public final class JWTTokenSigner: TokenSigner, Sendable {
     public let algorithm = "ES256"
-    /// The ECDSA of each known key, by key id.
-    private let keys: [String: any JWTAlgorithm]
-    private let activeKey: any JWTAlgorithm
-    /// `base64url(header).`: the same for every token the active key signs.
-    private let headerPrefix: [UInt8]
-    private let jwksDocument: [UInt8]
+    private let store: any SecretStore
+    private let master: MasterKeyRing
+    private let clock: any Clock
+    private let keys: Mutex<SigningKeys>
 
     /// The name under which the first signing key is stored; the first instance to start writes it, others adopt it.
     static let firstKeyName = "signing-key:0001"
+    static let namePrefix = "signing-key:"
+    /// How long a replaced key stays published: the longest a token can live.
+    public static let maximumTokenLifetime = Duration.seconds(Policy.tokenTTLRange.upperBound)
+
+    private init(store: any SecretStore, master: MasterKeyRing, clock: any Clock, keys: SigningKeys) {
+        self.store = store
+        self.master = master
+        self.clock = clock
+        self.keys = Mutex(keys)
+    }
 
     /// Loads the signing keys from the store, creating the first one if there is none.
-    public static func load(store: any SecretStore, box: SecretBox, now: Timestamp) async throws -> JWTTokenSigner {
-        var stored = try await store.secrets(prefix: "signing-key:")
-        if stored.isEmpty {
+    public static func load(store: any SecretStore, master: MasterKeyRing, clock: any Clock) async throws -> JWTTokenSigner {
+        if try await store.secrets(prefix: namePrefix).isEmpty {
             let candidate = ES256PrivateKey()
-            let sealed = try box.seal(Array(candidate.pemRepresentation.utf8))
-            _ = try await store.insertSecretIfAbsent(name: firstKeyName, value: sealed, createdAt: now)
-            stored = try await store.secrets(prefix: "signing-key:")
+            let sealed = try master.seal(Array(candidate.pemRepresentation.utf8))
+            _ = try await store.insertSecretIfAbsent(name: firstKeyName, value: sealed, createdAt: clock.now())
         }
-        let collection = JWTKeyCollection()
-        var keys: [String: any JWTAlgorithm] = [:]
-        var published: [JSONValue] = []
-        var kids: [String] = []
-        for (_, sealed) in stored {
-            let pem = String(decoding: try box.open(sealed), as: UTF8.self)
-            let key = try ES256PrivateKey(pem: pem)
-            guard let parameters = key.publicKey.parameters else { throw StoreError(.corrupt, "a stored signing key has no public parameters") }
-            let kid = keyID(x: parameters.x, y: parameters.y)
-            await collection.add(ecdsa: key, kid: JWKIdentifier(string: kid))
-            keys[kid] = try await collection.getKey(for: JWKIdentifier(string: kid))
-            // RFC 7517/7518 members of a public EC key (what jwt-kit's JWK encodes for `.ecdsa(.es256, …)`).
-            published.append(
-                .object([
-                    "kty": .string("EC"), "alg": .string("ES256"), "crv": .string("P-256"), "kid": .string(kid),
-                    "x": .string(parameters.x), "y": .string(parameters.y),
-                ]))
-            kids.append(kid)
+        let keys = try await SigningKeys.load(store: store, master: master, known: SigningKeys(all: []))
+        return JWTTokenSigner(store: store, master: master, clock: clock, keys: keys)
+    }
+
+    /// Re-reads the stored keys, adding any new one (an instance learns of a rotation this way).
+    public func refresh() async throws {
+        let current = keys.withLock { $0 }
+        let fresh = try await SigningKeys.load(store: store, master: master, known: current)
+        keys.withLock { $0 = fresh }
+    }
+
+    /// Adds a signing key that becomes active at `activatesAt`, to be published until then. Returns its key id.
+    public static func addKey(store: any SecretStore, master: MasterKeyRing, activatesAt: Timestamp, now: Timestamp) async throws -> String {
+        let key = ES256PrivateKey()
+        let name = namePrefix + String(format: "%013lld", activatesAt.milliseconds)
+        let sealed = try master.seal(Array(key.pemRepresentation.utf8))
+        let stored = try await store.insertSecretIfAbsent(name: name, value: sealed, createdAt: now)
+        guard stored == sealed else { throw StoreError(.conflict, "a signing key activating at that moment already exists") }
+        guard let parameters = key.publicKey.parameters else { throw StoreError(.corrupt, "a new signing key has no public parameters") }
+        return keyID(x: parameters.x, y: parameters.y)
+    }
+
+    /// The keys with their activation times and whether each is published or signing at `now`.
+    public func keyStates(at now: Timestamp) -> [(kid: String, activatesAt: Timestamp, state: String)] {
+        let set = keys.withLock { $0 }
+        let active = set.active(at: now).kid
+        let published = Set(set.published(at: now).map(\.kid))
+        return set.all.map { key in
+            let state =
+                key.kid == active ? "active" : key.activatesAt > now ? "next" : published.contains(key.kid) ? "retiring" : "retired"
+            return (key.kid, key.activatesAt, state)
         }
-        let activeKID = kids.last!
-        var headerPrefix: [UInt8] = []
-        Base64URL.encode(
-            JSONValue.object(["alg": .string("ES256"), "kid": .string(activeKID), "typ": .string("JWT")]).serialized, into: &headerPrefix)
-        headerPrefix.append(UInt8(ascii: "."))
-        // Sorted keys: every instance serves byte-identical JWKS for the same keys.
-        return JWTTokenSigner(
-            keys: keys, activeKey: keys[activeKID]!, headerPrefix: headerPrefix,
-            jwksDocument: JSONValue.object(["keys": .array(published)]).serialized)
     }
 
     /// A key id that is a function of the public key (a hash of its coordinates), so every instance derives the same one.
@@ -68,11 +86,13 @@ public struct JWTTokenSigner: TokenSigner {
         return Base32.encode(Array(digest.prefix(10)))
     }
 
-    /// JWS compact serialization (RFC 7515 §7.1): `base64url(header).base64url(payload).base64url(signature)`.
+    /// JWS compact serialization (RFC 7515 §7.1): `base64url(header).base64url(payload).base64url(signature)`,
+    /// signed by the key active at the token's `iat`.
     public func sign(_ claims: VerificationClaims) async throws -> String {
-        var token = headerPrefix
+        let key = keys.withLock { $0.active(at: Timestamp(seconds: claims.iat)) }
+        var token = key.headerPrefix
         Base64URL.encode(claims.json.serialized, into: &token)
-        let signature = try activeKey.sign(token)
+        let signature = try key.algorithm.sign(token)
         token.append(UInt8(ascii: "."))
         Base64URL.encode(signature, into: &token)
         return String(decoding: token, as: UTF8.self)
@@ -86,7 +106,7 @@ public struct JWTTokenSigner: TokenSigner {
             let alg = Self.optionalString(header["alg"]), let kid = Self.optionalString(header["kid"])
         else { return .failure(.malformed) }
         guard alg == algorithm else { return .failure(.unsupportedAlgorithm) }
-        guard let kid, let key = keys[kid] else { return .failure(.unknownKey) }
+        guard let kid, let key = keys.withLock({ $0.byKID[kid] })?.algorithm else { return .failure(.unknownKey) }
         let signingInput = Array(token.utf8.prefix(parts[0].utf8.count + 1 + parts[1].utf8.count))
         guard let signature = Base64URL.decode(String(parts[2])), (try? key.verify(signature, signs: signingInput)) == true else {
             return .failure(.badSignature)
@@ -99,7 +119,11 @@ public struct JWTTokenSigner: TokenSigner {
         return .success(claims)
     }
 
-    public func jwks() async throws -> [UInt8] { jwksDocument }
+    /// The keys published now; sorted, so every instance serves byte-identical JWKS for the same keys.
+    public func jwks() async throws -> [UInt8] {
+        let published = keys.withLock { $0.published(at: clock.now()) }
+        return JSONValue.object(["keys": .array(published.map(\.jwk))]).serialized
+    }
 
     /// A header member that may be absent or `null` (`.some(nil)`), and must otherwise be a string (`nil`: malformed).
     private static func optionalString(_ value: JSONValue?) -> String?? {

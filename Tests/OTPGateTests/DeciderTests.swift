@@ -16,7 +16,7 @@ import Testing
             id: "vrf_1", tenantID: tenant, channel: .sms, destination: "+919876543210", purpose: nil, locale: nil, reference: nil,
             context: nil, codeLength: 6, codeHash: Data(hash), state: state, attempts: attempts, maxAttempts: 3, sends: sends, maxSends: 3,
             ttlSeconds: 300, createdAt: now, expiresAt: now + .seconds(300), lastSentAt: now, resendAvailableAt: now + .seconds(30),
-            updatedAt: now)
+            updatedAt: now, destinationKey: "+919876543210")
     }
 
     static func message(send: Int = 1) -> NewOutboxMessage {
@@ -126,7 +126,7 @@ import Testing
     }
 
     @Test func checkApprovesTheRightCodeAndEndsTheFailureRun() {
-        let run = DestinationState(tenantID: "ten_a", destination: "+919876543210", failedChecks: 1, firstFailureAt: Self.t0)
+        let run = DestinationState(tenantID: "ten_a", destinationKey: "+919876543210", failedChecks: 1, firstFailureAt: Self.t0)
         guard case .apply(let writes) = CheckDecider.decide(Self.check(), verification: Self.verification(), destination: run) else {
             Issue.record("refused")
             return
@@ -134,7 +134,7 @@ import Testing
         #expect(writes.verification.state == .approved)
         #expect(writes.verification.attempts == 1)
         #expect(writes.outcome == .approved(writes.verification))
-        #expect(writes.destination == DestinationState(tenantID: "ten_a", destination: "+919876543210"))
+        #expect(writes.destination == DestinationState(tenantID: "ten_a", destinationKey: "+919876543210"))
         // Without a failure run there is nothing to write for the destination.
         guard case .apply(let clean) = CheckDecider.decide(Self.check(), verification: Self.verification(), destination: nil) else { return }
         #expect(clean.destination == nil)
@@ -160,7 +160,7 @@ import Testing
     }
 
     @Test func checkRuleOrder() {
-        let lock = DestinationState(tenantID: "ten_a", destination: "+919876543210", lockedUntil: Self.t0 + .seconds(100))
+        let lock = DestinationState(tenantID: "ten_a", destinationKey: "+919876543210", lockedUntil: Self.t0 + .seconds(100))
         // Another tenant's verification does not exist for the caller, whatever its state.
         #expect(CheckDecider.decide(Self.check(tenant: "ten_b"), verification: Self.verification(), destination: lock) == .refuse(.notFound))
         #expect(CheckDecider.decide(Self.check(), verification: nil, destination: nil) == .refuse(.notFound))
@@ -181,7 +181,7 @@ import Testing
 
     @Test func aFailureRunOlderThanItsWindowStartsOver() {
         let policy = Self.policy()
-        let old = DestinationState(tenantID: "t", destination: "d", failedChecks: 1, firstFailureAt: Self.t0 - .seconds(3600))
+        let old = DestinationState(tenantID: "t", destinationKey: "d", failedChecks: 1, firstFailureAt: Self.t0 - .seconds(3600))
         let next = DestinationRules.afterFailedCheck(old, now: Self.t0, policy: policy)
         #expect(next.failedChecks == 1)
         #expect(next.firstFailureAt == Self.t0)
@@ -215,7 +215,7 @@ import Testing
     }
 
     @Test func resendRuleOrder() {
-        let lock = DestinationState(tenantID: "ten_a", destination: "+919876543210", lockedUntil: Self.t0 + .seconds(100))
+        let lock = DestinationState(tenantID: "ten_a", destinationKey: "+919876543210", lockedUntil: Self.t0 + .seconds(100))
         let v = Self.verification()
         #expect(ResendDecider.decide(Self.resend(tenant: "ten_b"), verification: v, destination: lock) == .refuse(.notFound))
         // The channel before the state.

@@ -135,15 +135,21 @@ import Testing
         expiresAt: Timestamp(milliseconds: 1_800_000_300_123), lastSentAt: Timestamp(milliseconds: 1_800_000_000_123),
         resendAvailableAt: Timestamp(milliseconds: 1_800_000_030_123), updatedAt: Timestamp(milliseconds: 1_800_000_000_456))
 
-    @Test func verificationSnapshotsRoundTripWithoutSecrets() throws {
+    /// A snapshot carries the personal fields only sealed, with the blind index: never the destination, reference or
+    /// context in clear.
+    @Test func verificationSnapshotsRoundTripWithoutSecretsOrClearPersonalFields() throws {
+        var sealed = verification
+        (sealed.destinationKey, sealed.sealedFields) = ("bi1:00ff", Data([1, 2, 3]))
         #expect(
-            verification.snapshotJSON
-                == #"{"attempts":1,"channel":"sms","codeHash":"","codeLength":6,"context":"{\"amount\":1.50,\"big\":12345678901234567890}","createdAt":1800000000123,"destination":"+919876543210","expiresAt":1800000300123,"id":"vrf_1","lastSentAt":1800000000123,"maxAttempts":5,"maxSends":5,"purpose":"itr/unlock","reference":"r\"1","resendAvailableAt":1800000030123,"sends":1,"state":"pending","tenantID":"ten_1","ttlSeconds":300,"updatedAt":1800000000456}"#
+            sealed.snapshotJSON
+                == #"{"attempts":1,"channel":"sms","codeHash":"","codeLength":6,"createdAt":1800000000123,"destination":"","destinationKey":"bi1:00ff","expiresAt":1800000300123,"id":"vrf_1","lastSentAt":1800000000123,"maxAttempts":5,"maxSends":5,"purpose":"itr/unlock","resendAvailableAt":1800000030123,"sealedFields":"AQID","sends":1,"state":"pending","tenantID":"ten_1","ttlSeconds":300,"updatedAt":1800000000456}"#
         )
-        #expect(try Verification(snapshotJSON: verification.snapshotJSON) == verification.withoutSecrets)
-        var bare = verification
-        (bare.purpose, bare.reference, bare.context, bare.state) = (nil, nil, nil, .approved)
-        #expect(try Verification(snapshotJSON: bare.snapshotJSON) == bare.withoutSecrets)
+        var stored = sealed.withoutSecrets
+        (stored.destination, stored.reference, stored.context) = ("", nil, nil)
+        #expect(try Verification(snapshotJSON: sealed.snapshotJSON) == stored)
+        var bare = stored
+        (bare.purpose, bare.state) = (nil, .approved)
+        #expect(try Verification(snapshotJSON: bare.snapshotJSON) == bare)
     }
 
     /// Exactly what `JSONEncoder().encode(v.withoutSecrets)` stored before (unsorted, `\/` escaped).

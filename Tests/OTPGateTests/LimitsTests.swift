@@ -65,7 +65,7 @@ import Testing
             // Other destinations are unaffected.
             #expect(try await client.post("/v1/verifications", #"{"to":"+919876543299","channel":"sms"}"#).status == .created)
             let lockedAt = h.clock.now()
-            let lockState = try await h.store.destinationState(tenantID: h.tenant.id, destination: "+919876543210")
+            let lockState = try await h.destinationState("+919876543210")
             #expect(lockState?.lockedUntil == lockedAt + .seconds(3600))
             // A second before the lock ends it still holds; at its end a new run begins from zero.
             h.clock.advance(.seconds(3599))
@@ -75,11 +75,11 @@ import Testing
             await h.deliver()
             let code = try #require(h.sender.code(for: fresh))
             #expect(try await client.check(fresh, wrongCode(for: code)).problemCode == "incorrect_code")
-            let afterOne = try await h.store.destinationState(tenantID: h.tenant.id, destination: "+919876543210")
+            let afterOne = try await h.destinationState("+919876543210")
             #expect(afterOne?.failedChecks == 1)
             #expect(try await client.check(fresh, code).status == .ok)
         }
-        let state = try await h.store.destinationState(tenantID: h.tenant.id, destination: "+919876543210")
+        let state = try await h.destinationState("+919876543210")
         #expect(state?.failedChecks == 0)
     }
 
@@ -96,10 +96,10 @@ import Testing
                     let wrong = try await client.check(id, wrongCode(for: code))
                     #expect(wrong.problemCode == "incorrect_code", "round \(round)")
                 }
-                let failing = try await h.store.destinationState(tenantID: h.tenant.id, destination: "+919876543210")
+                let failing = try await h.destinationState("+919876543210")
                 #expect(failing?.failedChecks == 2, "round \(round)")
                 #expect(try await client.check(id, code).status == .ok, "round \(round)")
-                let reset = try await h.store.destinationState(tenantID: h.tenant.id, destination: "+919876543210")
+                let reset = try await h.destinationState("+919876543210")
                 #expect(reset?.failedChecks == 0, "round \(round)")
                 #expect(reset?.lockedUntil == nil, "round \(round)")
             }
@@ -135,7 +135,7 @@ import Testing
         var policy = Policy()
         policy.failedChecksBeforeLock = 3
         let t0 = Timestamp(seconds: 1000)
-        var state = DestinationState(tenantID: "t", destination: "d")
+        var state = DestinationState(tenantID: "t", destinationKey: "d")
         state = DestinationRules.afterFailedCheck(state, now: t0, policy: policy)
         state = DestinationRules.afterFailedCheck(state, now: t0 + .seconds(10), policy: policy)
         state = DestinationRules.afterFailedCheck(state, now: t0 + .seconds(3601), policy: policy)

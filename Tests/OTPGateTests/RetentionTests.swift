@@ -63,7 +63,7 @@ import Testing
             await h.runtime.sweeper.sweepOnce()
             // The lock (an hour) survives the sweep: it decides correctness, it is not housekeeping.
             #expect(try await client.post("/v1/verifications", #"{"to":"+919876543210","channel":"sms"}"#).problemCode == "destination_locked")
-            #expect(try await h.store.destinationState(tenantID: h.tenant.id, destination: "+919876543210")?.lockedUntil != nil)
+            #expect(try await h.destinationState("+919876543210")?.lockedUntil != nil)
         }
     }
 }

@@ -94,8 +94,8 @@ import Testing
             await h.deliver()
             let codeB = try #require(h.sender.code(for: idB))
             #expect(try await client.check(idB, codeB, key: .some(b.apiKey)).status == .ok)
-            #expect(try await h.store.destinationState(tenantID: b.tenant.id, destination: "+919876543210")?.lockedUntil == nil)
-            #expect(try await h.store.destinationState(tenantID: h.tenant.id, destination: "+919876543210")?.lockedUntil != nil)
+            #expect(try await h.destinationState("+919876543210", tenantID: b.tenant.id)?.lockedUntil == nil)
+            #expect(try await h.destinationState("+919876543210")?.lockedUntil != nil)
         }
     }
 }

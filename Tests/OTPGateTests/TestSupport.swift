@@ -119,6 +119,13 @@ struct Harness {
 
     var store: any Store { runtime.store }
     var engine: VerificationEngine { runtime.engine }
+
+    /// What the store remembers about one of a tenant's phone numbers (looked up by its blind index).
+    func destinationState(_ phone: String, tenantID: String? = nil) async throws -> DestinationState? {
+        let tenant = tenantID ?? self.tenant.id
+        return try await store.destinationState(
+            tenantID: tenant, destinationKey: engine.destinationKey(Destination(unchecked: phone, channel: .sms), tenantID: tenant))
+    }
     var principal: Principal { Principal(tenant: tenant, keyID: "") }
 
     /// - Parameter localDelivery: whether the engine hands new messages to this runtime's worker (as `serve` does)

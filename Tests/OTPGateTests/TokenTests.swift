@@ -181,7 +181,7 @@ import Testing
         let h = try await Harness.make(backend: backend)
         var settings = h.runtime.settings
         settings.masterKey = String(repeating: "cd", count: 32)
-        await #expect(throws: SecretBoxError.self) {
+        await #expect(throws: ConfigurationError.self) {
             _ = try await ServerRuntime.make(settings: settings, store: h.store, dependencies: ServerDependencies(sender: h.sender))
         }
     }

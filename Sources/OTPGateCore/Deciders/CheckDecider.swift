@@ -47,7 +47,7 @@ public enum CheckDecider {
     public static func decide(_ command: CheckCommand, verification: Verification?, destination: DestinationState?) -> Decision {
         guard let v = verification, v.tenantID == command.tenantID else { return .refuse(.notFound) }
         if let refusal = refusal(v, now: command.now) { return .refuse(refusal) }
-        let destination = destination ?? DestinationState(tenantID: v.tenantID, destination: v.destination)
+        let destination = destination ?? DestinationState(tenantID: v.tenantID, destinationKey: v.destinationKey)
         if let refusal = DestinationRules.lockRefusal(lockedUntil: destination.lockedUntil, now: command.now) { return .refuse(refusal) }
         var next = v
         next.attempts += 1

@@ -2,15 +2,16 @@
 /// the run of consecutive failed checks and any lock it earned.
 public struct DestinationState: Sendable, Equatable {
     public var tenantID: String
-    public var destination: String
+    /// The destination's blind index (`Verification.destinationKey`), never the destination itself.
+    public var destinationKey: String
     public var failedChecks: Int
     /// When the current run of failures began; a run older than the failure window starts over.
     public var firstFailureAt: Timestamp?
     public var lockedUntil: Timestamp?
 
-    public init(tenantID: String, destination: String, failedChecks: Int = 0, firstFailureAt: Timestamp? = nil, lockedUntil: Timestamp? = nil) {
+    public init(tenantID: String, destinationKey: String, failedChecks: Int = 0, firstFailureAt: Timestamp? = nil, lockedUntil: Timestamp? = nil) {
         self.tenantID = tenantID
-        self.destination = destination
+        self.destinationKey = destinationKey
         self.failedChecks = failedChecks
         self.firstFailureAt = firstFailureAt
         self.lockedUntil = lockedUntil

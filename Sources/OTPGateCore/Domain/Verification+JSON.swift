@@ -2,17 +2,20 @@ import Foundation
 
 extension Verification {
     /// The verification without its secrets, as JSON: what an idempotent replay answers with. The code hash is
-    /// always written empty, whatever `self` holds.
+    /// always written empty, whatever `self` holds, and the personal fields only sealed (`sealedFields`, base64,
+    /// with `destinationKey`): a stored snapshot shows no destination, reference or context.
     ///
     /// The members are those of the synthesized `Codable` form this replaces (property names, times as integer
-    /// milliseconds, the code hash as base64, absent optionals left out), so snapshots already stored read back, and
-    /// an instance still on the earlier version reads the ones written here.
+    /// milliseconds, the code hash as base64, absent optionals left out), so snapshots already stored read back;
+    /// one written before encryption at rest has `destination`, `reference` and `context` in clear instead.
     public var snapshotJSON: String {
         var o: [String: JSONValue] = [
             "id": .string(id),
             "tenantID": .string(tenantID),
             "channel": .string(channel.rawValue),
-            "destination": .string(destination),
+            "destination": .string(""),
+            "destinationKey": .string(destinationKey),
+            "sealedFields": .string(sealedFields.base64EncodedString()),
             "codeLength": .int(codeLength),
             "codeHash": .string(""),
             "state": .string(state.rawValue),
@@ -29,8 +32,6 @@ extension Verification {
         ]
         o["purpose"] = purpose.map(JSONValue.string)
         o["locale"] = locale.map(JSONValue.string)
-        o["reference"] = reference.map(JSONValue.string)
-        o["context"] = context.map(JSONValue.string)
         return JSONValue.object(o).canonicalText
     }
 
@@ -49,6 +50,13 @@ extension Verification {
             ttlSeconds: try f.int("ttlSeconds"), createdAt: Timestamp(milliseconds: try f.int64("createdAt")),
             expiresAt: Timestamp(milliseconds: try f.int64("expiresAt")), lastSentAt: Timestamp(milliseconds: try f.int64("lastSentAt")),
             resendAvailableAt: Timestamp(milliseconds: try f.int64("resendAvailableAt")),
-            updatedAt: Timestamp(milliseconds: try f.int64("updatedAt")))
+            updatedAt: Timestamp(milliseconds: try f.int64("updatedAt")),
+            destinationKey: try f.optionalString("destinationKey") ?? "",
+            sealedFields: try Self.base64(f.optionalString("sealedFields") ?? "", field: "sealedFields"))
+    }
+
+    private static func base64(_ text: String, field: String) throws -> Data {
+        guard let data = Data(base64Encoded: text) else { throw JSONShapeError(field: field, "expected base64") }
+        return data
     }
 }

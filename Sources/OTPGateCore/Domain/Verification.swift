@@ -8,16 +8,26 @@ public enum VerificationState: String, Sendable {
 
 /// One verification: a code sent to one destination, checked at most `maxAttempts` times before `expiresAt`.
 /// Only a keyed hash of the current code is kept (`codeHash`).
+///
+/// Personal fields (`destination`, `reference`, `context`) never reach the store in clear: it keeps them sealed in
+/// `sealedFields` and looks the destination up by its blind index, `destinationKey` (`PersonalDataCipher`). A
+/// verification read from the store has them empty until the engine opens them (`PersonalDataCipher.reveal`).
 public struct Verification: Sendable, Equatable {
     public var id: String
     public var tenantID: String
     public var channel: Channel
+    /// The canonical destination (E.164 or the canonical email address); in memory only.
     public var destination: String
     public var purpose: String?
     public var locale: String?
+    /// The caller's own label; in memory only.
     public var reference: String?
-    /// The caller's context object as canonical JSON text, bound into the verification token.
+    /// The caller's context object as canonical JSON text, bound into the verification token; in memory only.
     public var context: String?
+    /// The blind index of the canonical destination: what every limit, lockout and window is keyed by in the store.
+    public var destinationKey: String
+    /// `destination`, `reference` and `context`, sealed with the verification id as associated data: what the store keeps.
+    public var sealedFields: Data
     public var codeLength: Int
     public var codeHash: Data
     public var state: VerificationState
@@ -36,8 +46,11 @@ public struct Verification: Sendable, Equatable {
         id: String, tenantID: String, channel: Channel, destination: String, purpose: String?, locale: String?,
         reference: String?, context: String?, codeLength: Int, codeHash: Data, state: VerificationState,
         attempts: Int, maxAttempts: Int, sends: Int, maxSends: Int, ttlSeconds: Int, createdAt: Timestamp,
-        expiresAt: Timestamp, lastSentAt: Timestamp, resendAvailableAt: Timestamp, updatedAt: Timestamp
+        expiresAt: Timestamp, lastSentAt: Timestamp, resendAvailableAt: Timestamp, updatedAt: Timestamp, destinationKey: String = "",
+        sealedFields: Data = Data()
     ) {
+        self.destinationKey = destinationKey
+        self.sealedFields = sealedFields
         self.id = id
         self.tenantID = tenantID
         self.channel = channel

@@ -11,7 +11,8 @@ public struct VerificationEngine: Sendable {
     public let clock: any Clock
     public let random: any RandomSource
     public let hasher: CodeHasher
-    public let outboxBox: SecretBox
+    /// Seals personal fields and outbox payloads, and opens what the store returns.
+    public let cipher: PersonalDataCipher
     public let signer: any TokenSigner
     public let defaultPolicy: Policy
     public let issuer: String
@@ -21,7 +22,7 @@ public struct VerificationEngine: Sendable {
 
     public init(
         store: any VerificationStore, tokenLedger: any TokenLedger, clock: any Clock, random: any RandomSource, hasher: CodeHasher,
-        outboxBox: SecretBox,
+        cipher: PersonalDataCipher,
         signer: any TokenSigner, defaultPolicy: Policy, issuer: String, observer: any EngineObserver = NoEngineObserver(),
         localDelivery: (any LocalDelivery)? = nil
     ) {
@@ -30,7 +31,7 @@ public struct VerificationEngine: Sendable {
         self.clock = clock
         self.random = random
         self.hasher = hasher
-        self.outboxBox = outboxBox
+        self.cipher = cipher
         self.signer = signer
         self.defaultPolicy = defaultPolicy
         self.issuer = issuer
@@ -53,28 +54,37 @@ public struct VerificationEngine: Sendable {
         let length = request.codeLength ?? policy.defaultCodeLength
         let ttl = request.ttlSeconds ?? policy.defaultTTLSeconds
         let code = CodeGenerator(random: random).generate(length: length)
-        let verification = Verification(
-            id: id, tenantID: principal.tenant.id, channel: request.destination.channel, destination: request.destination.value,
-            purpose: request.purpose, locale: request.locale, reference: request.reference, context: request.context?.canonicalText,
-            codeLength: length, codeHash: Data(hasher.hash(code: code, verificationID: id)), state: .pending, attempts: 0,
-            maxAttempts: request.maxAttempts ?? policy.defaultMaxAttempts, sends: 1, maxSends: policy.maxSends, ttlSeconds: ttl,
-            createdAt: now, expiresAt: now + .seconds(ttl), lastSentAt: now,
-            resendAvailableAt: now + policy.resendCooldown(afterSends: 1), updatedAt: now)
+        let verification = try cipher.sealed(
+            Verification(
+                id: id, tenantID: principal.tenant.id, channel: request.destination.channel, destination: request.destination.value,
+                purpose: request.purpose, locale: request.locale, reference: request.reference, context: request.context?.canonicalText,
+                codeLength: length, codeHash: Data(hasher.hash(code: code, verificationID: id)), state: .pending, attempts: 0,
+                maxAttempts: request.maxAttempts ?? policy.defaultMaxAttempts, sends: 1, maxSends: policy.maxSends, ttlSeconds: ttl,
+                createdAt: now, expiresAt: now + .seconds(ttl), lastSentAt: now,
+                resendAvailableAt: now + policy.resendCooldown(afterSends: 1), updatedAt: now))
         let message = try sealedMessage(for: verification, send: 1, code: code, now: now)
         let result = try await store.startVerification(
             StartCommand(
                 verification: verification, message: message, policy: policy, keyRequest: keyRequest(principal, policy, now), idempotency: idempotency
             ))
-        if case .created = result {
+        switch result {
+        case .created:
             observer.verificationStarted(channel: verification.channel)
             handOff(message)
+            return result
+        case .replayed(let first):
+            return .replayed(try cipher.reveal(first))
         }
-        return result
+    }
+
+    /// The blind index a destination is stored under for this tenant (operators' queries and tests look it up by it).
+    public func destinationKey(_ destination: Destination, tenantID: String) -> String {
+        cipher.destinationKey(destination, tenantID: tenantID)
     }
 
     private func sealedMessage(for v: Verification, send: Int, code: String, now: Timestamp) throws -> NewOutboxMessage {
         let payload = MessagePayload(destination: v.destination, code: code, purpose: v.purpose, locale: v.locale, ttlSeconds: v.ttlSeconds)
-        let sealed = try outboxBox.seal(payload.encoded)
+        let sealed = try cipher.sealPayload(payload, verificationID: v.id)
         return NewOutboxMessage(
             id: NewOutboxMessage.id(verificationID: v.id, send: send), tenantID: v.tenantID, verificationID: v.id, channel: v.channel,
             sealedPayload: sealed, createdAt: now, expiresAt: v.expiresAt, claimedUntil: localDelivery?.lease(now: now))
@@ -102,7 +112,8 @@ public struct VerificationEngine: Sendable {
         case .incorrect(let v):
             observer.checkFailed(channel: v.channel)
             throw VerificationError.incorrectCode(attemptsRemaining: v.attemptsRemaining)
-        case .approved(let v):
+        case .approved(let stored):
+            let v = try cipher.reveal(stored)
             observer.verificationApproved(channel: v.channel)
             let ttl = min(max(policy.tokenTTLSeconds, Policy.tokenTTLRange.lowerBound), Policy.tokenTTLRange.upperBound)
             let claims = claims(for: v, now: now, ttlSeconds: ttl)
@@ -136,7 +147,8 @@ public struct VerificationEngine: Sendable {
         let policy = policy(for: principal)
         // Read first to render the message; the store decides every rule inside its transaction.
         // The read counts the request against the key (once: the resend below does not count it again).
-        let current = try await store.verification(id: id, tenantID: principal.tenant.id, keyRequest: keyRequest(principal, policy, now))
+        let current = try cipher.reveal(
+            await store.verification(id: id, tenantID: principal.tenant.id, keyRequest: keyRequest(principal, policy, now)))
         let code = CodeGenerator(random: random).generate(length: current.codeLength)
         var renewed = current
         renewed.expiresAt = now + .seconds(current.ttlSeconds)
@@ -149,20 +161,22 @@ public struct VerificationEngine: Sendable {
         message.id = NewOutboxMessage.id(verificationID: v.id, send: v.sends)
         message.expiresAt = v.expiresAt
         handOff(message)
-        return v
+        return try cipher.reveal(v)
     }
 
     public func cancel(id: String, principal: Principal) async throws -> Verification {
         guard Identifier.isWellFormed(id, prefix: "vrf") else { throw VerificationError.notFound }
         let now = clock.now()
-        return try await store.cancelVerification(
-            id: id, tenantID: principal.tenant.id, now: now, keyRequest: keyRequest(principal, policy(for: principal), now))
+        return try cipher.reveal(
+            await store.cancelVerification(
+                id: id, tenantID: principal.tenant.id, now: now, keyRequest: keyRequest(principal, policy(for: principal), now)))
     }
 
     public func verification(id: String, principal: Principal) async throws -> Verification {
         guard Identifier.isWellFormed(id, prefix: "vrf") else { throw VerificationError.notFound }
         let now = clock.now()
-        return try await store.verification(id: id, tenantID: principal.tenant.id, keyRequest: keyRequest(principal, policy(for: principal), now))
+        return try cipher.reveal(
+            await store.verification(id: id, tenantID: principal.tenant.id, keyRequest: keyRequest(principal, policy(for: principal), now)))
     }
 
     // MARK: tokens

@@ -5,6 +5,6 @@ public protocol VerificationQueries: Sendable {
     func findVerification(id: String, tenantID: String) async throws -> Verification?
     /// A verification's messages, oldest first, with their delivery state.
     func outboxMessages(verificationID: String) async throws -> [OutboxMessage]
-    /// What the store remembers about a destination: its run of failed checks and any lock.
-    func destinationState(tenantID: String, destination: String) async throws -> DestinationState?
+    /// What the store remembers about a destination, by its blind index: its run of failed checks and any lock.
+    func destinationState(tenantID: String, destinationKey: String) async throws -> DestinationState?
 }

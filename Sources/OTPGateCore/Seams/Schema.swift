@@ -73,7 +73,16 @@ public enum Schema {
                 """,
                 "CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE state IN ('pending', 'sending')",
                 "CREATE INDEX outbox_created ON outbox (created_at)",
-            ])
+            ]),
+        // Personal data at rest (`PersonalDataCipher`): from here on a verification's `destination` column holds the
+        // destination's blind index, `reference` and `context` stay NULL, and all three are in `sealed_fields`; the
+        // `destinations` table is keyed by the same blind index. Rows written before keep their clear values (and
+        // their own keys) until retention removes them.
+        Migration(
+            version: 2, name: "personal-data-at-rest",
+            statements: [
+                "ALTER TABLE verifications ADD COLUMN sealed_fields {BLOB}"
+            ]),
     ]
 }
 

@@ -43,24 +43,22 @@ public struct ServerRuntime: Sendable {
         -> ServerRuntime
     {
         let sender = try dependencies.sender ?? chooseSender(settings)
-        let master = try MasterKey.load(settings: settings, random: dependencies.random)
-        let secretsBox = SecretBox(masterKey: master, purpose: "secrets")
+        let master = try MasterKey.ring(settings: settings, random: dependencies.random)
         let now = dependencies.clock.now()
-        // The code-hashing secret is shared by every instance: the first to start writes it.
-        let sealedCodeSecret = try await store.insertSecretIfAbsent(
-            name: "code-hmac", value: try secretsBox.seal(dependencies.random.bytes(32)), createdAt: now)
-        let codeSecret = try secretsBox.open(sealedCodeSecret)
-        let signer = try await JWTTokenSigner.load(store: store, box: secretsBox, now: now)
+        // The code-hashing secret and the data key are shared by every instance: the first to start writes them.
+        let codeSecret = try await SharedSecret.load(SharedSecret.codeKey, store: store, master: master, random: dependencies.random, now: now)
+        let dataKey = try await SharedSecret.load(SharedSecret.dataKey, store: store, master: master, random: dependencies.random, now: now)
+        let cipher = PersonalDataCipher(dataKey: dataKey)
+        let signer = try await JWTTokenSigner.load(store: store, master: master, clock: dependencies.clock)
         let metrics = ServerMetrics()
         // Only a process that runs the worker hands messages to it; others leave them to the workers that claim them from the store.
         let local = LocalDeliveryQueue(lease: .seconds(30))
-        let outboxBox = SecretBox(masterKey: master, purpose: "outbox")
         let engine = VerificationEngine(
             store: store, tokenLedger: store, clock: dependencies.clock, random: dependencies.random, hasher: CodeHasher(secret: codeSecret),
-            outboxBox: outboxBox, signer: signer, defaultPolicy: settings.policy, issuer: settings.issuer, observer: metrics,
+            cipher: cipher, signer: signer, defaultPolicy: settings.policy, issuer: settings.issuer, observer: metrics,
             localDelivery: dependencies.runBackgroundServices ? local : nil)
         var worker = OutboxWorker(
-            store: store, sender: sender, box: outboxBox, renderer: MessageRenderer(), clock: dependencies.clock, metrics: metrics,
+            store: store, sender: sender, cipher: cipher, renderer: MessageRenderer(), clock: dependencies.clock, metrics: metrics,
             local: local, logger: dependencies.logger)
         worker.maxIdle = settings.outboxMaxIdle
         worker.maxAttempts = settings.maxDeliveryAttempts
@@ -98,17 +96,22 @@ public struct ServerRuntime: Sendable {
             services.append(outboxWorker)
             services.append(sweeper)
         }
+        if let signer = signer as? JWTTokenSigner { services.append(SigningKeyRefresher(signer: signer, logger: dependencies.logger)) }
+        // Slow clients are cut off and open connections capped on both listeners, each with a cap of its own.
+        let limits = ConnectionLimits(settings)
         // Metrics on their own listener, never on the public port; its log lines say `otpgate.metrics`.
         var metricsLogger = Logger(label: "otpgate.metrics")
         metricsLogger.logLevel = dependencies.logger.logLevel
         services.append(
             Application(
                 router: MetricsListener.router(metrics: metrics),
+                server: .guardedHTTP1(limits, logger: metricsLogger),
                 configuration: ApplicationConfiguration(
                     address: .hostname(settings.metricsHost, port: settings.metricsPort), serverName: "otpgate-metrics"),
                 logger: metricsLogger))
         return Application(
             router: buildRouter(),
+            server: .guardedHTTP1(limits, logger: dependencies.logger),
             configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "otpgate"),
             services: services, logger: dependencies.logger)
     }

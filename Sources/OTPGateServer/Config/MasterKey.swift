@@ -5,6 +5,16 @@ public import OTPGateCore
 /// embedded SQLite default, from a key file beside the database, created with mode 0600 on first start.
 /// PostgreSQL deployments must set it explicitly, since every instance needs the same key.
 public enum MasterKey {
+    /// The current master key and, during a rotation, the previous one.
+    public static func ring(settings: ServerSettings, random: any RandomSource) throws -> MasterKeyRing {
+        let current = try load(settings: settings, random: random)
+        let previous = try settings.masterKeyPrevious.map(parse)
+        if let previous, previous == current {
+            throw ConfigurationError("OTPGATE_MASTER_KEY_PREVIOUS is the same key as the current master key")
+        }
+        return MasterKeyRing(current: current, previous: previous)
+    }
+
     public static func load(settings: ServerSettings, random: any RandomSource) throws -> [UInt8] {
         if let value = settings.masterKey { return try parse(value) }
         let path: String

@@ -11,6 +11,7 @@ public import OTPGateCore
 /// - `otpgate.env` (`OTPGATE_ENV`: `development` or `production`, default development)
 /// - `otpgate.master.key` (`OTPGATE_MASTER_KEY`, secret: 32 bytes as base64 or 64 hex digits)
 /// - `otpgate.master.key.file` (`OTPGATE_MASTER_KEY_FILE`, default: `<database>.master-key` beside a SQLite file)
+/// - `otpgate.master.key.previous` (`OTPGATE_MASTER_KEY_PREVIOUS`, secret: the key a rotation moves away from)
 /// - `otpgate.delivery` (`OTPGATE_DELIVERY`: `console` or `discard`, default console)
 /// - `otpgate.allow.console.in.production` (`OTPGATE_ALLOW_CONSOLE_IN_PRODUCTION`, default false)
 /// - `otpgate.issuer` (`OTPGATE_ISSUER`, default `otpgate`): the `iss` of verification tokens
@@ -18,6 +19,9 @@ public import OTPGateCore
 /// - `otpgate.sqlite.synchronous` (`OTPGATE_SQLITE_SYNCHRONOUS`: FULL or NORMAL, default FULL)
 /// - `otpgate.retention.days` (`OTPGATE_RETENTION_DAYS`, 1 to 3650, default 30): how long finished rows are kept
 /// - `otpgate.postgres.*` (`OTPGATE_POSTGRES_POOL_SIZE`, `_BATCH_CONCURRENCY`, `_BATCH_SIZE`, `_TIMEOUT_SECONDS`)
+/// - `otpgate.idle.timeout.seconds`, `otpgate.header.timeout.seconds`, `otpgate.body.timeout.seconds`,
+///   `otpgate.max.connections` (`OTPGATE_IDLE_TIMEOUT_SECONDS` 75, `OTPGATE_HEADER_TIMEOUT_SECONDS` 10,
+///   `OTPGATE_BODY_TIMEOUT_SECONDS` 30, `OTPGATE_MAX_CONNECTIONS` 10000): slow clients and the connection cap
 /// - `otpgate.policy.*` (`OTPGATE_POLICY_*`): default limits, see `Policy`
 public struct ServerSettings: Sendable {
     public enum Environment: String, Sendable, CaseIterable { case development, production }
@@ -34,6 +38,9 @@ public struct ServerSettings: Sendable {
     public var environment: Environment
     public var masterKey: String?
     public var masterKeyFile: String?
+    /// The master key being rotated away from (`OTPGATE_MASTER_KEY_PREVIOUS`): secrets still wrapped by it open
+    /// while a rotation rolls out, and `otpgate master-key rotate` re-wraps them under the current one.
+    public var masterKeyPrevious: String?
     public var delivery: Delivery
     public var allowConsoleInProduction: Bool
     public var issuer: String
@@ -63,6 +70,19 @@ public struct ServerSettings: Sendable {
     /// Tenants' API keys and settings are cached this long (by the injected clock); a revoked key or a changed
     /// tenant policy takes effect within it.
     public var principalCacheTTL: Duration = .seconds(5)
+    /// A connection with no request in progress (kept alive, or silent) is closed after this long
+    /// (`OTPGATE_IDLE_TIMEOUT_SECONDS`, 1 to 3600, default 75: longer than the 60 s the shipped nginx keeps idle
+    /// upstream connections, so that nginx, not OTPGate, closes them).
+    public var idleTimeout: Duration = .seconds(75)
+    /// A request head must be complete within this long of the connection opening, or of the first byte of the next
+    /// request on a kept-alive connection (`OTPGATE_HEADER_TIMEOUT_SECONDS`, 1 to 300, default 10).
+    public var headerTimeout: Duration = .seconds(10)
+    /// A request body must be complete within this long of its head (`OTPGATE_BODY_TIMEOUT_SECONDS`, 1 to 600,
+    /// default 30; bodies are at most 64 KiB).
+    public var bodyTimeout: Duration = .seconds(30)
+    /// Open connections each listener (the public one, the metrics one) holds at most; one more is answered 503 and
+    /// closed (`OTPGATE_MAX_CONNECTIONS`, 1 to 1000000, default 10000). Keep it below the open-file limit (`ulimit -n`).
+    public var maxConnections = 10_000
 
     /// Reads settings from the process environment (or the given variables, for tests). A value that is set but
     /// cannot be used (not a number, out of range, an unknown word) is refused with a message naming its variable.
@@ -76,6 +96,7 @@ public struct ServerSettings: Sendable {
         environment = try r.choice("otpgate.env", default: .development, Environment.self)
         masterKey = r.string("otpgate.master.key", isSecret: true)
         masterKeyFile = r.string("otpgate.master.key.file")
+        masterKeyPrevious = r.string("otpgate.master.key.previous", isSecret: true)
         delivery = try r.choice("otpgate.delivery", default: .console, Delivery.self)
         allowConsoleInProduction = try r.bool("otpgate.allow.console.in.production", default: false)
         issuer = try r.string("otpgate.issuer", default: "otpgate")
@@ -86,6 +107,10 @@ public struct ServerSettings: Sendable {
         postgresBatchConcurrency = try r.int("otpgate.postgres.batch.concurrency", default: 2, in: 1...256)
         postgresBatchSize = try r.int("otpgate.postgres.batch.size", default: 64, in: 1...1000)
         postgresTimeout = .seconds(try r.int("otpgate.postgres.timeout.seconds", default: 5, in: 1...600))
+        idleTimeout = .seconds(try r.int("otpgate.idle.timeout.seconds", default: 75, in: 1...3600))
+        headerTimeout = .seconds(try r.int("otpgate.header.timeout.seconds", default: 10, in: 1...300))
+        bodyTimeout = .seconds(try r.int("otpgate.body.timeout.seconds", default: 30, in: 1...600))
+        maxConnections = try r.int("otpgate.max.connections", default: 10_000, in: 1...1_000_000)
 
         var policy = Policy()
         func read(_ name: String, _ value: Int) throws -> Int { try r.int("otpgate.policy." + name, default: value, in: Int.min...Int.max) }

@@ -1,0 +1,49 @@
+import Foundation
+
+extension PersonalDataCipher {
+    static let verificationFields = "verification"
+    static let outboxPayload = "outbox"
+
+    /// The blind index a destination of this tenant is stored and looked up by.
+    public func destinationKey(_ destination: Destination, tenantID: String) -> String {
+        blindIndex(tenantID: tenantID, kind: destination.channel.rawValue, value: destination.value)
+    }
+
+    /// `v` as the store keeps it: its destination's blind index set, and its destination, reference and context
+    /// sealed under its id. The clear fields stay in the value, for this request only.
+    public func sealed(_ v: Verification) throws -> Verification {
+        var fields: [String: JSONValue] = ["d": .string(v.destination)]
+        fields["r"] = v.reference.map(JSONValue.string)
+        fields["c"] = v.context.map(JSONValue.string)
+        var copy = v
+        copy.destinationKey = destinationKey(Destination(unchecked: v.destination, channel: v.channel), tenantID: v.tenantID)
+        copy.sealedFields = Data(try seal(JSONValue.object(fields).serialized, purpose: Self.verificationFields, rowID: v.id))
+        return copy
+    }
+
+    /// `v` as read from the store, with its destination, reference and context opened. A verification stored before
+    /// encryption at rest (no sealed fields) has them in clear already.
+    public func reveal(_ v: Verification) throws -> Verification {
+        guard !v.sealedFields.isEmpty else { return v }
+        let fields: JSONFields
+        do {
+            fields = try JSONFields(JSONParser.parse(open(Array(v.sealedFields), purpose: Self.verificationFields, rowID: v.id)))
+        } catch {
+            throw StoreError(.corrupt, "the personal fields of verification \(v.id) do not open: wrong data key or corrupted row")
+        }
+        var copy = v
+        copy.destination = try fields.string("d")
+        copy.reference = try fields.optionalString("r")
+        copy.context = try fields.optionalString("c")
+        return copy
+    }
+
+    /// An outbox payload sealed for the verification it belongs to (its message id can still change on a resend).
+    public func sealPayload(_ payload: MessagePayload, verificationID: String) throws -> [UInt8] {
+        try seal(payload.encoded, purpose: Self.outboxPayload, rowID: verificationID)
+    }
+
+    public func openPayload(_ sealed: [UInt8], verificationID: String) throws -> MessagePayload {
+        try MessagePayload(encoded: open(sealed, purpose: Self.outboxPayload, rowID: verificationID))
+    }
+}

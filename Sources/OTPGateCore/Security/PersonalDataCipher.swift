@@ -1,0 +1,72 @@
+public import Crypto
+public import Foundation
+
+/// Personal data at rest: seals fields (destinations, a verification's reference and context, outbox payloads) and
+/// computes the keyed blind indexes that lookups use instead of the values. The one mechanism for every table that
+/// holds personal data, so a database file, a WAL or a dump shows neither a destination nor anything said about it.
+///
+/// Both subkeys come from one random data key, stored in the store wrapped by the master key (`MasterKeyRing`), so
+/// rotating the master key re-wraps one small secret and never touches a row.
+public struct PersonalDataCipher: Sendable {
+    /// The first byte of every sealed value: the format, so a later one can be told apart.
+    static let formatVersion: UInt8 = 1
+    private let sealingKey: SymmetricKey
+    private let indexKey: SymmetricKey
+
+    /// - Parameter dataKey: the 32 random bytes stored (wrapped) as the secret `data-key`.
+    public init(dataKey: [UInt8]) {
+        let material = SymmetricKey(data: dataKey)
+        sealingKey = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: material, salt: Array("otpgate".utf8), info: Array("personal-data-seal".utf8), outputByteCount: 32)
+        indexKey = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: material, salt: Array("otpgate".utf8), info: Array("personal-data-index".utf8), outputByteCount: 32)
+    }
+
+    /// AES-256-GCM with `purpose` and `rowID` as associated data: a sealed value copied into another row, or used for
+    /// another purpose, does not open.
+    public func seal(_ plaintext: [UInt8], purpose: String, rowID: String) throws -> [UInt8] {
+        do {
+            let box = try AES.GCM.seal(plaintext, using: sealingKey, authenticating: Self.associatedData(purpose, rowID))
+            guard let combined = box.combined else { throw SecretBoxError.sealFailed }
+            return [Self.formatVersion] + Array(combined)
+        } catch {
+            throw SecretBoxError.sealFailed
+        }
+    }
+
+    public func open(_ sealed: [UInt8], purpose: String, rowID: String) throws -> [UInt8] {
+        guard sealed.first == Self.formatVersion else { throw SecretBoxError.openFailed }
+        do {
+            let box = try AES.GCM.SealedBox(combined: sealed.dropFirst())
+            return Array(try AES.GCM.open(box, using: sealingKey, authenticating: Self.associatedData(purpose, rowID)))
+        } catch {
+            throw SecretBoxError.openFailed
+        }
+    }
+
+    /// The value a store keys a canonical destination (or any other looked-up field) by: HMAC-SHA256 under the index
+    /// key over the tenant, the kind of value and the value, 128 bits in hex. Equal inputs give equal indexes, so
+    /// limits, lockouts and windows still meet; without the data key nobody can tell which value an index stands for,
+    /// and one tenant's index says nothing about another's.
+    public func blindIndex(tenantID: String, kind: String, value: String) -> String {
+        var input = Array(tenantID.utf8)
+        input.append(0x1F)
+        input.append(contentsOf: kind.utf8)
+        input.append(0x1F)
+        input.append(contentsOf: value.utf8)
+        let mac = HMAC<SHA256>.authenticationCode(for: input, using: indexKey)
+        return Self.indexPrefix + mac.prefix(16).map { Self.hex($0) }.joined()
+    }
+
+    /// Every blind index starts with this, so one is never mistaken for a value written before encryption at rest.
+    public static let indexPrefix = "bi1:"
+
+    private static func associatedData(_ purpose: String, _ rowID: String) -> [UInt8] {
+        Array(purpose.utf8) + [0x1F] + Array(rowID.utf8)
+    }
+
+    private static func hex(_ byte: UInt8) -> String {
+        let digits = Array("0123456789abcdef")
+        return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import HTTPTypes
+import OTPGateCore
+import Testing
+
+@testable import OTPGateServer
+
+/// Personal data at rest: after a full scenario (starts by SMS and email with a reference, a context and an
+/// idempotency key, a failed check that writes the destination's record, a resend, an approval), the raw database
+/// — the SQLite file and its WAL, or a `pg_dump` — holds none of the known values, while every limit keyed by the
+/// destination still meets and the API still answers with them.
+@Suite struct DataAtRestTests {
+    static let phone = "+919812345678"
+    static let email = "Known.Person@Example.com"
+    static let canonicalEmail = "known.person@example.com"
+    static let reference = "loan-77812345"
+    static let contextValue = "ABCPE1234F"
+
+    /// Byte strings that must not appear anywhere in the stored data.
+    static let secrets = ["9812345678", canonicalEmail, "Known.Person", "known.person", reference, contextValue]
+
+    func scenario(_ h: Harness) async throws {
+        try await h.test { client in
+            let sms = try await client.start(
+                to: Self.phone, extra: #","reference":"\#(Self.reference)","context":{"pan":"\#(Self.contextValue)"}"#)
+            let keyed = try await client.post(
+                "/v1/verifications", #"{"to":"\#(Self.email)","channel":"email","reference":"\#(Self.reference)"}"#,
+                headers: [HTTPField.Name("Idempotency-Key")!: "k-1"])
+            #expect(keyed.status == .created)
+            // An idempotent replay comes back from the stored (sealed) snapshot with the values in clear.
+            let replay = try await client.post(
+                "/v1/verifications", #"{"to":"\#(Self.email)","channel":"email","reference":"\#(Self.reference)"}"#,
+                headers: [HTTPField.Name("Idempotency-Key")!: "k-1"])
+            #expect(replay.string("reference") == Self.reference)
+            #expect(replay.string("id") == keyed.string("id"))
+
+            await h.deliver()
+            let code = try #require(h.sender.code(for: sms))
+            #expect(h.sender.messages.last { $0.verificationID == sms }?.destination == Self.phone)
+            #expect(try await client.check(sms, wrongCode(for: code)).problemCode == "incorrect_code")
+            #expect(try await h.destinationState(Self.phone)?.failedChecks == 1)
+            h.clock.advance(.seconds(120))
+            #expect(try await client.post("/v1/verifications/\(sms)/resend").status == .ok)
+            await h.deliver()
+            let fresh = try #require(h.sender.code(for: sms))
+            #expect(fresh != code)
+            let approved = try await client.check(sms, fresh)
+            #expect(approved.string("status") == "approved")
+            let read = try await client.get("/v1/verifications/\(sms)")
+            #expect(read.string("reference") == Self.reference)
+            #expect(read["context"] == .object(["pan": .string(Self.contextValue)]))
+            // The token carries the canonical destination.
+            let token = try #require(approved.string("token"))
+            let introspection = try await client.post("/v1/tokens/verify", #"{"token":"\#(token)"}"#)
+            #expect(
+                introspection["claims"].flatMap { claims -> String? in
+                    if case .object(let o) = claims, case .string(let p)? = o["phone_number"] { return p }
+                    return nil
+                } == Self.phone)
+        }
+        // A second start to the same number still counts against the first: the blind index meets.
+        let sms2 = try await h.engine.start(
+            StartRequest(destination: Destination(unchecked: Self.phone, channel: .sms)), principal: h.principal)
+        guard case .created = sms2 else { throw TestFailure("second start was not created") }
+    }
+
+    static func leaks(in bytes: Data) -> [String] {
+        secrets.filter { bytes.range(of: Data($0.utf8)) != nil }
+    }
+
+    @Test func theSQLiteFileAndItsWALHoldNoPersonalValue() async throws {
+        let h = try await Harness.make(backend: .sqlite)
+        try await scenario(h)
+        let path = h.directory.appendingPathComponent("otpgate.sqlite").path
+        var raw = try Data(contentsOf: URL(fileURLWithPath: path))
+        for suffix in ["-wal", "-shm"] { raw.append((try? Data(contentsOf: URL(fileURLWithPath: path + suffix))) ?? Data()) }
+        #expect(raw.count > 4096)
+        #expect(Self.leaks(in: raw) == [])
+        // The check itself can find them: the same scenario's values are in the clear API answers above, and a
+        // value planted in the file is found.
+        #expect(Self.leaks(in: raw + Data(Self.reference.utf8)) == [Self.reference])
+    }
+
+    @Test(.enabled(if: Backend.available.contains(.postgres))) func aPgDumpHoldsNoPersonalValue() async throws {
+        let h = try await Harness.make(backend: .postgres)
+        try await scenario(h)
+        let dump = try pgDump(h.runtime.settings)
+        #expect(dump.count > 1000)
+        #expect(dump.range(of: Data("verifications".utf8)) != nil)
+        #expect(Self.leaks(in: dump) == [])
+    }
+
+    /// `pg_dump` of the harness's schema (its URL names it in `search_path`).
+    func pgDump(_ settings: ServerSettings) throws -> Data {
+        guard case .postgres(let url) = settings.database, let components = URLComponents(string: url),
+            let schema = components.queryItems?.first(where: { $0.name == "search_path" })?.value
+        else { throw TestFailure("not a PostgreSQL harness") }
+        let bin = ProcessInfo.processInfo.environment["PG_BIN"].map { $0 + "/pg_dump" } ?? "/usr/lib/postgresql/15/bin/pg_dump"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: bin)
+        process.arguments = [
+            "-h", components.host ?? "127.0.0.1", "-p", String(components.port ?? 5432), "-U", components.user ?? "otpgate", "-n", schema,
+            String(components.path.dropFirst()),
+        ]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw TestFailure("pg_dump exited \(process.terminationStatus)") }
+        return data
+    }
+}
