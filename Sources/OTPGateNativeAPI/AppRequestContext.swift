@@ -1,12 +1,15 @@
 public import Hummingbird
 import Logging
+public import NIOCore
 public import OTPGateCore
 import Synchronization
 
-/// Per-request state: the authenticated principal (set by `APIKeyAuthenticator`) and the body limit.
-public struct AppRequestContext: RequestContext {
+/// Per-request state: the authenticated principal (set by `APIKeyAuthenticator`), the peer and the body limit.
+public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public var principal: Principal?
+    /// The connected peer (a proxy, when there is one: see `TrustedProxies`).
+    public let remoteAddress: SocketAddress?
     /// What inner layers learn about the request and the outermost middleware logs (the context itself is a value:
     /// a copy changed inside does not reach the outside).
     let facts = RequestFacts()
@@ -14,6 +17,7 @@ public struct AppRequestContext: RequestContext {
     public init(source: Source) {
         coreContext = .init(source: source)
         principal = nil
+        remoteAddress = source.channel.remoteAddress
     }
 
     /// Request bodies above 64 KiB are refused with 413 before any parsing.

@@ -11,13 +11,21 @@ public struct NativeAPI: Sendable {
     let signer: any TokenSigner
     let metrics: ServerMetrics
     let principalCache: PrincipalCache
+    let failures: FailedAuthenticationLimiter
+    let proxies: TrustedProxies
     let routes = RouteTable()
 
-    /// - Parameter principalCacheTTL: how long an API key's tenant and policy are cached (by `clock`).
+    /// - Parameters:
+    ///   - principalCacheTTL: how long an API key's tenant and policy are cached (by `clock`).
+    ///   - authFailuresPerMinute: invalid API keys a client address may present per minute before it gets 429s.
+    ///   - trustedProxies: the peers whose `X-Forwarded-For` names the client.
     public init(
-        engine: VerificationEngine, tenants: any TenantStore, health: any StoreLifecycle, signer: any TokenSigner, metrics: ServerMetrics,
-        principalCacheTTL: Duration, clock: any Clock
+        engine: VerificationEngine, tenants: any TenantStore, counters: any RequestCounters, health: any StoreLifecycle,
+        signer: any TokenSigner, metrics: ServerMetrics, principalCacheTTL: Duration, authFailuresPerMinute: Int,
+        trustedProxies: TrustedProxies, clock: any Clock
     ) {
+        self.failures = FailedAuthenticationLimiter(counters: counters, clock: clock, limitPerMinute: authFailuresPerMinute)
+        self.proxies = trustedProxies
         self.engine = engine
         self.tenants = tenants
         self.health = health
@@ -31,7 +39,7 @@ public struct NativeAPI: Sendable {
         let router = Router(context: AppRequestContext.self)
         router.add(middleware: ObservabilityMiddleware(metrics: metrics))
         OpsController(store: health, signer: signer, metrics: metrics).addRoutes(to: router, routes: routes)
-        let api = router.group("v1").add(middleware: APIKeyAuthenticator(store: tenants, cache: principalCache))
+        let api = router.group("v1").add(middleware: APIKeyAuthenticator(store: tenants, cache: principalCache, failures: failures, proxies: proxies))
         VerificationController(engine: engine, defaultCountryCode: "91").addRoutes(to: api, routes: routes)
         TokenController(engine: engine).addRoutes(to: api, routes: routes)
         return router

@@ -43,6 +43,13 @@ final class PrincipalCache: Sendable {
         self.capacity = capacity
     }
 
+    /// A valid principal already cached for this key, without loading anything.
+    func cachedPrincipal(forKeyHash hash: [UInt8]) -> Principal? {
+        let now = clock.now()
+        guard let hit = entries.withLock({ $0.entries[hash] }), hit.loadedAt <= now, now - hit.loadedAt < hit.lifetime else { return nil }
+        return hit.principal
+    }
+
     func principal(forKeyHash hash: [UInt8], load: (_ hash: [UInt8]) async throws -> Principal?) async throws -> Principal? {
         let now = clock.now()
         if let hit = entries.withLock({ $0.entries[hash] }), hit.loadedAt <= now, now - hit.loadedAt < hit.lifetime { return hit.principal }

@@ -70,16 +70,20 @@ extension PostgresStore {
     /// Counts one request against its key's limit in a statement of its own: a refused request still counts,
     /// and the counter row is never held locked while a request's transaction runs.
     public func countKeyRequest(_ request: KeyRequest) async throws {
-        let count = try await rows(
+        let count = try await incrementCounter(scope: KeyRequestLimit.scope(keyID: request.keyID), window: KeyRequestLimit.window(request.now))
+        if let refusal = KeyRequestLimit.refusal(count: count, for: request) { throw refusal }
+    }
+
+    /// One atomic upsert of a fixed-window counter, in a statement of its own: a row from an earlier window starts over.
+    public func incrementCounter(scope: String, window: Int64) async throws -> Int {
+        try await rows(
             """
-            INSERT INTO request_counters (scope, window_start, count)
-            VALUES (\(KeyRequestLimit.scope(keyID: request.keyID)), \(KeyRequestLimit.window(request.now)), 1)
+            INSERT INTO request_counters (scope, window_start, count) VALUES (\(scope), \(window), 1)
             ON CONFLICT (scope) DO UPDATE SET
                 count = CASE WHEN request_counters.window_start = excluded.window_start THEN request_counters.count + 1 ELSE 1 END,
                 window_start = excluded.window_start
             RETURNING count
             """)[0]["count"].decode(Int.self)
-        if let refusal = KeyRequestLimit.refusal(count: count, for: request) { throw refusal }
     }
 
     // MARK: operations

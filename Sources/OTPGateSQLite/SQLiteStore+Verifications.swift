@@ -60,17 +60,7 @@ extension SQLiteStore {
     /// Counts one request against its key's limit, in the caller's savepoint (a refusal still commits the count).
     static func countKeyRequest(_ db: Database, _ request: KeyRequest?) throws {
         guard let request else { return }
-        let count =
-            try Int.fetchOne(
-                db.cachedStatement(
-                    sql: """
-                        INSERT INTO request_counters (scope, window_start, count) VALUES (?, ?, 1)
-                        ON CONFLICT (scope) DO UPDATE SET
-                            count = CASE WHEN request_counters.window_start = excluded.window_start THEN request_counters.count + 1 ELSE 1 END,
-                            window_start = excluded.window_start
-                        RETURNING count
-                        """),
-                arguments: [KeyRequestLimit.scope(keyID: request.keyID), KeyRequestLimit.window(request.now)]) ?? 0
+        let count = try increment(db, scope: KeyRequestLimit.scope(keyID: request.keyID), window: KeyRequestLimit.window(request.now))
         if let refusal = KeyRequestLimit.refusal(count: count, for: request) { throw refusal }
     }
 
@@ -239,6 +229,24 @@ extension SQLiteStore {
 
     public func countKeyRequest(_ request: KeyRequest) async throws {
         try await decide { db in try Self.countKeyRequest(db, request) }
+    }
+
+    public func incrementCounter(scope: String, window: Int64) async throws -> Int {
+        try await write { db in try Self.increment(db, scope: scope, window: window) }
+    }
+
+    /// One atomic upsert of a fixed-window counter: a row from an earlier window starts over.
+    static func increment(_ db: Database, scope: String, window: Int64) throws -> Int {
+        try Int.fetchOne(
+            db.cachedStatement(
+                sql: """
+                    INSERT INTO request_counters (scope, window_start, count) VALUES (?, ?, 1)
+                    ON CONFLICT (scope) DO UPDATE SET
+                        count = CASE WHEN request_counters.window_start = excluded.window_start THEN request_counters.count + 1 ELSE 1 END,
+                        window_start = excluded.window_start
+                    RETURNING count
+                    """),
+            arguments: [scope, window]) ?? 0
     }
 
     // MARK: queries

@@ -192,12 +192,21 @@ struct Harness {
     }
 
     /// - Parameter logs: records every log line the application writes (at `info` and above) when given.
-    func test(logs: LogRecorder? = nil, _ body: @Sendable (TestClient) async throws -> Void) async throws {
+    /// - Parameter mode: `.router` (no sockets) by default; `.live` when the peer address matters.
+    func test(logs: LogRecorder? = nil, mode: TestingSetup = .router, _ body: @Sendable (TestClient) async throws -> Void) async throws {
+        try await Self.test(runtime: runtime, apiKey: apiKey, logs: logs, mode: mode, body)
+    }
+
+    /// The same, against another runtime (a second instance on the same store).
+    static func test(
+        runtime: ServerRuntime, apiKey: String, logs: LogRecorder? = nil, mode: TestingSetup = .router,
+        _ body: @Sendable (TestClient) async throws -> Void
+    ) async throws {
         let router = runtime.buildRouter()
         var logger = logs.map { recorder in Logger(label: "test") { _ in RecordingLogHandler(recorder: recorder) } } ?? Logger(label: "test")
         logger.logLevel = logs == nil ? .warning : .info
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
-        try await app.test(.router) { client in try await body(TestClient(client: client, apiKey: apiKey)) }
+        try await app.test(mode) { client in try await body(TestClient(client: client, apiKey: apiKey)) }
     }
 }
 
@@ -247,8 +256,8 @@ struct TestClient {
         try await call(.post, path, json: json, key: key, headers: headers)
     }
 
-    func get(_ path: String, key: String?? = .none) async throws -> APIResponse {
-        try await call(.get, path, key: key)
+    func get(_ path: String, key: String?? = .none, headers: HTTPFields = [:]) async throws -> APIResponse {
+        try await call(.get, path, key: key, headers: headers)
     }
 
     /// Checks a code and returns the answer.

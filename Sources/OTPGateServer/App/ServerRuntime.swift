@@ -69,8 +69,9 @@ public struct ServerRuntime: Sendable {
             settings: settings, store: store, engine: engine, metrics: metrics, signer: signer, sender: sender, outboxWorker: worker,
             sweeper: sweeper,
             api: NativeAPI(
-                engine: engine, tenants: store, health: store, signer: signer, metrics: metrics, principalCacheTTL: settings.principalCacheTTL,
-                clock: dependencies.clock),
+                engine: engine, tenants: store, counters: store, health: store, signer: signer, metrics: metrics,
+                principalCacheTTL: settings.principalCacheTTL, authFailuresPerMinute: settings.authFailuresPerMinute,
+                trustedProxies: settings.trustedProxies, clock: dependencies.clock),
             dependencies: dependencies)
     }
 

@@ -1,6 +1,7 @@
 import Configuration
 public import Logging
 public import OTPGateCore
+public import OTPGateNativeAPI
 
 /// Everything `otpgate` reads from its environment, with safe defaults. Command-line flags override these.
 ///
@@ -22,6 +23,8 @@ public import OTPGateCore
 /// - `otpgate.idle.timeout.seconds`, `otpgate.header.timeout.seconds`, `otpgate.body.timeout.seconds`,
 ///   `otpgate.max.connections` (`OTPGATE_IDLE_TIMEOUT_SECONDS` 75, `OTPGATE_HEADER_TIMEOUT_SECONDS` 10,
 ///   `OTPGATE_BODY_TIMEOUT_SECONDS` 30, `OTPGATE_MAX_CONNECTIONS` 10000): slow clients and the connection cap
+/// - `otpgate.auth.failures.per.minute` (`OTPGATE_AUTH_FAILURES_PER_MINUTE`, default 20) and `otpgate.trusted.proxies`
+///   (`OTPGATE_TRUSTED_PROXIES`, CIDRs): the failed-authentication limit per client address
 /// - `otpgate.policy.*` (`OTPGATE_POLICY_*`): default limits, see `Policy`
 public struct ServerSettings: Sendable {
     public enum Environment: String, Sendable, CaseIterable { case development, production }
@@ -83,6 +86,12 @@ public struct ServerSettings: Sendable {
     /// Open connections each listener (the public one, the metrics one) holds at most; one more is answered 503 and
     /// closed (`OTPGATE_MAX_CONNECTIONS`, 1 to 1000000, default 10000). Keep it below the open-file limit (`ulimit -n`).
     public var maxConnections = 10_000
+    /// Invalid API keys one client address may present per minute; past it, 429 until the minute ends
+    /// (`OTPGATE_AUTH_FAILURES_PER_MINUTE`, 1 to 1000000, default 20).
+    public var authFailuresPerMinute = 20
+    /// Peers whose `X-Forwarded-For` names the client (`OTPGATE_TRUSTED_PROXIES`: comma-separated CIDRs or
+    /// addresses, default none: the peer is the client).
+    public var trustedProxies = TrustedProxies.none
 
     /// Reads settings from the process environment (or the given variables, for tests). A value that is set but
     /// cannot be used (not a number, out of range, an unknown word) is refused with a message naming its variable.
@@ -110,6 +119,12 @@ public struct ServerSettings: Sendable {
         idleTimeout = .seconds(try r.int("otpgate.idle.timeout.seconds", default: 75, in: 1...3600))
         headerTimeout = .seconds(try r.int("otpgate.header.timeout.seconds", default: 10, in: 1...300))
         bodyTimeout = .seconds(try r.int("otpgate.body.timeout.seconds", default: 30, in: 1...600))
+        authFailuresPerMinute = try r.int("otpgate.auth.failures.per.minute", default: 20, in: 1...1_000_000)
+        do {
+            trustedProxies = try TrustedProxies(parsing: r.string("otpgate.trusted.proxies") ?? "")
+        } catch {
+            throw ConfigurationError("OTPGATE_TRUSTED_PROXIES: \(error)")
+        }
         maxConnections = try r.int("otpgate.max.connections", default: 10_000, in: 1...1_000_000)
 
         var policy = Policy()
