@@ -1,9 +1,38 @@
 import Foundation
 import PostgresNIO
 
-/// A `postgres://user:password@host:port/database?sslmode=disable|prefer|require` URL as a client configuration.
+/// How a connection to PostgreSQL is protected, from the URL's `sslmode` (and `sslrootcert`). Without `sslmode`, a
+/// loopback host gets `prefer` and any other host `verify-full`: across a network the default is TLS with the
+/// certificate and host name verified, and anything weaker must be asked for.
+public enum PostgresTransportSecurity: Sendable, Equatable, CustomStringConvertible {
+    /// `sslmode=disable`: plain TCP.
+    case disabled
+    /// `sslmode=prefer` or `allow`: TLS (verified) when the server offers it, plain TCP otherwise.
+    case preferred
+    /// `sslmode=verify-ca`: TLS required, the certificate chain verified, the host name not checked.
+    case verifiedCertificate
+    /// `sslmode=verify-full` or `require`: TLS required, the certificate and the host name verified.
+    case verifiedFull
+
+    public var description: String {
+        switch self {
+        case .disabled: "no TLS (sslmode=disable)"
+        case .preferred: "TLS if the server offers it, else plain TCP (sslmode=prefer)"
+        case .verifiedCertificate: "TLS, certificate verified, host name not checked (sslmode=verify-ca)"
+        case .verifiedFull: "TLS, certificate and host name verified (sslmode=verify-full)"
+        }
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        return bare == "localhost" || bare == "::1" || bare.hasPrefix("127.") || bare.hasPrefix("/")
+    }
+}
+
+/// A `postgres://user:password@host:port/database?sslmode=…&sslrootcert=…&search_path=…` URL as a client configuration.
 struct PostgresURL: Sendable {
     let configuration: PostgresClient.Configuration
+    let security: PostgresTransportSecurity
 
     init(_ url: String, poolSize: Int) throws {
         guard let components = URLComponents(string: url), components.scheme == "postgres" || components.scheme == "postgresql",
@@ -13,13 +42,29 @@ struct PostgresURL: Sendable {
         let password = components.password
         var database = components.path
         if database.hasPrefix("/") { database.removeFirst() }
-        let mode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value ?? "prefer"
+        func query(_ name: String) -> String? { components.queryItems?.first(where: { $0.name == name })?.value }
+
+        switch query("sslmode") {
+        case nil: security = PostgresTransportSecurity.isLoopback(host) ? .preferred : .verifiedFull
+        case "disable": security = .disabled
+        case "prefer", "allow": security = .preferred
+        case "verify-ca": security = .verifiedCertificate
+        case "require", "verify-full": security = .verifiedFull
+        default: throw PostgresURLError("sslmode must be disable, allow, prefer, require, verify-ca or verify-full")
+        }
+        var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
+        if security == .verifiedCertificate { tlsConfiguration.certificateVerification = .noHostnameVerification }
+        if let rootCertificate = query("sslrootcert") {
+            guard FileManager.default.isReadableFile(atPath: rootCertificate) else {
+                throw PostgresURLError("sslrootcert: cannot read the CA certificate file")
+            }
+            tlsConfiguration.trustRoots = .file(rootCertificate)
+        }
         let tls: PostgresClient.Configuration.TLS
-        switch mode {
-        case "disable": tls = .disable
-        case "prefer", "allow": tls = .prefer(.makeClientConfiguration())
-        case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
-        default: throw PostgresURLError("sslmode must be disable, prefer or require")
+        switch security {
+        case .disabled: tls = .disable
+        case .preferred: tls = .prefer(tlsConfiguration)
+        case .verifiedCertificate, .verifiedFull: tls = .require(tlsConfiguration)
         }
         var configuration = PostgresClient.Configuration(
             host: host, port: components.port ?? 5432, username: user.removingPercentEncoding ?? user,
@@ -28,7 +73,7 @@ struct PostgresURL: Sendable {
         configuration.options.minimumConnections = 0
         configuration.options.connectTimeout = .seconds(5)
         // `?search_path=schema` puts every table of this deployment in its own schema (tests use one per case).
-        if let schema = components.queryItems?.first(where: { $0.name == "search_path" })?.value {
+        if let schema = query("search_path") {
             configuration.options.additionalStartupParameters.append(("search_path", schema))
         }
         self.configuration = configuration

@@ -15,6 +15,9 @@ public final class PostgresStore: Store, Service, Sendable {
     let starts: BatchQueue<StartCommand, StartResult>
     let checks: BatchQueue<CheckCommand, CheckOutcome>
 
+    /// How connections are protected (said at start-up).
+    public let transportSecurity: PostgresTransportSecurity
+
     var client: PostgresClient { database.client }
     var logger: Logger { database.logger }
 
@@ -28,6 +31,7 @@ public final class PostgresStore: Store, Service, Sendable {
         logger: Logger = Logger(label: "otpgate.postgres")
     ) throws {
         let parsed = try PostgresURL(url, poolSize: poolSize)
+        transportSecurity = parsed.security
         let client = PostgresClient(configuration: parsed.configuration, backgroundLogger: logger)
         let database = PostgresDatabase(client: client, logger: logger, operationTimeout: timeout)
         self.database = database

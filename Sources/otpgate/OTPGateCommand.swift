@@ -72,13 +72,15 @@ struct Serve: AsyncParsableCommand {
                 ConsoleSender.standardOutput("OTPGate created tenant \"default\" (\(created.tenant.id)) on this new database.")
                 ConsoleSender.standardOutput("Its API key, shown once and stored only as a hash: \(created.apiKey)")
             }
+            var metadata: Logger.Metadata = [:]
+            if let security = runtime.databaseSecurity { metadata["database_tls"] = .string(security) }
             logger.info(
                 "starting",
-                metadata: [
+                metadata: metadata.merging([
                     "database": .string(settings.database.description), "address": .string("\(settings.host):\(settings.port)"),
                     "delivery": .string(runtime.sender.name),
                     "metrics": .string("\(settings.metricsHost):\(settings.metricsPort)"),
-                ])
+                ]) { $1 })
         }
     }
 }

@@ -18,6 +18,8 @@ extension RealProcesses {
             let b = try await OTPGateServerProcess.start(directory: dir, database: database, environment: environment)
             let key = try #require(a.apiKey)
             #expect(b.apiKey == nil)
+            // The start-up line says how the database connection is protected.
+            #expect(a.stderr.contains(#""database_tls":"no TLS (sslmode=disable)""#))
             return (a, b, key)
         }
 

@@ -87,6 +87,9 @@ public struct ServerRuntime: Sendable {
         }
     }
 
+    /// How the connection to PostgreSQL is protected, for the start-up line (`nil` on SQLite).
+    public var databaseSecurity: String? { (store as? PostgresStore)?.transportSecurity.description }
+
     /// The router with every route and middleware.
     public func buildRouter() -> Router<AppRequestContext> { api.buildRouter() }
 
