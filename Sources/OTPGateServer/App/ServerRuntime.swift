@@ -49,6 +49,8 @@ public struct ServerRuntime: Sendable {
         let codeSecret = try await SharedSecret.load(SharedSecret.codeKey, store: store, master: master, random: dependencies.random, now: now)
         let dataKey = try await SharedSecret.load(SharedSecret.dataKey, store: store, master: master, random: dependencies.random, now: now)
         let cipher = PersonalDataCipher(dataKey: dataKey)
+        // A database written before encryption at rest: seal what it still holds in clear.
+        try await PersonalDataUpgrade.run(store: store, cipher: cipher)
         let signer = try await JWTTokenSigner.load(store: store, master: master, clock: dependencies.clock)
         let metrics = ServerMetrics()
         // Only a process that runs the worker hands messages to it; others leave them to the workers that claim them from the store.
