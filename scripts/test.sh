@@ -48,3 +48,9 @@ swift test --skip-build "$@"
 if [ $# -eq 0 ]; then
   NGINX_BENCH_DURATION=3 NGINX_BENCH_CONNECTIONS=16 OTPGATE_BIN="$(swift build --show-bin-path)/otpgate" bash bench/nginx.sh
 fi
+
+# Schemathesis against the served OpenAPI document: at least 5,000 generated requests over every operation, no 5xx,
+# no answer that breaks the document (installs schemathesis from PyPI if missing). Skipped like the nginx run.
+if [ $# -eq 0 ]; then
+  OTPGATE_BIN="$(swift build --show-bin-path)/otpgate" bash scripts/fuzz-api.sh
+fi
