@@ -7,14 +7,17 @@ import Synchronization
 /// shares an address with an attacker keeps working). The count is the store's; only the refusal is cached here.
 final class FailedAuthenticationLimiter: Sendable {
     private let counters: any RequestCounters
+    /// Client addresses are personal data too: the store counts them under their blind index.
+    private let cipher: PersonalDataCipher
     private let clock: any Clock
     let limitPerMinute: Int
     /// Addresses refused until a time; bounded, oldest out first.
     private let refused = Mutex<[String: Timestamp]>([:])
     private let capacity = 10_000
 
-    init(counters: any RequestCounters, clock: any Clock, limitPerMinute: Int) {
+    init(counters: any RequestCounters, cipher: PersonalDataCipher, clock: any Clock, limitPerMinute: Int) {
         self.counters = counters
+        self.cipher = cipher
         self.clock = clock
         self.limitPerMinute = limitPerMinute
     }
@@ -35,7 +38,8 @@ final class FailedAuthenticationLimiter: Sendable {
     /// Counts one failure of `address`; returns how long it must wait if this one took it past the limit.
     func recordFailure(of address: String) async throws -> Duration? {
         let now = clock.now()
-        let count = try await counters.incrementCounter(scope: AuthFailureLimit.scope(address: address), window: AuthFailureLimit.window(now))
+        let index = cipher.blindIndex(tenantID: "", kind: "client-address", value: address)
+        let count = try await counters.incrementCounter(scope: AuthFailureLimit.scope(address: index), window: AuthFailureLimit.window(now))
         guard AuthFailureLimit.isExceeded(count: count, limit: limitPerMinute) else { return nil }
         let until = AuthFailureLimit.windowEnd(now)
         refused.withLock { entries in

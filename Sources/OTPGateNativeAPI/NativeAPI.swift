@@ -24,7 +24,7 @@ public struct NativeAPI: Sendable {
         signer: any TokenSigner, metrics: ServerMetrics, principalCacheTTL: Duration, authFailuresPerMinute: Int,
         trustedProxies: TrustedProxies, clock: any Clock
     ) {
-        self.failures = FailedAuthenticationLimiter(counters: counters, clock: clock, limitPerMinute: authFailuresPerMinute)
+        self.failures = FailedAuthenticationLimiter(counters: counters, cipher: engine.cipher, clock: clock, limitPerMinute: authFailuresPerMinute)
         self.proxies = trustedProxies
         self.engine = engine
         self.tenants = tenants

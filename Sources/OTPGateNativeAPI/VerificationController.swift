@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -57,10 +56,7 @@ struct VerificationController: Sendable {
                 ProblemCatalog.invalidHeader,
                 detail: "Idempotency-Key must be 1 to 255 visible ASCII characters", field: "Idempotency-Key")
         }
-        var hasher = SHA256()
-        hasher.update(data: Array("POST /v1/verifications\n".utf8))
-        hasher.update(data: body.raw)
-        return IdempotencyClaim(key: key, requestHash: Array(hasher.finalize()))
+        return IdempotencyClaim(key: key, requestHash: engine.cipher.requestDigest(Array("POST /v1/verifications\n".utf8) + body.raw))
     }
 
     @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Response {

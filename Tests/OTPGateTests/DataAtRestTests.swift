@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HTTPTypes
 import OTPGateCore
@@ -68,6 +69,10 @@ import Testing
         secrets.filter { bytes.range(of: Data($0.utf8)) != nil }
     }
 
+    /// An unkeyed SHA-256 of the keyed start's request would let anyone confirm the destination by guessing.
+    static let keyedStartBody = #"{"to":"\#(email)","channel":"email","reference":"\#(reference)"}"#
+    static let unkeyedRequestHash = Data(SHA256.hash(data: Array("POST /v1/verifications\n".utf8) + Array(keyedStartBody.utf8)))
+
     @Test func theSQLiteFileAndItsWALHoldNoPersonalValue() async throws {
         let h = try await Harness.make(backend: .sqlite)
         try await scenario(h)
@@ -76,6 +81,7 @@ import Testing
         for suffix in ["-wal", "-shm"] { raw.append((try? Data(contentsOf: URL(fileURLWithPath: path + suffix))) ?? Data()) }
         #expect(raw.count > 4096)
         #expect(Self.leaks(in: raw) == [])
+        #expect(raw.range(of: Self.unkeyedRequestHash) == nil)
         // The check itself can find them: the same scenario's values are in the clear API answers above, and a
         // value planted in the file is found.
         #expect(Self.leaks(in: raw + Data(Self.reference.utf8)) == [Self.reference])
@@ -88,6 +94,7 @@ import Testing
         #expect(dump.count > 1000)
         #expect(dump.range(of: Data("verifications".utf8)) != nil)
         #expect(Self.leaks(in: dump) == [])
+        #expect(dump.range(of: Data(Self.unkeyedRequestHash.map { String(format: "%02x", $0) }.joined().utf8)) == nil)
     }
 
     /// `pg_dump` of the harness's schema (its URL names it in `search_path`).

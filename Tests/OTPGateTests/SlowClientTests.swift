@@ -23,8 +23,9 @@ extension RealProcesses {
             let server = try await OTPGateServerProcess.start(
                 directory: dir,
                 environment: [
-                    "OTPGATE_DELIVERY": "discard", "OTPGATE_HEADER_TIMEOUT_SECONDS": "2", "OTPGATE_BODY_TIMEOUT_SECONDS": "4",
-                    "OTPGATE_IDLE_TIMEOUT_SECONDS": "5", "OTPGATE_MAX_CONNECTIONS": "1000",
+                    "OTPGATE_DELIVERY": "discard", "OTPGATE_HEADER_TIMEOUT_SECONDS": "\(header.components.seconds)",
+                    "OTPGATE_BODY_TIMEOUT_SECONDS": "\(body.components.seconds)", "OTPGATE_IDLE_TIMEOUT_SECONDS": "\(idle.components.seconds)",
+                    "OTPGATE_MAX_CONNECTIONS": "1000",
                 ])
             let key = try #require(server.apiKey)
 

@@ -4,8 +4,8 @@
 public enum AuthFailureLimit {
     public static let windowLength = Duration.seconds(60)
 
-    /// The counter row an address's failures are counted in.
-    public static func scope(address: String) -> String { "auth:" + address }
+    /// The counter row an address's failures are counted in (by the address's blind index, never the address).
+    public static func scope(address index: String) -> String { "auth:" + index }
 
     /// The window a failure falls in, in seconds since the epoch (its start), like the per-key counters' windows,
     /// so the sweeper's cutoff removes both.

@@ -3,7 +3,8 @@ import Foundation
 /// A start's `Idempotency-Key`, with what identifies the request it came with.
 public struct IdempotencyClaim: Sendable, Equatable {
     public var key: String
-    /// SHA-256 of the method, path and body, so the same key with another request is refused.
+    /// A keyed digest of the method, path and body (`PersonalDataCipher.requestDigest`), so the same key with another
+    /// request is refused.
     public var requestHash: [UInt8]
     /// How long the key and its first response are kept.
     public var window: Duration

@@ -76,8 +76,8 @@ public enum Schema {
             ]),
         // Personal data at rest (`PersonalDataCipher`): from here on a verification's `destination` column holds the
         // destination's blind index, `reference` and `context` stay NULL, and all three are in `sealed_fields`; the
-        // `destinations` table is keyed by the same blind index. Rows written before keep their clear values (and
-        // their own keys) until retention removes them.
+        // `destinations` table is keyed by the same blind index. Rows written before are sealed at the next start
+        // (`PersonalDataBackfill`).
         Migration(
             version: 2, name: "personal-data-at-rest",
             statements: [

@@ -12,6 +12,7 @@ public struct PersonalDataCipher: Sendable {
     static let formatVersion: UInt8 = 1
     private let sealingKey: SymmetricKey
     private let indexKey: SymmetricKey
+    private let digestKey: SymmetricKey
 
     /// - Parameter dataKey: the 32 random bytes stored (wrapped) as the secret `data-key`.
     public init(dataKey: [UInt8]) {
@@ -20,6 +21,8 @@ public struct PersonalDataCipher: Sendable {
             inputKeyMaterial: material, salt: Array("otpgate".utf8), info: Array("personal-data-seal".utf8), outputByteCount: 32)
         indexKey = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: material, salt: Array("otpgate".utf8), info: Array("personal-data-index".utf8), outputByteCount: 32)
+        digestKey = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: material, salt: Array("otpgate".utf8), info: Array("request-digest".utf8), outputByteCount: 32)
     }
 
     /// AES-256-GCM with `purpose` and `rowID` as associated data: a sealed value copied into another row, or used for
@@ -56,6 +59,12 @@ public struct PersonalDataCipher: Sendable {
         input.append(contentsOf: value.utf8)
         let mac = HMAC<SHA256>.authenticationCode(for: input, using: indexKey)
         return Self.indexPrefix + mac.prefix(16).map { Self.hex($0) }.joined()
+    }
+
+    /// A keyed digest of a whole request (HMAC-SHA256): what an idempotency record keeps to recognise a repeat. Keyed,
+    /// because the request holds a destination, which an unkeyed hash would let anyone confirm by guessing.
+    public func requestDigest(_ bytes: [UInt8]) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: bytes, using: digestKey))
     }
 
     /// Every blind index starts with this, so one is never mistaken for a value written before encryption at rest.

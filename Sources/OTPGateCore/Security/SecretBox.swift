@@ -1,15 +1,15 @@
 import Crypto
 import Foundation
 
-/// Authenticated encryption (AES-256-GCM) of secrets at rest under the master key: signing keys, the
-/// code-hashing secret and outbox payloads. Each purpose gets its own subkey (HKDF), so a payload can never
-/// be unsealed as a key.
+/// Authenticated encryption (AES-256-GCM) under a key derived from the master key for one purpose (HKDF): what
+/// `MasterKeyRing` wraps the shared secrets with (the data key, the code-hashing key, the signing keys), so the
+/// master key never seals anything but those.
 public struct SecretBox: Sendable {
     private let key: SymmetricKey
 
     /// - Parameters:
     ///   - masterKey: 32 bytes from `OTPGATE_MASTER_KEY` or the key file.
-    ///   - purpose: domain separation label, e.g. `"outbox"`.
+    ///   - purpose: domain separation label, e.g. `"secrets"`.
     public init(masterKey: [UInt8], purpose: String) {
         self.key = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: SymmetricKey(data: masterKey), salt: Array("otpgate".utf8), info: Array(purpose.utf8), outputByteCount: 32)
