@@ -11,18 +11,21 @@ public struct PersonalDataCipher: Sendable {
     /// The first byte of every sealed value: the format, so a later one can be told apart.
     static let formatVersion: UInt8 = 1
     private let sealingKey: SymmetricKey
-    private let indexKey: SymmetricKey
-    private let digestKey: SymmetricKey
+    /// HMACs with their key already absorbed: each index or digest copies one and hashes only its input.
+    private let indexMAC: HMAC<SHA256>
+    private let digestMAC: HMAC<SHA256>
 
     /// - Parameter dataKey: the 32 random bytes stored (wrapped) as the secret `data-key`.
     public init(dataKey: [UInt8]) {
         let material = SymmetricKey(data: dataKey)
         sealingKey = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: material, salt: Array("otpgate".utf8), info: Array("personal-data-seal".utf8), outputByteCount: 32)
-        indexKey = HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: material, salt: Array("otpgate".utf8), info: Array("personal-data-index".utf8), outputByteCount: 32)
-        digestKey = HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: material, salt: Array("otpgate".utf8), info: Array("request-digest".utf8), outputByteCount: 32)
+        indexMAC = HMAC(
+            key: HKDF<SHA256>.deriveKey(
+                inputKeyMaterial: material, salt: Array("otpgate".utf8), info: Array("personal-data-index".utf8), outputByteCount: 32))
+        digestMAC = HMAC(
+            key: HKDF<SHA256>.deriveKey(
+                inputKeyMaterial: material, salt: Array("otpgate".utf8), info: Array("request-digest".utf8), outputByteCount: 32))
     }
 
     /// AES-256-GCM with `purpose` and `rowID` as associated data: a sealed value copied into another row, or used for
@@ -31,7 +34,11 @@ public struct PersonalDataCipher: Sendable {
         do {
             let box = try AES.GCM.seal(plaintext, using: sealingKey, authenticating: Self.associatedData(purpose, rowID))
             guard let combined = box.combined else { throw SecretBoxError.sealFailed }
-            return [Self.formatVersion] + Array(combined)
+            var out: [UInt8] = []
+            out.reserveCapacity(1 + combined.count)
+            out.append(Self.formatVersion)
+            out.append(contentsOf: combined)
+            return out
         } catch {
             throw SecretBoxError.sealFailed
         }
@@ -57,14 +64,23 @@ public struct PersonalDataCipher: Sendable {
         input.append(contentsOf: kind.utf8)
         input.append(0x1F)
         input.append(contentsOf: value.utf8)
-        let mac = HMAC<SHA256>.authenticationCode(for: input, using: indexKey)
-        return Self.indexPrefix + mac.prefix(16).map { Self.hex($0) }.joined()
+        var mac = indexMAC
+        mac.update(data: input)
+        var text = Array(Self.indexPrefix.utf8)
+        text.reserveCapacity(text.count + 32)
+        for byte in mac.finalize().prefix(16) {
+            text.append(Self.hexDigits[Int(byte >> 4)])
+            text.append(Self.hexDigits[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// A keyed digest of a whole request (HMAC-SHA256): what an idempotency record keeps to recognise a repeat. Keyed,
     /// because the request holds a destination, which an unkeyed hash would let anyone confirm by guessing.
     public func requestDigest(_ bytes: [UInt8]) -> [UInt8] {
-        Array(HMAC<SHA256>.authenticationCode(for: bytes, using: digestKey))
+        var mac = digestMAC
+        mac.update(data: bytes)
+        return Array(mac.finalize())
     }
 
     /// Every blind index starts with this, so one is never mistaken for a value written before encryption at rest.
@@ -74,8 +90,5 @@ public struct PersonalDataCipher: Sendable {
         Array(purpose.utf8) + [0x1F] + Array(rowID.utf8)
     }
 
-    private static func hex(_ byte: UInt8) -> String {
-        let digits = Array("0123456789abcdef")
-        return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
-    }
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 }
