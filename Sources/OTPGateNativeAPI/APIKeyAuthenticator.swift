@@ -24,15 +24,16 @@ struct APIKeyAuthenticator: RouterMiddleware {
             throw Problem.unauthorized("the Authorization header must use the Bearer scheme")
         }
         let key = String(parts[1]).trimmingCharacters(in: .whitespaces)
-        let client = proxies.client(peer: context.remoteAddress?.ipAddress, forwardedFor: request.headers[values: Self.forwardedFor])
+        // The client address is resolved only when it matters: while some address is refused, or on a failure.
+        let client = { proxies.client(peer: context.remoteAddress?.ipAddress, forwardedFor: request.headers[values: Self.forwardedFor]) }
         let hash = APIKey.hash(key)
-        if let wait = failures.refusal(for: client), cache.cachedPrincipal(forKeyHash: hash) == nil {
+        if failures.isRefusingAnyone, cache.cachedPrincipal(forKeyHash: hash) == nil, let wait = failures.refusal(for: client()) {
             throw Self.tooManyFailures(retryAfter: wait)
         }
         guard APIKey.isWellFormed(key),
             let principal = try await cache.principal(forKeyHash: hash, load: { try await store.principal(forKeyHash: $0) })
         else {
-            if let wait = try await failures.recordFailure(of: client) { throw Self.tooManyFailures(retryAfter: wait) }
+            if let wait = try await failures.recordFailure(of: client()) { throw Self.tooManyFailures(retryAfter: wait) }
             throw Problem.unauthorized("the API key is not valid")
         }
         var context = context

@@ -22,6 +22,9 @@ final class FailedAuthenticationLimiter: Sendable {
         self.limitPerMinute = limitPerMinute
     }
 
+    /// Whether any address is (or was until lately) refused: when none is, a request need not resolve its address.
+    var isRefusingAnyone: Bool { refused.withLock { !$0.isEmpty } }
+
     /// How long `address` must still wait, if it is refused now.
     func refusal(for address: String) -> Duration? {
         let now = clock.now()
@@ -43,7 +46,7 @@ final class FailedAuthenticationLimiter: Sendable {
         guard AuthFailureLimit.isExceeded(count: count, limit: limitPerMinute) else { return nil }
         let until = AuthFailureLimit.windowEnd(now)
         refused.withLock { entries in
-            if entries.count >= capacity { entries = entries.filter { $0.value > now } }
+            entries = entries.filter { $0.value > now }  // refusals that ran out go, so the set empties again
             if entries.count < capacity { entries[address] = until }
         }
         return until - now
