@@ -33,11 +33,12 @@ let package = Package(
     targets: [
         // Each module has one reason to change; the comment lists what it may import (docs/ARCHITECTURE.md).
 
-        // The engine: domain types, deciders, the store ports and the seams. No I/O. Imports: Crypto.
+        // The engine: domain types, deciders, the store ports and the seams. No I/O. Imports: Crypto, CryptoExtras.
         .target(
             name: "OTPGateCore",
             dependencies: [
-                .product(name: "Crypto", package: "swift-crypto")
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -110,6 +111,22 @@ let package = Package(
             resources: [.embedInCode("openapi.yaml")],
             swiftSettings: swiftSettings
         ),
+        // The vendor-compatible APIs (Surepass, KwikID): their routes, envelopes, sessions and password checks, all on
+        // the engine. Imports: Core, NativeAPI (the request context and credential authentication), Hummingbird,
+        // NIOPosix (the password threads), Crypto, Logging. Never a store driver.
+        .target(
+            name: "OTPGateProfiles",
+            dependencies: [
+                "OTPGateCore",
+                "OTPGateNativeAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The application: configuration, wiring, background jobs. The only module that imports both store drivers.
         .target(
             name: "OTPGateServer",
@@ -121,6 +138,7 @@ let package = Package(
                 "OTPGateTokens",
                 "OTPGateDelivery",
                 "OTPGateNativeAPI",
+                "OTPGateProfiles",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -138,6 +156,7 @@ let package = Package(
                 "OTPGateObservability",
                 "OTPGateDelivery",
                 "OTPGateTokens",
+                "OTPGateProfiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -154,6 +173,7 @@ let package = Package(
                 "OTPGateTokens",
                 "OTPGateDelivery",
                 "OTPGateNativeAPI",
+                "OTPGateProfiles",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

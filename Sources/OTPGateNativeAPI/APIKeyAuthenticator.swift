@@ -31,7 +31,8 @@ struct APIKeyAuthenticator: RouterMiddleware {
             throw Self.tooManyFailures(retryAfter: wait)
         }
         guard APIKey.isWellFormed(key),
-            let principal = try await cache.principal(forKeyHash: hash, load: { try await store.principal(forKeyHash: $0) })
+            let principal = try await cache.principal(forKeyHash: hash, load: { try await store.principal(forKeyHash: $0) }),
+            principal.profile == nil
         else {
             if let wait = try await failures.recordFailure(of: client()) { throw Self.tooManyFailures(retryAfter: wait) }
             throw Problem.unauthorized("the API key is not valid")

@@ -12,7 +12,7 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     public let remoteAddress: SocketAddress?
     /// What inner layers learn about the request and the outermost middleware logs (the context itself is a value:
     /// a copy changed inside does not reach the outside).
-    let facts = RequestFacts()
+    package let facts = RequestFacts()
 
     public init(source: Source) {
         coreContext = .init(source: source)
@@ -24,7 +24,7 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     public var maxUploadSize: Int { 64 * 1024 }
 
     /// The request body, up to `maxUploadSize`; a larger one is a 413 problem. Shared by every body format.
-    func collectBody(_ request: Request) async throws -> [UInt8] {
+    package func collectBody(_ request: Request) async throws -> [UInt8] {
         do {
             return Array(try await request.body.collect(upTo: maxUploadSize).readableBytesView)
         } catch {
@@ -40,11 +40,11 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
 }
 
 /// Facts about one request, shared by every copy of its context.
-final class RequestFacts: Sendable {
+package final class RequestFacts: Sendable {
     private let tenant = Mutex<String?>(nil)
 
     /// The authenticated tenant, once known.
-    var tenantID: String? {
+    package var tenantID: String? {
         get { tenant.withLock { $0 } }
         set { tenant.withLock { $0 = newValue } }
     }

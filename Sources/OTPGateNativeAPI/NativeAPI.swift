@@ -34,10 +34,12 @@ public struct NativeAPI: Sendable {
         self.principalCache = PrincipalCache(ttl: principalCacheTTL, clock: clock)
     }
 
-    /// The router with every route and middleware.
-    public func buildRouter() -> Router<AppRequestContext> {
+    /// The router with every route and middleware, and the vendor profiles' routes under their prefixes.
+    public func buildRouter(profiles: [any CompatProfile] = []) -> Router<AppRequestContext> {
         let router = Router(context: AppRequestContext.self)
-        router.add(middleware: ObservabilityMiddleware(metrics: metrics))
+        router.add(middleware: ObservabilityMiddleware(metrics: metrics, profiles: profiles))
+        let authentication = ProfileAuthentication(store: tenants, cache: principalCache, failures: failures, proxies: proxies)
+        for profile in profiles { profile.addRoutes(to: router, authentication: authentication) }
         OpsController(store: health, signer: signer, metrics: metrics).addRoutes(to: router, routes: routes)
         let api = router.group("v1").add(middleware: APIKeyAuthenticator(store: tenants, cache: principalCache, failures: failures, proxies: proxies))
         VerificationController(engine: engine, defaultCountryCode: "91").addRoutes(to: api, routes: routes)

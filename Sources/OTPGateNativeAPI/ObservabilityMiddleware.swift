@@ -8,6 +8,7 @@ import OTPGateObservability
 struct ObservabilityMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let metrics: ServerMetrics
+    let profiles: [any CompatProfile]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
@@ -16,7 +17,12 @@ struct ObservabilityMiddleware: RouterMiddleware {
         do {
             response = try await next(request, context)
         } catch {
-            response = Problem.mapping(error, logger: context.logger).response(requestID: requestID)
+            let path = request.uri.path
+            if let profile = profiles.first(where: { p in p.pathPrefixes.contains { path.hasPrefix($0) } }) {
+                response = profile.errorResponse(for: error, context: context)
+            } else {
+                response = Problem.mapping(error, logger: context.logger).response(requestID: requestID)
+            }
         }
         response.headers[.init("X-Request-Id")!] = requestID
         let route = context.endpointPath ?? "unmatched"

@@ -119,6 +119,10 @@ extension PostgresStore {
                 SELECT ctid FROM consumed_tokens WHERE expires_at < \(plan.consumedTokensBefore.milliseconds) LIMIT \(limit)) RETURNING 1
             """,
             """
+            DELETE FROM profile_sessions WHERE ctid IN (
+                SELECT ctid FROM profile_sessions WHERE expires_at < \(plan.now.milliseconds) LIMIT \(limit)) RETURNING 1
+            """,
+            """
             DELETE FROM request_counters WHERE ctid IN (
                 SELECT ctid FROM request_counters WHERE window_start < \(plan.keyCounterWindowsBefore) LIMIT \(limit)) RETURNING 1
             """,

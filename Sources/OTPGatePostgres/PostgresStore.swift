@@ -125,8 +125,9 @@ public final class PostgresStore: Store, Service, Sendable {
     static func insertKey(_ key: APIKeyRecord, on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query(
             """
-            INSERT INTO api_keys (id, tenant_id, key_hash, prefix, created_at, revoked_at)
-            VALUES (\(key.id), \(key.tenantID), \(ByteBuffer(bytes: key.hash)), \(key.prefix), \(key.createdAt.milliseconds), \(key.revokedAt?.milliseconds))
+            INSERT INTO api_keys (id, tenant_id, key_hash, prefix, created_at, revoked_at, profile)
+            VALUES (\(key.id), \(key.tenantID), \(ByteBuffer(bytes: key.hash)), \(key.prefix), \(key.createdAt.milliseconds),
+                    \(key.revokedAt?.milliseconds), \(key.profile))
             """, logger: logger)
     }
 
@@ -163,7 +164,8 @@ public final class PostgresStore: Store, Service, Sendable {
                 id: try row["id"].decode(String.self), tenantID: try row["tenant_id"].decode(String.self),
                 hash: Array(buffer: try row["key_hash"].decode(ByteBuffer.self)), prefix: try row["prefix"].decode(String.self),
                 createdAt: Timestamp(milliseconds: try row["created_at"].decode(Int64.self)),
-                revokedAt: try row["revoked_at"].decode(Int64?.self).map(Timestamp.init(milliseconds:)))
+                revokedAt: try row["revoked_at"].decode(Int64?.self).map(Timestamp.init(milliseconds:)),
+                profile: try row["profile"].decode(String?.self))
         }
     }
 
@@ -174,11 +176,12 @@ public final class PostgresStore: Store, Service, Sendable {
     public func principal(forKeyHash hash: [UInt8]) async throws -> Principal? {
         let found = try await rows(
             """
-            SELECT k.id AS key_id, t.id AS id, t.name AS name, t.policy AS policy, t.created_at AS created_at
+            SELECT k.id AS key_id, k.profile AS profile, t.id AS id, t.name AS name, t.policy AS policy, t.created_at AS created_at
             FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = \(ByteBuffer(bytes: hash)) AND k.revoked_at IS NULL
             """)
         guard let row = found.first else { return nil }
-        return Principal(tenant: try Self.tenant(row), keyID: try row["key_id"].decode(String.self))
+        return Principal(
+            tenant: try Self.tenant(row), keyID: try row["key_id"].decode(String.self), profile: try row["profile"].decode(String?.self))
     }
 
     // MARK: secrets

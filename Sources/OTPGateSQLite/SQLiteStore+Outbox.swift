@@ -164,6 +164,10 @@ extension SQLiteStore {
                 [plan.consumedTokensBefore.milliseconds]
             ),
             (
+                "DELETE FROM profile_sessions WHERE rowid IN (SELECT rowid FROM profile_sessions WHERE expires_at < ? LIMIT ?)",
+                [plan.now.milliseconds]
+            ),
+            (
                 "DELETE FROM request_counters WHERE rowid IN (SELECT rowid FROM request_counters WHERE window_start < ? LIMIT ?)",
                 [plan.keyCounterWindowsBefore]
             ),

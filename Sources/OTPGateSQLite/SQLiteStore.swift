@@ -108,8 +108,8 @@ public final class SQLiteStore: Store, Sendable {
 
     static func insertKey(_ db: Database, _ key: APIKeyRecord) throws {
         try db.execute(
-            sql: "INSERT INTO api_keys (id, tenant_id, key_hash, prefix, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [key.id, key.tenantID, Data(key.hash), key.prefix, key.createdAt.milliseconds, key.revokedAt?.milliseconds])
+            sql: "INSERT INTO api_keys (id, tenant_id, key_hash, prefix, created_at, revoked_at, profile) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            arguments: [key.id, key.tenantID, Data(key.hash), key.prefix, key.createdAt.milliseconds, key.revokedAt?.milliseconds, key.profile])
     }
 
     static func encodePolicy(_ overrides: PolicyOverrides) throws -> String {
@@ -148,8 +148,9 @@ public final class SQLiteStore: Store, Sendable {
             try Row.fetchAll(db, sql: "SELECT * FROM api_keys WHERE tenant_id = ? ORDER BY created_at, id", arguments: [tenantID]).map { row in
                 APIKeyRecord(
                     id: row["id"], tenantID: row["tenant_id"], hash: Array(row["key_hash"] as Data), prefix: row["prefix"],
-                    createdAt: Timestamp(milliseconds: row["created_at"]), revokedAt: (row["revoked_at"] as Int64?).map(Timestamp.init(milliseconds:))
-                )
+                    createdAt: Timestamp(milliseconds: row["created_at"]),
+                    revokedAt: (row["revoked_at"] as Int64?).map(Timestamp.init(milliseconds:)),
+                    profile: row["profile"])
             }
         }
     }
@@ -167,12 +168,12 @@ public final class SQLiteStore: Store, Sendable {
                 let row = try Row.fetchOne(
                     db,
                     sql: """
-                        SELECT k.id AS key_id, t.id AS id, t.name AS name, t.policy AS policy, t.created_at AS created_at
+                        SELECT k.id AS key_id, k.profile AS profile, t.id AS id, t.name AS name, t.policy AS policy, t.created_at AS created_at
                         FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = ? AND k.revoked_at IS NULL
                         """,
                     arguments: [Data(hash)])
             else { return nil }
-            return Principal(tenant: try Self.tenant(row), keyID: row["key_id"])
+            return Principal(tenant: try Self.tenant(row), keyID: row["key_id"], profile: row["profile"])
         }
     }
 

@@ -98,12 +98,28 @@ public final class JWTTokenSigner: TokenSigner, Sendable {
         return String(decoding: token, as: UTF8.self)
     }
 
+    /// Signs a token OTPGate issues for a vendor profile (a credential's Bearer JWT, a profile's own proof token) with the
+    /// active key. Its header `typ` and payload `aud` set it apart: `verifySignature` refuses any token with another `typ`
+    /// or with an `aud`, so no profile token passes as a verification token.
+    public func signProfileToken(_ payload: [String: JSONValue], typ: String) throws -> String {
+        let key = keys.withLock { $0.active(at: clock.now()) }
+        var token: [UInt8] = []
+        Base64URL.encode(JSONValue.object(["alg": .string("ES256"), "kid": .string(key.kid), "typ": .string(typ)]).serialized, into: &token)
+        token.append(UInt8(ascii: "."))
+        Base64URL.encode(JSONValue.object(payload).serialized, into: &token)
+        let signature = try key.algorithm.sign(token)
+        token.append(UInt8(ascii: "."))
+        Base64URL.encode(signature, into: &token)
+        return String(decoding: token, as: UTF8.self)
+    }
+
     public func verifySignature(_ token: String) async -> Result<VerificationClaims, TokenRejection> {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard token.utf8.count <= 8192, parts.count == 3, parts.allSatisfy({ !$0.isEmpty }),
             let headerData = Base64URL.decode(String(parts[0])),
             case .object(let header)? = try? JSONParser.parse(Array(headerData)),
-            let alg = Self.optionalString(header["alg"]), let kid = Self.optionalString(header["kid"])
+            let alg = Self.optionalString(header["alg"]), let kid = Self.optionalString(header["kid"]),
+            let typ = Self.optionalString(header["typ"]), typ == nil || typ == "JWT"
         else { return .failure(.malformed) }
         guard alg == algorithm else { return .failure(.unsupportedAlgorithm) }
         guard let kid, let key = keys.withLock({ $0.byKID[kid] })?.algorithm else { return .failure(.unknownKey) }
@@ -113,8 +129,8 @@ public final class JWTTokenSigner: TokenSigner, Sendable {
         }
         // Signed by one of our keys, so written by `sign`; unreadable only if it was signed by something else.
         guard let payloadData = Base64URL.decode(String(parts[1])),
-            let payload = try? JSONParser.parse(Array(payloadData)),
-            let claims = try? VerificationClaims(json: payload)
+            case .object(let members)? = try? JSONParser.parse(Array(payloadData)), members["aud"] == nil,
+            let claims = try? VerificationClaims(json: .object(members))
         else { return .failure(.malformed) }
         return .success(claims)
     }

@@ -11,7 +11,10 @@ struct OTPGateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "otpgate",
         abstract: "A self-hostable OTP verification server.",
-        subcommands: [Serve.self, Migrate.self, TenantCommand.self, KeyCommand.self, MasterKeyCommand.self, SigningKeyCommand.self])
+        subcommands: [
+            Serve.self, Migrate.self, TenantCommand.self, KeyCommand.self, MasterKeyCommand.self, SigningKeyCommand.self, CredentialsCommand.self,
+            RecordsCommand.self,
+        ])
 }
 
 /// `--database`, shared by every command; falls back to `OTPGATE_DATABASE_URL`, then `sqlite:otpgate.sqlite`.

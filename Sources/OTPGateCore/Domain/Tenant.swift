@@ -22,8 +22,14 @@ public struct APIKeyRecord: Sendable, Equatable {
     public var prefix: String
     public var createdAt: Timestamp
     public var revokedAt: Timestamp?
+    /// The vendor profile a credential serves (`surepass`, `kwikid` …); `nil` for a native API key. Each works only on
+    /// its own API.
+    public var profile: String?
 
-    public init(id: String, tenantID: String, hash: [UInt8], prefix: String, createdAt: Timestamp, revokedAt: Timestamp? = nil) {
+    public init(
+        id: String, tenantID: String, hash: [UInt8], prefix: String, createdAt: Timestamp, revokedAt: Timestamp? = nil, profile: String? = nil
+    ) {
+        self.profile = profile
         self.id = id
         self.tenantID = tenantID
         self.hash = hash
@@ -37,9 +43,12 @@ public struct APIKeyRecord: Sendable, Equatable {
 public struct Principal: Sendable, Equatable {
     public var tenant: Tenant
     public var keyID: String
+    /// The profile of a credential; `nil` for a native API key.
+    public var profile: String?
 
-    public init(tenant: Tenant, keyID: String) {
+    public init(tenant: Tenant, keyID: String, profile: String? = nil) {
         self.tenant = tenant
         self.keyID = keyID
+        self.profile = profile
     }
 }

@@ -83,6 +83,31 @@ public enum Schema {
             statements: [
                 "ALTER TABLE verifications ADD COLUMN sealed_fields {BLOB}"
             ]),
+        // Vendor profiles: credentials are API keys bound to one profile; subject records (sealed, found by the blind
+        // indexes in `record_keys`); and the sessions a vendor flow's ids name.
+        Migration(
+            version: 3, name: "vendor-profiles",
+            statements: [
+                "ALTER TABLE api_keys ADD COLUMN profile TEXT",
+                """
+                CREATE TABLE records (
+                    id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, kind TEXT NOT NULL, sealed {BLOB} NOT NULL, password_hash TEXT,
+                    updated_at BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE record_keys (
+                    tenant_id TEXT NOT NULL, kind TEXT NOT NULL, lookup_key TEXT NOT NULL, record_id TEXT NOT NULL,
+                    PRIMARY KEY (tenant_id, kind, lookup_key, record_id))
+                """,
+                "CREATE INDEX record_keys_record ON record_keys (record_id)",
+                """
+                CREATE TABLE profile_sessions (
+                    tenant_id TEXT NOT NULL, id TEXT NOT NULL, profile TEXT NOT NULL, kind TEXT NOT NULL, record_id TEXT NOT NULL,
+                    verification_id TEXT, sealed_data {BLOB}, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
+                    PRIMARY KEY (tenant_id, id))
+                """,
+                "CREATE INDEX profile_sessions_expiry ON profile_sessions (expires_at)",
+            ]),
     ]
 }
 

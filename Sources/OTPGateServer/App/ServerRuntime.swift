@@ -5,6 +5,7 @@ public import OTPGateDelivery
 public import OTPGateNativeAPI
 public import OTPGateObservability
 import OTPGatePostgres
+public import OTPGateProfiles
 import OTPGateSQLite
 import OTPGateTokens
 import ServiceLifecycle
@@ -20,6 +21,8 @@ public struct ServerRuntime: Sendable {
     public let outboxWorker: OutboxWorker
     public let sweeper: Sweeper
     public let api: NativeAPI
+    /// The vendor-compatible APIs, served beside the native one.
+    public let profiles: ProfileServices
     let dependencies: ServerDependencies
 
     /// The store the settings name, not yet migrated. A PostgreSQL store is also a `Service` (its connection pool)
@@ -67,6 +70,9 @@ public struct ServerRuntime: Sendable {
         let sweeper = Sweeper(
             store: store, clock: dependencies.clock, metrics: metrics, logger: dependencies.logger, interval: settings.sweepInterval,
             retention: .seconds(Int64(settings.retentionDays) * 86_400))
+        let profiles = ProfileServices(
+            engine: engine, records: RecordBook(store: store, cipher: cipher), sessions: store,
+            passwords: PasswordCheckPool(threads: settings.passwordThreads), sessionLifetime: settings.profileSessionLifetime)
         return ServerRuntime(
             settings: settings, store: store, engine: engine, metrics: metrics, signer: signer, sender: sender, outboxWorker: worker,
             sweeper: sweeper,
@@ -74,7 +80,7 @@ public struct ServerRuntime: Sendable {
                 engine: engine, tenants: store, counters: store, health: store, signer: signer, metrics: metrics,
                 principalCacheTTL: settings.principalCacheTTL, authFailuresPerMinute: settings.authFailuresPerMinute,
                 trustedProxies: settings.trustedProxies, clock: dependencies.clock),
-            dependencies: dependencies)
+            profiles: profiles, dependencies: dependencies)
     }
 
     static func chooseSender(_ settings: ServerSettings) throws -> any MessageSender {
@@ -92,8 +98,8 @@ public struct ServerRuntime: Sendable {
     /// How the connection to PostgreSQL is protected, for the start-up line (`nil` on SQLite).
     public var databaseSecurity: String? { (store as? PostgresStore)?.transportSecurity.description }
 
-    /// The router with every route and middleware.
-    public func buildRouter() -> Router<AppRequestContext> { api.buildRouter() }
+    /// The router with every route and middleware: the native API and the vendor profiles.
+    public func buildRouter() -> Router<AppRequestContext> { api.buildRouter(profiles: Profiles.all(profiles)) }
 
     /// The HTTP application with the outbox worker and sweeper as services, stopped gracefully on SIGINT/SIGTERM.
     public func buildApplication() -> some ApplicationProtocol {

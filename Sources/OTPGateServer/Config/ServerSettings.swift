@@ -25,6 +25,9 @@ public import OTPGateNativeAPI
 ///   `OTPGATE_BODY_TIMEOUT_SECONDS` 30, `OTPGATE_MAX_CONNECTIONS` 10000): slow clients and the connection cap
 /// - `otpgate.auth.failures.per.minute` (`OTPGATE_AUTH_FAILURES_PER_MINUTE`, default 20) and `otpgate.trusted.proxies`
 ///   (`OTPGATE_TRUSTED_PROXIES`, CIDRs): the failed-authentication limit per client address
+/// - `otpgate.profile.session.seconds` (`OTPGATE_PROFILE_SESSION_SECONDS`, 60 to 86400, default 1800): how long a vendor
+///   profile's session id (a Surepass `client_id`, a KwikID session) lives
+/// - `otpgate.password.threads` (`OTPGATE_PASSWORD_THREADS`, default half the cores): threads for portal-password hashes
 /// - `otpgate.policy.*` (`OTPGATE_POLICY_*`): default limits, see `Policy`
 public struct ServerSettings: Sendable {
     public enum Environment: String, Sendable, CaseIterable { case development, production }
@@ -92,6 +95,10 @@ public struct ServerSettings: Sendable {
     /// Peers whose `X-Forwarded-For` names the client (`OTPGATE_TRUSTED_PROXIES`: comma-separated CIDRs or
     /// addresses, default none: the peer is the client).
     public var trustedProxies = TrustedProxies.none
+    /// How long a vendor profile's session id lives (`OTPGATE_PROFILE_SESSION_SECONDS`, 60 to 86400, default 1800).
+    public var profileSessionLifetime: Duration = .seconds(1800)
+    /// Threads for the slow portal-password hashes (`OTPGATE_PASSWORD_THREADS`, 1 to 64; default half the cores).
+    public var passwordThreads: Int?
 
     /// Reads settings from the process environment (or the given variables, for tests). A value that is set but
     /// cannot be used (not a number, out of range, an unknown word) is refused with a message naming its variable.
@@ -126,6 +133,9 @@ public struct ServerSettings: Sendable {
             throw ConfigurationError("OTPGATE_TRUSTED_PROXIES: \(error)")
         }
         maxConnections = try r.int("otpgate.max.connections", default: 10_000, in: 1...1_000_000)
+        profileSessionLifetime = .seconds(try r.int("otpgate.profile.session.seconds", default: 1800, in: 60...86_400))
+        let threads = try r.int("otpgate.password.threads", default: 0, in: 0...64)
+        passwordThreads = threads == 0 ? nil : threads
 
         var policy = Policy()
         func read(_ name: String, _ value: Int) throws -> Int { try r.int("otpgate.policy." + name, default: value, in: Int.min...Int.max) }

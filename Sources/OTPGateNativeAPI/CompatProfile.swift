@@ -1,0 +1,60 @@
+import Foundation
+public import Hummingbird
+import Logging
+public import OTPGateCore
+
+/// What a vendor-compatible API (`OTPGateProfiles`) plugs into the router: its routes, and the rendering of every
+/// failure under its path prefixes (a 404 for an unknown path included) in the vendor's own envelope, never as
+/// problem+json.
+public protocol CompatProfile: Sendable {
+    /// The profile name a credential is bound to (`surepass`, `kwikid` …).
+    var name: String { get }
+    /// Paths this profile answers for, each ending in `/`.
+    var pathPrefixes: [String] { get }
+    /// The vendor-shaped response for an error thrown while serving one of its paths (`Problem` for body limits,
+    /// `HTTPError` for an unknown path or method, anything the profile threw).
+    func errorResponse(for error: any Error, context: AppRequestContext) -> Response
+    func addRoutes(to router: Router<AppRequestContext>, authentication: ProfileAuthentication)
+}
+
+/// Credential authentication for the profiles, sharing the native API's key cache and failed-authentication limit:
+/// the Bearer value's SHA-256 is looked up like an API key, and only a credential of the asking profile is accepted.
+public struct ProfileAuthentication: Sendable {
+    let store: any TenantStore
+    let cache: PrincipalCache
+    let failures: FailedAuthenticationLimiter
+    let proxies: TrustedProxies
+
+    public enum Outcome: Sendable, Equatable {
+        case authenticated
+        /// No credential, or not one of this profile (the reason is safe to show).
+        case invalid(String)
+        /// Too many invalid credentials from this client address.
+        case throttled(retryAfter: Duration)
+    }
+
+    /// Resolves `Authorization: Bearer <token>` to a principal of `profile` and sets it on `context`.
+    public func authenticate(_ request: Request, context: inout AppRequestContext, profile: String) async throws -> Outcome {
+        guard let header = request.headers[.authorization] else { return .invalid("missing Authorization header") }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return .invalid("the Authorization header must use the Bearer scheme") }
+        let token = String(parts[1]).trimmingCharacters(in: .whitespaces)
+        let peer = context.remoteAddress?.ipAddress
+        let client = { proxies.client(peer: peer, forwardedFor: request.headers[values: APIKeyAuthenticator.forwardedFor]) }
+        let hash = APIKey.hash(token)
+        if failures.isRefusingAnyone, cache.cachedPrincipal(forKeyHash: hash) == nil, let wait = failures.refusal(for: client()) {
+            return .throttled(retryAfter: wait)
+        }
+        guard !token.isEmpty, token.utf8.count <= 4096,
+            let principal = try await cache.principal(forKeyHash: hash, load: { try await store.principal(forKeyHash: $0) }),
+            principal.profile == profile
+        else {
+            if let wait = try await failures.recordFailure(of: client()) { return .throttled(retryAfter: wait) }
+            return .invalid("invalid or revoked token")
+        }
+        context.principal = principal
+        context.logger[metadataKey: "tenant_id"] = .string(principal.tenant.id)
+        context.facts.tenantID = principal.tenant.id
+        return .authenticated
+    }
+}

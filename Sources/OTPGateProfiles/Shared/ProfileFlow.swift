@@ -1,0 +1,71 @@
+import Foundation
+import OTPGateCore
+import OTPGateNativeAPI
+
+/// The steps every vendor flow repeats: find a live session, the record it is about, where its OTP goes, and open
+/// a new session under a fresh id.
+struct ProfileFlow {
+    let services: ProfileServices
+    let profile: String
+
+    var otp: SessionOTP { SessionOTP(services: services) }
+
+    /// The caller's live session with this id and one of these kinds, or `nil` (unknown, expired, another tenant's or
+    /// another profile's).
+    func session(_ id: String, kinds: Set<String>, principal: Principal) async throws -> ProfileSession? {
+        guard !id.isEmpty, id.utf8.count <= 128 else { return nil }
+        let found = try await services.sessions.session(id: id, tenantID: principal.tenant.id)
+        return SessionDecider.isLive(found, profile: profile, kinds: kinds, now: services.now)
+    }
+
+    /// The record a session refers to (it can have been removed since: `nil`).
+    func record(of session: ProfileSession) async throws -> SubjectRecord? {
+        try await services.records.find(id: session.recordID, tenantID: session.tenantID)?.record
+    }
+
+    /// Opens a session under a fresh id from `makeID` (drawn again on the rare collision).
+    func open(
+        kind: String, recordID: String, principal: Principal, lifetime: Duration, data: JSONValue? = nil, makeID: () -> String
+    ) async throws -> ProfileSession {
+        let now = services.now
+        for _ in 0..<8 {
+            let id = makeID()
+            let sealed = try data.map { try services.records.sealSessionData($0, sessionID: id) } ?? []
+            let session = ProfileSession(
+                id: id, tenantID: principal.tenant.id, profile: profile, kind: kind, recordID: recordID, sealedData: sealed, createdAt: now,
+                expiresAt: now + lifetime)
+            if try await services.sessions.insertSession(session) { return session }
+        }
+        throw StoreError(.conflict, "could not draw a free session id")
+    }
+
+    /// The flow facts sealed in a session.
+    func data(of session: ProfileSession) throws -> [String: JSONValue] {
+        guard case .object(let members) = try services.records.openSessionData(session.sealedData, sessionID: session.id) else { return [:] }
+        return members
+    }
+
+    func seal(_ data: [String: JSONValue], for session: ProfileSession) throws -> [UInt8] {
+        try services.records.sealSessionData(.object(data), sessionID: session.id)
+    }
+
+    /// Where a record's OTP goes: the mobile on file, else the email on file.
+    static func contact(of record: SubjectRecord) -> Destination? {
+        if let mobile = record.mobile { return Destination(unchecked: mobile, channel: .sms) }
+        if let email = record.email { return Destination(unchecked: email, channel: .email) }
+        return nil
+    }
+
+    /// The last ten digits of a phone number, as Indian clients write mobiles.
+    static func nationalMobile(_ e164: String) -> String { String(e164.filter(\.isNumber).suffix(10)) }
+}
+
+extension AppRequestContext {
+    /// The principal the profile's authentication middleware set.
+    var caller: Principal {
+        get throws {
+            guard let principal else { throw VendorInputError.invalid("Authorization", reason: "is missing") }
+            return principal
+        }
+    }
+}

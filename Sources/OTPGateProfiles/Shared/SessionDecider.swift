@@ -1,0 +1,34 @@
+import OTPGateCore
+
+/// The profiles' own rules about a session, pure: how long an id lives, whether it is still live, and what a flow may
+/// do with it. Engine rules (attempts, expiry of the code, cooldowns) are not here; the verification holds them.
+enum SessionDecider {
+    /// A session's lifetime: the client's `requested` seconds (Surepass `expiry`) when given, within 60 s and the
+    /// configured maximum.
+    static func lifetime(requestedSeconds: Int?, configured: Duration) -> Duration {
+        guard let requestedSeconds else { return configured }
+        return min(max(.seconds(60), .seconds(requestedSeconds)), configured)
+    }
+
+    /// A session answers only for its tenant, profile and kind, and until it expires.
+    static func isLive(_ session: ProfileSession?, profile: String, kinds: Set<String>, now: Timestamp) -> ProfileSession? {
+        guard let session, session.profile == profile, kinds.contains(session.kind), now < session.expiresAt else { return nil }
+        return session
+    }
+
+    /// What a send on a session does given its current verification.
+    enum SendPlan: Equatable {
+        /// No OTP yet: start one.
+        case start
+        /// A pending OTP: resend it (its cooldown and send limit apply).
+        case resend(String)
+        /// The OTP expired: start a fresh one in its place.
+        case replace(String)
+    }
+
+    static func sendPlan(current: Verification?, now: Timestamp) -> SendPlan {
+        guard let current else { return .start }
+        if current.state == .expired || (current.state == .pending && now >= current.expiresAt) { return .replace(current.id) }
+        return .resend(current.id)
+    }
+}

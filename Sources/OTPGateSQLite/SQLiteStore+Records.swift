@@ -1,0 +1,141 @@
+import Foundation
+import GRDB
+public import OTPGateCore
+
+extension SQLiteStore {
+    // MARK: records
+
+    public func upsertRecords(_ records: [SealedRecord], progress: @escaping @Sendable (Int) -> Void) async throws {
+        try await write { db in
+            for (n, r) in records.enumerated() {
+                if n % 500 == 0 { progress(n) }
+                try db.execute(
+                    sql: """
+                        INSERT INTO records (id, tenant_id, kind, sealed, password_hash, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (id) DO UPDATE SET sealed = excluded.sealed, password_hash = excluded.password_hash,
+                            updated_at = excluded.updated_at
+                        """,
+                    arguments: [r.id, r.tenantID, r.kind, Data(r.sealed), r.passwordHash, r.updatedAt.milliseconds])
+                try db.execute(sql: "DELETE FROM record_keys WHERE record_id = ?", arguments: [r.id])
+                for key in r.lookupKeys {
+                    try db.execute(
+                        sql: "INSERT OR IGNORE INTO record_keys (tenant_id, kind, lookup_key, record_id) VALUES (?, ?, ?, ?)",
+                        arguments: [r.tenantID, r.kind, key, r.id])
+                }
+            }
+        }
+    }
+
+    public func record(tenantID: String, kind: String, lookupKey: String) async throws -> SealedRecord? {
+        try await read { db in
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT r.* FROM record_keys k JOIN records r ON r.id = k.record_id
+                    WHERE k.tenant_id = ? AND k.kind = ? AND k.lookup_key = ? ORDER BY r.updated_at DESC, r.id LIMIT 1
+                    """,
+                arguments: [tenantID, kind, lookupKey]
+            ).map(Self.sealedRecord)
+        }
+    }
+
+    public func record(id: String, tenantID: String) async throws -> SealedRecord? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM records WHERE id = ? AND tenant_id = ?", arguments: [id, tenantID]).map(Self.sealedRecord)
+        }
+    }
+
+    static func sealedRecord(_ row: Row) -> SealedRecord {
+        SealedRecord(
+            id: row["id"], tenantID: row["tenant_id"], kind: row["kind"], lookupKeys: [], sealed: Array(row["sealed"] as Data),
+            passwordHash: row["password_hash"], updatedAt: Timestamp(milliseconds: row["updated_at"]))
+    }
+
+    public func replacePasswordHash(recordID: String, tenantID: String, hash: String, at: Timestamp) async throws -> Bool {
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE records SET password_hash = ?, updated_at = ? WHERE id = ? AND tenant_id = ?",
+                arguments: [hash, at.milliseconds, recordID, tenantID])
+            return db.changesCount == 1
+        }
+    }
+
+    public func recordCounts(tenantID: String) async throws -> [String: Int] {
+        try await read { db in
+            var counts: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT kind, count(*) AS n FROM records WHERE tenant_id = ? GROUP BY kind", arguments: [tenantID]) {
+                counts[row["kind"]] = row["n"]
+            }
+            return counts
+        }
+    }
+
+    // MARK: sessions
+
+    static func session(_ row: Row) -> ProfileSession {
+        ProfileSession(
+            id: row["id"], tenantID: row["tenant_id"], profile: row["profile"], kind: row["kind"], recordID: row["record_id"],
+            verificationID: row["verification_id"], sealedData: (row["sealed_data"] as Data?).map(Array.init) ?? [],
+            createdAt: Timestamp(milliseconds: row["created_at"]), expiresAt: Timestamp(milliseconds: row["expires_at"]))
+    }
+
+    static func sessionArguments(_ s: ProfileSession) -> StatementArguments {
+        [
+            s.tenantID, s.id, s.profile, s.kind, s.recordID, s.verificationID, s.sealedData.isEmpty ? nil : Data(s.sealedData),
+            s.createdAt.milliseconds, s.expiresAt.milliseconds,
+        ]
+    }
+
+    public func insertSession(_ session: ProfileSession) async throws -> Bool {
+        try await write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO profile_sessions (tenant_id, id, profile, kind, record_id, verification_id, sealed_data, created_at, expires_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, id) DO NOTHING
+                    """,
+                arguments: Self.sessionArguments(session))
+            return db.changesCount == 1
+        }
+    }
+
+    public func replaceSession(_ session: ProfileSession) async throws {
+        try await write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO profile_sessions (tenant_id, id, profile, kind, record_id, verification_id, sealed_data, created_at, expires_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (tenant_id, id) DO UPDATE SET profile = excluded.profile, kind = excluded.kind,
+                        record_id = excluded.record_id, verification_id = excluded.verification_id,
+                        sealed_data = excluded.sealed_data, created_at = excluded.created_at, expires_at = excluded.expires_at
+                    """,
+                arguments: Self.sessionArguments(session))
+        }
+    }
+
+    public func session(id: String, tenantID: String) async throws -> ProfileSession? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM profile_sessions WHERE tenant_id = ? AND id = ?", arguments: [tenantID, id]).map(Self.session)
+        }
+    }
+
+    public func attachVerification(
+        sessionID: String, tenantID: String, expected: String?, verificationID: String, sealedData: [UInt8]
+    ) async throws -> Bool {
+        try await write { db in
+            try db.execute(
+                sql: """
+                    UPDATE profile_sessions SET verification_id = ?, sealed_data = ?
+                    WHERE tenant_id = ? AND id = ? AND verification_id IS ?
+                    """,
+                arguments: [verificationID, sealedData.isEmpty ? nil : Data(sealedData), tenantID, sessionID, expected])
+            return db.changesCount == 1
+        }
+    }
+
+    public func deleteSession(id: String, tenantID: String) async throws -> Bool {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM profile_sessions WHERE tenant_id = ? AND id = ?", arguments: [tenantID, id])
+            return db.changesCount == 1
+        }
+    }
+}

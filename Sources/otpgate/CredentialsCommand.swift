@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import OTPGateCore
+import OTPGateProfiles
+import OTPGateServer
+import OTPGateTokens
+
+/// `otpgate credentials create | list | revoke`: what a client of a vendor profile authenticates with.
+struct CredentialsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "credentials", abstract: "Manage vendor-profile credentials (Surepass, KwikID).",
+        subcommands: [Create.self, List.self, Revoke.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a credential for one tenant and profile; its token is shown once and stored only as a hash.")
+        @Option(help: "Tenant id") var tenant: String
+        @Option(help: "Profile: \(Profiles.names.joined(separator: ", "))") var profile: String
+        @Flag(help: "Print one JSON object {\"credential_id\", \"profile\", \"tenant_id\", \"token\"}") var json = false
+        @OptionGroup var db: DatabaseOption
+
+        func validate() throws {
+            guard Profiles.names.contains(profile) else {
+                throw ValidationError("--profile must be one of \(Profiles.names.joined(separator: ", "))")
+            }
+        }
+
+        func run() async throws {
+            let settings = try db.settings()
+            let master = try MasterKey.ring(settings: settings, random: SystemRandomSource())
+            let (tenant, profile, json) = (self.tenant, self.profile, self.json)
+            try await Bootstrap.withStore(settings) { store in
+                let signer = try await JWTTokenSigner.load(store: store, master: master, clock: SystemClock())
+                let created = try await CredentialAdmin(store: store, signer: signer, issuer: settings.issuer).create(
+                    tenantID: tenant, profile: profile)
+                if json {
+                    print(
+                        JSONLine.encode(["credential_id": created.credentialID, "profile": profile, "tenant_id": tenant, "token": created.token]))
+                } else {
+                    print("\(profile) credential \(created.credentialID) for \(tenant), shown once and stored only as a hash.")
+                    print("Send it as Authorization: Bearer <token>:")
+                    print(created.token)
+                }
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a tenant's credentials (never the tokens).")
+        @Option(help: "Tenant id") var tenant: String
+        @Option(help: "Only this profile") var profile: String?
+        @OptionGroup var db: DatabaseOption
+
+        func run() async throws {
+            let settings = try db.settings()
+            let master = try MasterKey.ring(settings: settings, random: SystemRandomSource())
+            let (tenant, profile) = (self.tenant, self.profile)
+            let lines = try await Bootstrap.withStore(settings) { store in
+                let signer = try await JWTTokenSigner.load(store: store, master: master, clock: SystemClock())
+                return try await CredentialAdmin(store: store, signer: signer, issuer: settings.issuer).list(tenantID: tenant, profile: profile).map {
+                    "\($0.id)\t\($0.profile ?? "")\t\($0.prefix)\t\($0.createdAt.iso8601)\t\($0.revokedAt.map { "revoked " + $0.iso8601 } ?? "active")"
+                }
+            }
+            for line in lines { print(line) }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a credential; running servers refuse it within seconds.")
+        @Argument(help: "Credential id (crd_…)") var credentialID: String
+        @OptionGroup var db: DatabaseOption
+
+        func run() async throws {
+            let id = credentialID
+            guard id.hasPrefix("crd_") else { throw ValidationError("a credential id starts with crd_") }
+            try await Bootstrap.withStore(try db.settings()) { store in
+                guard try await store.revokeAPIKey(id: id, at: SystemClock().now()) else { throw ValidationError("no active credential \(id)") }
+                print("revoked \(id)")
+            }
+        }
+    }
+}
