@@ -10,6 +10,11 @@ struct ObservabilityMiddleware: RouterMiddleware {
     let metrics: ServerMetrics
     let profiles: [any CompatProfile]
 
+    init(metrics: ServerMetrics, profiles: [any CompatProfile] = []) {
+        self.metrics = metrics
+        self.profiles = profiles
+    }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         let requestID = context.id
