@@ -31,7 +31,8 @@ extension PostgresStore {
                     INSERT INTO records (id, tenant_id, kind, sealed, password_hash, updated_at)
                     SELECT id, tenant_id, kind, decode(sealed, 'base64'), password_hash, updated_at
                     FROM jsonb_to_recordset(\(rowText)::jsonb) AS x(id text, tenant_id text, kind text, sealed text, password_hash text, updated_at bigint)
-                    ON CONFLICT (id) DO UPDATE SET sealed = excluded.sealed, password_hash = excluded.password_hash, updated_at = excluded.updated_at
+                    ON CONFLICT (id) DO UPDATE SET sealed = excluded.sealed,
+                        password_hash = COALESCE(excluded.password_hash, records.password_hash), updated_at = excluded.updated_at
                     """, on: connection)
                 _ = try await self.rows(
                     """

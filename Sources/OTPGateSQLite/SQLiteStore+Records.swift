@@ -12,7 +12,8 @@ extension SQLiteStore {
                 try db.execute(
                     sql: """
                         INSERT INTO records (id, tenant_id, kind, sealed, password_hash, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-                        ON CONFLICT (id) DO UPDATE SET sealed = excluded.sealed, password_hash = excluded.password_hash,
+                        ON CONFLICT (id) DO UPDATE SET sealed = excluded.sealed,
+                            password_hash = COALESCE(excluded.password_hash, records.password_hash),
                             updated_at = excluded.updated_at
                         """,
                     arguments: [r.id, r.tenantID, r.kind, Data(r.sealed), r.passwordHash, r.updatedAt.milliseconds])

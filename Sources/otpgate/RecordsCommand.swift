@@ -31,9 +31,12 @@ struct RecordsCommand: AsyncParsableCommand {
             do {
                 lines = try RecordImport.parse(Array(data))
             } catch {
-                for lineError in error.errors.prefix(100) { FileHandle.standardError.write(Data("\(file):\(lineError)\n".utf8)) }
+                for lineError in error.errors.prefix(100) {
+                    FileHandle.standardError.write(Data("\(file):\(lineError.line): \(lineError.reason)\n".utf8))
+                }
                 if error.errors.count > 100 { FileHandle.standardError.write(Data("… and \(error.errors.count - 100) more\n".utf8)) }
-                throw ValidationError(error.description)
+                FileHandle.standardError.write(Data("\(error.description)\n".utf8))
+                throw ExitCode(65)
             }
             let total = lines.count
             let clear = lines.filter { $0.clearPassword != nil }.count
@@ -50,9 +53,8 @@ struct RecordsCommand: AsyncParsableCommand {
                 }
             }
             bar.finish()
-            let seconds = max(
-                0.001,
-                Double((ContinuousClock.now - started).components.attoseconds) / 1e18 + Double((ContinuousClock.now - started).components.seconds))
+            let elapsed = ContinuousClock.now - started
+            let seconds = max(0.001, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
             print("imported \(count) records for \(tenant) in \(String(format: "%.2f", seconds)) s (\(Int(Double(count) / seconds)) records/s)")
         }
     }

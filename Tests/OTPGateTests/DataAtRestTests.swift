@@ -18,7 +18,49 @@ import Testing
     static let contextValue = "ABCPE1234F"
 
     /// Byte strings that must not appear anywhere in the stored data.
-    static let secrets = ["9812345678", canonicalEmail, "Known.Person", "known.person", reference, contextValue]
+    static let secrets = [
+        "9812345678", canonicalEmail, "Known.Person", "known.person", reference, contextValue, pan, "knwpe7777k", name, "Kavya", portalPassword,
+        "Knownname", ckycNumber, "XYZ9876543",
+    ]
+    /// A taxpayer and a CKYC subject in the records store, run through the Surepass and KwikID flows.
+    static let pan = "KNWPE7777K"
+    static let name = "Kavya Knownname"
+    static let portalPassword = "Portal@Known1"
+    static let ckycNumber = "77712345678901"
+    static let records = [
+        #"{"kind":"itr","keys":{"pan":"knwpe7777k"},"mobile":"9812345678","email":"Known.Person@Example.com","password":"Portal@Known1","payload":{"profile":{"name":"Kavya Knownname","pan":"KNWPE7777K"},"itr_data":{"name":"Kavya Knownname"}}}"#,
+        #"{"kind":"ckyc","keys":{"ckyc_number":"77712345678901","id_number":"KNWPE7777K","document_type":"PAN","documents":[{"document_type":"VOTER","id_number":"XYZ9876543"}]},"mobile":"+919812345678","payload":{"search":{"full_name":"Kavya Knownname"},"download":{"personal_identifiable_data":{"personal_details":{"full_name":"Kavya Knownname"}}}}}"#,
+    ].joined(separator: "\n")
+
+    func profileScenario(_ h: Harness) async throws {
+        try await h.importRecords(Self.records)
+        let surepass = try await h.credential("surepass")
+        let kwikid = try await h.credential("kwikid")
+        try await h.test { client in
+            let created = try await client.post(
+                "/api/v1/itr/create-client", #"{"username":"\#(Self.pan)","password":"\#(Self.portalPassword)"}"#, key: surepass)
+            let clientID = try #require(created.dataString("client_id"))
+            _ = try await client.post("/api/v1/itr/generate-2fa", #"{"client_id":"\#(clientID)"}"#, key: surepass)
+            let code = try await h.lastCode()
+            #expect(try await client.post("/api/v1/itr/submit-2fa", #"{"client_id":"\#(clientID)","otp":"\#(code)"}"#, key: surepass).status == .ok)
+            let profile = try await client.post("/api/v1/itr/get-profile-details", #"{"client_id":"\#(clientID)"}"#, key: surepass)
+            #expect(profile.data("profile_details")?.member("name") == .string(Self.name))
+            let search = try await client.post("/api/v1/ckyc/search", #"{"id_number":"XYZ9876543","document_type":"VOTER"}"#, key: surepass)
+            let searchID = try #require(search.dataString("client_id"))
+            let generated = try await client.post(
+                "/api/v1/ckyc-v2/generate-otp", #"{"client_id":"\#(searchID)","mobile_number":"9812345678"}"#, key: surepass)
+            let downloadID = try #require(generated.dataString("client_id"))
+            let ckycCode = try await h.lastCode()
+            #expect(
+                try await client.post("/api/v1/ckyc-v2/download", #"{"client_id":"\#(downloadID)","otp":"\#(ckycCode)"}"#, key: surepass).status
+                    == .ok)
+            h.clock.advance(.seconds(3600))
+            _ = try await client.post("/verification/v2/itr/get_otp", #"{"pan":"\#(Self.pan)","password":"\#(Self.portalPassword)"}"#, key: kwikid)
+            let kwikCode = try await h.lastCode()
+            #expect(
+                try await client.post("/verification/v2/itr/submit_otp", #"{"pan":"\#(Self.pan)","otp":"\#(kwikCode)"}"#, key: kwikid).status == .ok)
+        }
+    }
 
     func scenario(_ h: Harness) async throws {
         try await h.test { client in
@@ -76,6 +118,7 @@ import Testing
     @Test func theSQLiteFileAndItsWALHoldNoPersonalValue() async throws {
         let h = try await Harness.make(backend: .sqlite)
         try await scenario(h)
+        try await profileScenario(h)
         let path = h.directory.appendingPathComponent("otpgate.sqlite").path
         var raw = try Data(contentsOf: URL(fileURLWithPath: path))
         for suffix in ["-wal", "-shm"] { raw.append((try? Data(contentsOf: URL(fileURLWithPath: path + suffix))) ?? Data()) }
@@ -90,6 +133,7 @@ import Testing
     @Test(.enabled(if: Backend.available.contains(.postgres))) func aPgDumpHoldsNoPersonalValue() async throws {
         let h = try await Harness.make(backend: .postgres)
         try await scenario(h)
+        try await profileScenario(h)
         let dump = try pgDump(h.runtime.settings)
         #expect(dump.count > 1000)
         #expect(dump.range(of: Data("verifications".utf8)) != nil)

@@ -55,6 +55,17 @@ import Testing
             let after = try await client.post(
                 "/verification/v2/itr/get_data", #"{"pan":"ABCPE1234F"}"#, key: token, headers: [Self.accessToken: access])
             #expect(after.status.code == 400)
+
+            // A new session sends a new OTP (nothing of the last one is replayed) and releases nothing until it is verified.
+            h.clock.advance(.seconds(60))
+            let before = h.sender.messages.count
+            #expect(try await client.post("/verification/v2/itr/get_otp", #"{"pan":"ABCPE1234F","password":"Portal@123"}"#, key: token).status == .ok)
+            let next = try await h.lastCode()
+            #expect(h.sender.messages.count == before + 1)
+            let unverified = try await client.post(
+                "/verification/v2/itr/get_data_by_assessment_year", #"{"pan":"ABCPE1234F","year":"2024-25"}"#, key: token)
+            #expect(unverified.status.code == 401)
+            #expect(try await client.post("/verification/v2/itr/submit_otp", #"{"pan":"ABCPE1234F","otp":"\#(next)"}"#, key: token).status == .ok)
         }
     }
 
@@ -68,6 +79,7 @@ import Testing
             let code = try await h.lastCode()
             let data = try await client.post("/verification/v2/itr/get_data", #"{"pan":"ABCPE1234F","otp":"\#(code)"}"#, key: token)
             #expect(data["itr_data"] != nil)
+            #expect(data["AccessToken"] == nil)
             #expect(data.status == .ok)
         }
     }

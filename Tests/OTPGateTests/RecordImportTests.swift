@@ -37,6 +37,24 @@ import Testing
         #expect(try await h.store.recordCounts(tenantID: h.tenant.id) == [:])
     }
 
+    @Test func repeatedIdentitiesAndUnknownDocumentTypesAreRefused() throws {
+        let file = [
+            #"{"kind":"itr","keys":{"pan":"ABCPE1234F"},"payload":null}"#,
+            #"{"kind":"itr","keys":{"pan":"abcpe1234f"}}"#,
+            #"{"kind":"ckyc","keys":{"ckyc_number":"12345678901234","id_number":"X1","document_type":"PASPORT"}}"#,
+            #"{"kind":"itr","keys":{"kit_no":"1","pan":"BCDPE2345G"}}"#,
+        ].joined(separator: "\n")
+        do {
+            _ = try RecordImport.parse(Array(file.utf8))
+            Issue.record("accepted")
+        } catch {
+            #expect(error.errors.map(\.line) == [2, 3, 4])
+            #expect(error.errors[0].reason == "repeats the pan of line 1")
+            #expect(error.errors[1].reason.hasPrefix("document_type PASPORT is not one of AADHAAR, CKYC_REFERENCE_ID, DRIVING_LICENSE"))
+            #expect(error.errors[2].reason == "keys.kit_no is not a key of an itr record")
+        }
+    }
+
     @Test(arguments: Backend.available) func importUpsertsByIdentityAndHashesClearPasswords(backend: Backend) async throws {
         let h = try await Harness.make(backend: backend)
         let phases = Mutex<[RecordImport.Phase: Int]>([:])
@@ -65,6 +83,8 @@ import Testing
             #expect(try await h.runtime.profiles.records.find(tenantID: h.tenant.id, kind: .customer, lookup: lookup) != nil, "\(lookup)")
         }
         #expect(try await h.runtime.profiles.records.find(tenantID: "ten_other", kind: .itr, lookup: "pan=ABCPE1234F") == nil)
+        // Re-importing without a password keeps the stored hash.
+        #expect(replaced.record.passwordHash == hash)
     }
 
     /// The fixture a newcomer uses from the README imports cleanly.

@@ -128,6 +128,19 @@ import Testing
                     == 422)
             #expect(
                 try await client.post("/api/v1/itr/create-client", #"{"username":"ABCPE1234F","password":"New@Pass99"}"#, key: token).status == .ok)
+
+            // A second reset on the same client_id is a new OTP: the approved first one does not carry over.
+            h.clock.advance(.seconds(60))
+            let before = h.sender.messages.count
+            let again = try await client.post("/api/v1/itr/forget-password", #"{"client_id":"\#(clientID)","password":"Other@Pass77"}"#, key: token)
+            #expect(again.status == .ok)
+            let second = try await h.lastCode()
+            #expect(h.sender.messages.count == before + 1)
+            let guessed = try await client.post(
+                "/api/v1/itr/submit-otp", #"{"otp":"\#(wrongCode(for: second))","client_id":"\#(clientID)"}"#, key: token)
+            #expect(guessed["message_code"] == .string("invalid_otp"))
+            let stale = try await client.post("/api/v1/itr/create-client", #"{"username":"ABCPE1234F","password":"Other@Pass77"}"#, key: token)
+            #expect(stale.status.code == 422)
         }
     }
 
@@ -175,8 +188,18 @@ import Testing
             let downloadID = try #require(generated.dataString("client_id"))
             #expect(downloadID.hasPrefix("ckyc_download_") && downloadID.count == 34)
             #expect(generated.json == surepassSuccess(.object(["client_id": .string(downloadID), "otp_sent": .bool(true)])))
-            let code = try await h.lastCode()
+            _ = try await h.lastCode()
             #expect(h.sender.messages.last?.destination == "+919000000002")
+            // Asking again for the same search resends that OTP under the same download id, after its cooldown.
+            let soon = try await client.post(
+                "/api/v1/ckyc-v2/generate-otp", #"{"client_id":"\#(searchID)","mobile_number":"9000000002"}"#, key: token)
+            #expect(soon.status.code == 429)
+            #expect(soon["message_code"] == .string("otp_resend_too_soon"))
+            h.clock.advance(.seconds(31))
+            let resent = try await client.post(
+                "/api/v1/ckyc-v2/generate-otp", #"{"client_id":"\#(searchID)","mobile_number":"9000000002"}"#, key: token)
+            #expect(resent.dataString("client_id") == downloadID)
+            let code = try await h.lastCode()
             let bad = try await client.post(
                 "/api/v1/ckyc-v2/download", #"{"client_id":"\#(downloadID)","otp":"\#(wrongCode(for: code))"}"#, key: token)
             #expect(bad["message_code"] == .string("invalid_otp"))

@@ -77,6 +77,13 @@ public struct VerificationEngine: Sendable {
         }
     }
 
+    /// Counts a request that runs no other use case (a vendor profile's search or password check) against the caller's
+    /// per-key limit; throws `keyRateLimited` past it.
+    public func countRequest(principal: Principal) async throws {
+        let now = clock.now()
+        try await store.countKeyRequest(keyRequest(principal, policy(for: principal), now))
+    }
+
     /// The blind index a destination is stored under for this tenant (operators' queries and tests look it up by it).
     public func destinationKey(_ destination: Destination, tenantID: String) -> String {
         cipher.destinationKey(destination, tenantID: tenantID)

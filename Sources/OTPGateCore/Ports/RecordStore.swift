@@ -24,7 +24,8 @@ public struct SealedRecord: Sendable, Equatable {
 
 /// The records a tenant holds for the vendor profiles (`RecordBook` seals and opens them).
 public protocol RecordStore: Sendable {
-    /// Inserts or replaces each record by id, with its lookup keys, all in one transaction: every record or none.
+    /// Inserts or replaces each record by id, with its lookup keys, all in one transaction: every record or none. A
+    /// replacement without a password hash keeps the stored one.
     /// `progress` is told how many are written so far, now and then (they commit together at the end).
     func upsertRecords(_ records: [SealedRecord], progress: @escaping @Sendable (Int) -> Void) async throws
     /// The record of this tenant and kind that has `lookupKey` among its lookup keys.

@@ -23,6 +23,7 @@ struct KwikIDITR {
         let body = try await VendorBody.read(request, context: context)
         let pan = try body.pan("pan")
         let password = try body.string("password")
+        try await services.engine.countRequest(principal: principal)
         let invalid = KwikIDReply.badRequest("Invalid PAN or password")
         guard let found = try await services.records.find(tenantID: principal.tenant.id, kind: .itr, lookup: RecordLookup.make("pan", pan)),
             let hash = found.record.passwordHash
@@ -63,18 +64,21 @@ struct KwikIDITR {
         guard let session = try await flow.session(sessionID(pan: pan, tenantID: principal.tenant.id), kinds: ["itr"], principal: principal) else {
             throw KwikIDReply.sessionNotFound
         }
-        let token = try await verify(session, code: code, principal: principal)
+        let v = try await check(session, code: code, principal: principal)
+        let token = try await issueToken(session, verification: v)
         return KwikIDReply.ok(["otp_status": .string("verified"), "AccessToken": .string(token)]).response
     }
 
-    /// Checks the OTP, then stores a new access token's hash on the session and returns the token.
-    private func verify(_ session: ProfileSession, code: String, principal: Principal) async throws -> String {
-        let v: Verification
+    private func check(_ session: ProfileSession, code: String, principal: Principal) async throws -> Verification {
         do {
-            v = try await flow.otp.check(session: session, code: code, principal: principal)
+            return try await flow.otp.check(session: session, code: code, principal: principal)
         } catch let refusal as VerificationError {
             throw KwikIDReply.checkRefusal(refusal)
         }
+    }
+
+    /// Stores a new access token's hash on the session (replacing an earlier one) and returns the token.
+    private func issueToken(_ session: ProfileSession, verification v: Verification) async throws -> String {
         let secret = services.random.bytes(32)
         let token =
             session.id + "."
@@ -103,7 +107,8 @@ struct KwikIDITR {
                 Self.constantTimeEqual(Self.digest(token.trimmingCharacters(in: .whitespaces)), expected)
             else { throw KwikIDReply.unauthorized("Invalid AccessToken") }
         } else if otpAllowed, try body.optionalString("otp") != nil {
-            _ = try await verify(session, code: try body.otp(), principal: principal)
+            // The OTP in the body verifies the session for this call; no AccessToken is issued (submit_otp issues one).
+            _ = try await check(session, code: try body.otp(), principal: principal)
         } else if !otpAllowed, try await flow.otp.isVerified(session: session, principal: principal) {
             return session
         } else {
@@ -151,8 +156,13 @@ struct KwikIDITR {
         let id: String
         if try body.optionalString("pan") != nil {
             id = sessionID(pan: try body.pan("pan"), tenantID: principal.tenant.id)
-        } else if let token = request.headers[Self.accessTokenHeader], let dot = token.firstIndex(of: ".") {
-            id = String(token[..<dot])
+        } else if let token = request.headers[Self.accessTokenHeader]?.trimmingCharacters(in: .whitespaces), let dot = token.firstIndex(of: ".") {
+            // The token names its session; only the token itself may end it.
+            let named = String(token[..<dot])
+            guard let session = try await flow.session(named, kinds: ["itr"], principal: principal),
+                case .string(let expected)? = try flow.data(of: session)["access_token_hash"], Self.constantTimeEqual(Self.digest(token), expected)
+            else { throw KwikIDReply.unauthorized("Invalid AccessToken") }
+            id = named
         } else {
             throw KwikIDReply.validation(field: "pan", "pan or an AccessToken header is required")
         }

@@ -45,8 +45,9 @@ struct SessionOTP {
         _ sealedData: [UInt8]?
     ) async throws -> Verification {
         let engine = services.engine
-        // One idempotency key per session and predecessor: concurrent first sends replay one verification.
-        let key = "profile:\(session.id):\(old ?? "first")"
+        // One idempotency key per session (as created: a replaced session is a new one) and predecessor, so concurrent
+        // first sends replay one verification and nothing else ever does.
+        let key = "profile:\(session.id):\(session.createdAt.milliseconds):\(old ?? "first")"
         let claim = IdempotencyClaim(key: key, requestHash: engine.cipher.requestDigest(Array("profile-session-send\n\(session.id)".utf8)))
         let result = try await engine.start(
             StartRequest(destination: destination, purpose: purpose, reference: session.id), principal: principal, idempotency: claim)

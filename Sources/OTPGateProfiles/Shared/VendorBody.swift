@@ -21,7 +21,7 @@ enum VendorInputError: Error, Equatable {
         switch self {
         case .malformedBody: "Malformed JSON body"
         case .missing(let f): "\(f) is required"
-        case .wrongType(let f, let expected): "\(f) must be a \(expected)"
+        case .wrongType(let f, let expected): "\(f) must be \(expected)"
         case .invalid(let f, let reason): "\(f) \(reason)"
         }
     }
@@ -43,7 +43,7 @@ struct VendorBody {
         switch fields[name] {
         case nil, .null?: return nil
         case .string(let s)?: return s
-        default: throw .wrongType(name, expected: "string")
+        default: throw .wrongType(name, expected: "a string")
         }
     }
 
@@ -58,9 +58,9 @@ struct VendorBody {
         switch fields[name] {
         case nil, .null?: return nil
         case .number(let n)?:
-            guard let i = n.int64Value, let exact = Int(exactly: i) else { throw .wrongType(name, expected: "integer") }
+            guard let i = n.int64Value, let exact = Int(exactly: i) else { throw .wrongType(name, expected: "an integer") }
             return exact
-        default: throw .wrongType(name, expected: "integer")
+        default: throw .wrongType(name, expected: "an integer")
         }
     }
 
@@ -68,7 +68,7 @@ struct VendorBody {
         switch fields[name] {
         case nil, .null?: return nil
         case .bool(let b)?: return b
-        default: throw .wrongType(name, expected: "boolean")
+        default: throw .wrongType(name, expected: "a boolean")
         }
     }
 

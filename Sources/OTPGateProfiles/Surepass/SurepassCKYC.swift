@@ -40,6 +40,7 @@ struct SurepassCKYC {
         guard Self.documentTypes.contains(type), let lookup = Self.lookup(type: type, number: number) else {
             throw VendorInputError.invalid("document_type", reason: "must be one of PAN, VOTER, AADHAAR, DRIVING_LICENSE, CKYC_NUMBER")
         }
+        try await services.engine.countRequest(principal: principal)
         guard let found = try await services.records.find(tenantID: principal.tenant.id, kind: .ckyc, lookup: lookup) else { throw Self.noRecord }
         let session = try await flow.open(
             kind: "ckyc_search", recordID: found.id, principal: principal, lifetime: services.sessionLifetime,
@@ -77,18 +78,37 @@ struct SurepassCKYC {
             let record = try await flow.record(of: search)
         else { throw SurepassReply.clientNotFound }
         try Self.checkMobile(mobile, against: record)
-        let idNumber = try flow.data(of: search)["id_number"] ?? .null
+        var searchData = try flow.data(of: search)
+        let destination = Destination(unchecked: record.mobile ?? "", channel: .sms)
+        // An OTP of this search still pending: resend it under its download id (its cooldown and send limit apply).
+        let current = try await search.verificationID.asyncMap { try await services.engine.verification(id: $0, principal: principal) }
+        if let current, SessionDecider.sendPlan(current: current, now: services.now) == .resend(current.id), current.state == .pending,
+            case .string(let downloadID)? = searchData["download_client_id"]
+        {
+            do {
+                _ = try await services.engine.resend(id: current.id, channel: nil, principal: principal)
+            } catch let refusal as VerificationError {
+                throw SurepassReply.sendRefusal(refusal)
+            }
+            return SurepassReply.success(.object(["client_id": .string(downloadID), "otp_sent": .bool(true)])).response
+        }
+        let idNumber = searchData["id_number"] ?? .null
         let download = try await flow.open(
             kind: "ckyc_download", recordID: search.recordID, principal: principal, lifetime: services.sessionLifetime,
             data: .object(["search_client_id": .string(search.id), "id_number": idNumber])
         ) { VendorIdentifier.letters(prefix: "ckyc_download_", random: services.random) }
+        let sent: SessionOTP.Sent
         do {
-            _ = try await flow.otp.send(
-                session: download, to: Destination(unchecked: record.mobile ?? "", channel: .sms), purpose: "ckyc_download", principal: principal)
+            sent = try await flow.otp.send(session: download, to: destination, purpose: "ckyc_download", principal: principal)
         } catch let refusal as VerificationError {
             _ = try? await services.sessions.deleteSession(id: download.id, tenantID: download.tenantID)
             throw SurepassReply.sendRefusal(refusal)
         }
+        // The search remembers its OTP and download id, so the next generate-otp resends instead of sending another.
+        searchData["download_client_id"] = .string(download.id)
+        _ = try await services.sessions.attachVerification(
+            sessionID: search.id, tenantID: search.tenantID, expected: search.verificationID, verificationID: sent.verification.id,
+            sealedData: try flow.seal(searchData, for: search))
         return SurepassReply.success(.object(["client_id": .string(download.id), "otp_sent": .bool(true)])).response
     }
 
@@ -126,9 +146,11 @@ struct SurepassCKYC {
         let body = try await VendorBody.read(request, context: context)
         let rawType = try body.string("id_type").lowercased().replacingOccurrences(of: " ", with: "_").replacingOccurrences(of: "-", with: "_")
         let number = try body.string("id_number")
-        guard let type = Self.v3Types[rawType], let lookup = Self.lookup(type: type, number: number) else {
-            throw VendorInputError.invalid("id_type", reason: "is not a supported id type")
+        guard let type = Self.v3Types[rawType] else { throw VendorInputError.invalid("id_type", reason: "is not a supported id type") }
+        guard let lookup = Self.lookup(type: type, number: number) else {
+            throw VendorInputError.invalid("id_number", reason: "is not a valid mobile number")
         }
+        try await services.engine.countRequest(principal: principal)
         let found = try await services.records.find(tenantID: principal.tenant.id, kind: .ckyc, lookup: lookup)
         var records: [JSONValue] = []
         if let found {
@@ -178,7 +200,8 @@ struct SurepassCKYC {
         }
         let resend = try body.optionalBool("resend") ?? false
         let hasOTP = try body.optionalString("otp") != nil
-        guard resend != hasOTP else { throw VendorInputError.invalid("otp", reason: "send either otp or resend: true, not both") }
+        if resend && hasOTP { throw VendorInputError.invalid("otp", reason: "and resend: true cannot both be given") }
+        if !resend && !hasOTP { throw VendorInputError.missing("otp") }
         guard let session = try await flow.session(requestID, kinds: ["ckyc_v3_download"], principal: principal),
             let record = try await flow.record(of: session)
         else { throw SurepassReply.failure(404, "invalid_request_id", "Request with given request_id not found.") }

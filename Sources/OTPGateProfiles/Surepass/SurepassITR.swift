@@ -22,6 +22,7 @@ struct SurepassITR {
         let expiry = try body.optionalInt("expiry")
         if let expiry, expiry <= 0 { throw VendorInputError.invalid("expiry", reason: "must be a positive number of seconds") }
         let pan = RecordKeys.canonicalIdentifier(username)
+        try await services.engine.countRequest(principal: principal)
         let invalid = SurepassReply.failure(422, "invalid_credentials", "Invalid username or password.")
         guard RecordKeys.isPAN(pan),
             let found = try await services.records.find(tenantID: principal.tenant.id, kind: .itr, lookup: RecordLookup.make("pan", pan)),
@@ -106,7 +107,7 @@ struct SurepassITR {
         if request.method == .get {
             clientID = context.parameters.get("client_id") ?? ""
             if let raw = request.uri.queryParameters.get("itr_id") {
-                guard let value = Int(raw) else { throw VendorInputError.wrongType("itr_id", expected: "integer") }
+                guard let value = Int(raw) else { throw VendorInputError.wrongType("itr_id", expected: "an integer") }
                 itrID = value
             }
         } else {
@@ -190,8 +191,12 @@ struct SurepassITR {
         }
         let hash = try await services.passwords.hash(password, random: services.random)
         let resetID = clientID + "#reset"
-        var reset = try await services.sessions.session(id: resetID, tenantID: principal.tenant.id)
-        if reset == nil || SessionDecider.isLive(reset, profile: "surepass", kinds: Self.reset, now: services.now) == nil {
+        var reset = SessionDecider.isLive(
+            try await services.sessions.session(id: resetID, tenantID: principal.tenant.id), profile: "surepass", kinds: Self.reset, now: services.now
+        )
+        let pending = try await reset?.verificationID.asyncMap { try await services.engine.verification(id: $0, principal: principal) }
+        // A new reset unless one is waiting for its OTP (then this is a resend that also takes the newest password).
+        if reset == nil || pending?.state != .pending {
             let now = services.now
             let fresh = ProfileSession(
                 id: resetID, tenantID: principal.tenant.id, profile: "surepass", kind: "itr_reset", recordID: login.recordID, createdAt: now,

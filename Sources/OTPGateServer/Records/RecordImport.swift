@@ -48,6 +48,7 @@ public struct RecordImport: Sendable {
     public static func parse(_ data: [UInt8]) throws(Invalid) -> [Line] {
         var lines: [Line] = []
         var errors: [LineError] = []
+        var seen: [String: Int] = [:]
         var number = 0
         for raw in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             number += 1
@@ -55,9 +56,17 @@ public struct RecordImport: Sendable {
             if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
             if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
             do {
-                lines.append(try parseLine(bytes))
+                let line = try parseLine(bytes)
+                let identity = line.record.kind.rawValue + ":" + line.record.identity
+                if let first = seen[identity] {
+                    throw Reason(reason: "repeats the \(line.record.kind.identityKey) of line \(first)")
+                }
+                seen[identity] = number
+                lines.append(line)
+            } catch let failure as Reason {
+                errors.append(LineError(line: number, reason: failure.reason))
             } catch {
-                errors.append(LineError(line: number, reason: error.reason))
+                errors.append(LineError(line: number, reason: "\(error)"))
             }
         }
         if !errors.isEmpty { throw Invalid(errors: errors) }
@@ -66,6 +75,10 @@ public struct RecordImport: Sendable {
 
     struct Reason: Error { let reason: String }
 
+    /// The document types CKYC records are searched by (v2 `document_type`, v3 `id_type`).
+    static let documentTypes: Set<String> = [
+        "PAN", "VOTER", "AADHAAR", "DRIVING_LICENSE", "PASSPORT", "NREGA_JOB_CARD", "NPR_LETTER", "CKYC_REFERENCE_ID",
+    ]
     static let topLevel: Set<String> = ["kind", "keys", "mobile", "email", "password", "payload"]
     static let keyNames: [RecordKind: Set<String>] = [
         .itr: ["pan"], .ckyc: ["ckyc_number", "id_number", "document_type", "documents"], .customer: ["entity_id", "mobile", "kit_no"],
@@ -79,7 +92,7 @@ public struct RecordImport: Sendable {
         }
         guard case .object(let keyMembers)? = o["keys"] else { throw Reason(reason: "keys must be an object") }
         if let unknown = keyMembers.keys.sorted().first(where: { !(keyNames[kind] ?? []).contains($0) }) {
-            throw Reason(reason: "keys.\(unknown) is not a key of a \(kind.rawValue) record")
+            throw Reason(reason: "keys.\(unknown) is not a key of \(kind == .itr ? "an" : "a") \(kind.rawValue) record")
         }
         func string(_ value: JSONValue?, _ name: String) throws(Reason) -> String? {
             switch value {
@@ -135,6 +148,9 @@ public struct RecordImport: Sendable {
             default: throw Reason(reason: "keys.documents must be an array")
             }
             for (type, number) in documents {
+                guard documentTypes.contains(type.uppercased()) else {
+                    throw Reason(reason: "document_type \(type) is not one of \(documentTypes.sorted().joined(separator: ", "))")
+                }
                 lookups.append(RecordLookup.document(type: type, number: number))
             }
             if let number, let type {
@@ -166,7 +182,7 @@ public struct RecordImport: Sendable {
                 clear = password
             }
         }
-        let payload = o["payload"] ?? .object([:])
+        let payload = o["payload"].flatMap { $0 == .null ? nil : $0 } ?? .object([:])
         guard case .object = payload else { throw Reason(reason: "payload must be an object") }
         return Line(
             record: SubjectRecord(
