@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import OTPGateCore
 import Testing
 
 extension RealProcesses {
@@ -82,7 +83,8 @@ extension RealProcesses {
             let db = "sqlite:\(dir.path)/otpgate.sqlite"
             let server = try await OTPGateServerProcess.start(directory: dir, environment: ["OTPGATE_LOG_LEVEL": "trace"])
             let tenants = try OTPGateProcess.run(["tenant", "list", "--json", "--database", db])
-            let tenantID = try #require(tenants.stdout.range(of: #"ten_[a-z2-7]{26}"#, options: .regularExpression).map { String(tenants.stdout[$0]) })
+            let tenantID = try #require(
+                tenants.stdout.range(of: #"ten_[a-z2-7]{26}"#, options: .regularExpression).map { String(tenants.stdout[$0]) })
             let file = dir.appendingPathComponent("records.jsonl")
             try ProfileFixture.jsonl.write(to: file, atomically: true, encoding: .utf8)
             #expect(try OTPGateProcess.run(["records", "import", "--tenant", tenantID, file.path, "--database", db]).status == 0)
@@ -107,12 +109,14 @@ extension RealProcesses {
             try await server.waitForStdout { _ in server.consoleMessages.count > before }
             let code = try await lastCode()
             #expect(try await server.post("/api/v1/itr/submit-2fa", #"{"client_id":"\#(clientID)","otp":"\#(code)"}"#, key: surepass).status == 200)
-            #expect(try await server.post("/api/v1/itr/create-client", #"{"username":"ABCPE1234F","password":"Wrong@999"}"#, key: surepass).status == 422)
+            #expect(
+                try await server.post("/api/v1/itr/create-client", #"{"username":"ABCPE1234F","password":"Wrong@999"}"#, key: surepass).status == 422)
             #expect(try await server.post("/api/v1/itr/get-profile-details", #"{"client_id":"\#(clientID)"}"#, key: surepass).status == 200)
             let search = try await server.post("/api/v1/ckyc/search", #"{"id_number":"ABCPE1234F","document_type":"PAN"}"#, key: surepass)
             let searchID = try #require((search.json?["data"] as? [String: Any])?["client_id"] as? String)
             let beforeKwik = server.consoleMessages.count
-            #expect(try await server.post("/verification/v2/itr/get_otp", #"{"pan":"ABCPE1234F","password":"Portal@123"}"#, key: kwikid).status == 200)
+            #expect(
+                try await server.post("/verification/v2/itr/get_otp", #"{"pan":"ABCPE1234F","password":"Portal@123"}"#, key: kwikid).status == 200)
             try await server.waitForStdout { _ in server.consoleMessages.count > beforeKwik }
             let kwikCode = try await lastCode()
             let verified = try await server.post("/verification/v2/itr/submit_otp", #"{"pan":"ABCPE1234F","otp":"\#(kwikCode)"}"#, key: kwikid)
@@ -121,7 +125,8 @@ extension RealProcesses {
             #expect(try await server.stop(signal: SIGTERM) == 0)
 
             let secrets = [
-                "the PAN": "ABCPE1234F", "the PAN in lower case": "abcpe1234f", "the portal password": "Portal@123", "the wrong password": "Wrong@999",
+                "the PAN": "ABCPE1234F", "the PAN in lower case": "abcpe1234f", "the portal password": "Portal@123",
+                "the wrong password": "Wrong@999",
                 "the Surepass token": surepass, "the Surepass token's signature": String(surepass.split(separator: ".").last ?? ""),
                 "the KwikID token": kwikid, "the client_id": clientID, "the CKYC client_id": searchID, "the code": code,
                 "the KwikID code": kwikCode, "the AccessToken": access, "the mobile": "9000000001", "the CKYC number": ProfileFixture.ckyc,

@@ -1,4 +1,6 @@
 import Foundation
+import HTTPTypes
+import Hummingbird
 import Logging
 import OTPGateCore
 import Testing
@@ -19,8 +21,11 @@ import Testing
         let surepass500 = SurepassReply.mapping(Unexpected(), logger: logger)
         #expect(surepass500.status == 500 && surepass500.messageCode == "internal_server_error")
 
-        #expect(KwikIDReply.mapping(StoreError(.unavailable, "x"), logger: logger) == KwikIDReply(status: 503, body: .object(["error": .string("Service temporarily unavailable")])))
-        #expect(KwikIDReply.mapping(Unexpected(), logger: logger) == KwikIDReply(status: 500, body: .object(["error": .string("Internal server error")])))
+        #expect(
+            KwikIDReply.mapping(StoreError(.unavailable, "x"), logger: logger)
+                == KwikIDReply(status: 503, body: .object(["error": .string("Service temporarily unavailable")])))
+        #expect(
+            KwikIDReply.mapping(Unexpected(), logger: logger) == KwikIDReply(status: 500, body: .object(["error": .string("Internal server error")])))
         #expect(KwikIDReply.mapping(PasswordCheckPool.Busy(), logger: logger).status == 429)
         #expect(SurepassReply.mapping(PasswordCheckPool.Busy(), logger: logger).status == 429)
     }

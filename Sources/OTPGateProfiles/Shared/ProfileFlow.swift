@@ -39,6 +39,27 @@ struct ProfileFlow {
         throw StoreError(.conflict, "could not draw a free session id")
     }
 
+    /// Opens a new session that starts with an OTP: the verification is started first (no other request can know the
+    /// new id yet, so no idempotency record is needed) and the session is inserted pointing at it — two writes, not three.
+    func openWithOTP(
+        kind: String, recordID: String, principal: Principal, lifetime: Duration, destination: Destination, purpose: String,
+        data: JSONValue? = nil, makeID: () -> String
+    ) async throws -> (ProfileSession, Verification) {
+        let now = services.now
+        var id = makeID()
+        // Draw again while the id is taken (vanishingly rare for letters; possible for 8-digit CKYC request ids).
+        for _ in 0..<8 where try await services.sessions.session(id: id, tenantID: principal.tenant.id) != nil { id = makeID() }
+        let started = try await services.engine.start(
+            StartRequest(destination: destination, purpose: purpose, reference: id), principal: principal)
+        guard case .created(let v) = started else { throw StoreError(.conflict, "a new verification was replayed") }
+        let sealed = try data.map { try services.records.sealSessionData($0, sessionID: id) } ?? []
+        let session = ProfileSession(
+            id: id, tenantID: principal.tenant.id, profile: profile, kind: kind, recordID: recordID, verificationID: v.id, sealedData: sealed,
+            createdAt: now, expiresAt: now + lifetime)
+        guard try await services.sessions.insertSession(session) else { throw StoreError(.conflict, "the new session id was taken meanwhile") }
+        return (session, v)
+    }
+
     /// The flow facts sealed in a session.
     func data(of session: ProfileSession) throws -> [String: JSONValue] {
         guard case .object(let members) = try services.records.openSessionData(session.sealedData, sessionID: session.id) else { return [:] }

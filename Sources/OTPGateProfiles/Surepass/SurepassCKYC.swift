@@ -93,21 +93,20 @@ struct SurepassCKYC {
             return SurepassReply.success(.object(["client_id": .string(downloadID), "otp_sent": .bool(true)])).response
         }
         let idNumber = searchData["id_number"] ?? .null
-        let download = try await flow.open(
-            kind: "ckyc_download", recordID: search.recordID, principal: principal, lifetime: services.sessionLifetime,
-            data: .object(["search_client_id": .string(search.id), "id_number": idNumber])
-        ) { VendorIdentifier.letters(prefix: "ckyc_download_", random: services.random) }
-        let sent: SessionOTP.Sent
+        let download: ProfileSession
+        let verification: Verification
         do {
-            sent = try await flow.otp.send(session: download, to: destination, purpose: "ckyc_download", principal: principal)
+            (download, verification) = try await flow.openWithOTP(
+                kind: "ckyc_download", recordID: search.recordID, principal: principal, lifetime: services.sessionLifetime,
+                destination: destination, purpose: "ckyc_download", data: .object(["search_client_id": .string(search.id), "id_number": idNumber])
+            ) { VendorIdentifier.letters(prefix: "ckyc_download_", random: services.random) }
         } catch let refusal as VerificationError {
-            _ = try? await services.sessions.deleteSession(id: download.id, tenantID: download.tenantID)
             throw SurepassReply.sendRefusal(refusal)
         }
         // The search remembers its OTP and download id, so the next generate-otp resends instead of sending another.
         searchData["download_client_id"] = .string(download.id)
         _ = try await services.sessions.attachVerification(
-            sessionID: search.id, tenantID: search.tenantID, expected: search.verificationID, verificationID: sent.verification.id,
+            sessionID: search.id, tenantID: search.tenantID, expected: search.verificationID, verificationID: verification.id,
             sealedData: try flow.seal(searchData, for: search))
         return SurepassReply.success(.object(["client_id": .string(download.id), "otp_sent": .bool(true)])).response
     }
@@ -174,16 +173,14 @@ struct SurepassCKYC {
         else { throw Self.noRecord }
         try Self.checkMobile(mobile, against: found.record)
         let clientID = VendorIdentifier.letters(prefix: "ckyc_", random: services.random)
-        let session = try await flow.open(
-            kind: "ckyc_v3_download", recordID: found.id, principal: principal, lifetime: services.sessionLifetime,
-            data: .object(["client_id": .string(clientID)])
-        ) { VendorIdentifier.digits(count: 8, random: services.random) }
+        let session: ProfileSession
         do {
-            _ = try await flow.otp.send(
-                session: session, to: Destination(unchecked: found.record.mobile ?? "", channel: .sms), purpose: "ckyc_download",
-                principal: principal)
+            (session, _) = try await flow.openWithOTP(
+                kind: "ckyc_v3_download", recordID: found.id, principal: principal, lifetime: services.sessionLifetime,
+                destination: Destination(unchecked: found.record.mobile ?? "", channel: .sms), purpose: "ckyc_download",
+                data: .object(["client_id": .string(clientID)])
+            ) { VendorIdentifier.digits(count: 8, random: services.random) }
         } catch let refusal as VerificationError {
-            _ = try? await services.sessions.deleteSession(id: session.id, tenantID: session.tenantID)
             throw SurepassReply.sendRefusal(refusal)
         }
         return SurepassReply.success(
