@@ -210,6 +210,23 @@ import Testing
             #expect(download.data("ckyc_download_data")?.member("personal_identifiable_data") != nil)
             let again = try await client.post("/api/v1/ckyc-v2/download", #"{"client_id":"\#(downloadID)","otp":"\#(code)"}"#, key: token)
             #expect(again.status.code == 422)
+
+            // After a download, the same search gets a new download id and OTP; an expired one is replaced the same way.
+            let second = try await client.post(
+                "/api/v1/ckyc-v2/generate-otp", #"{"client_id":"\#(searchID)","mobile_number":"9000000002"}"#, key: token)
+            let secondID = try #require(second.dataString("client_id"))
+            #expect(secondID != downloadID && secondID.hasPrefix("ckyc_download_"))
+            _ = try await h.lastCode()
+            h.clock.advance(.seconds(301))
+            let third = try await client.post(
+                "/api/v1/ckyc-v2/generate-otp", #"{"client_id":"\#(searchID)","mobile_number":"9000000002"}"#, key: token)
+            let thirdID = try #require(third.dataString("client_id"))
+            #expect(thirdID != secondID)
+            let thirdCode = try await h.lastCode()
+            let expiredOne = try await client.post("/api/v1/ckyc-v2/download", #"{"client_id":"\#(secondID)","otp":"\#(thirdCode)"}"#, key: token)
+            #expect(expiredOne.status.code == 422)
+            let done = try await client.post("/api/v1/ckyc-v2/download", #"{"client_id":"\#(thirdID)","otp":"\#(thirdCode)"}"#, key: token)
+            #expect(done.status == .ok)
         }
     }
 

@@ -8,11 +8,15 @@ public struct StartRequest: Sendable, Equatable {
     public var locale: String?
     public var reference: String?
     public var context: JSONValue?
+    /// An id chosen in advance (`VerificationEngine.plannedID`), so a vendor session can name its verification before it
+    /// exists; `nil`: a new one. Only with an idempotency claim, which makes a repeat a replay.
+    public var plannedID: String?
 
     public init(
         destination: Destination, purpose: String? = nil, codeLength: Int? = nil, ttlSeconds: Int? = nil, maxAttempts: Int? = nil,
-        locale: String? = nil, reference: String? = nil, context: JSONValue? = nil
+        locale: String? = nil, reference: String? = nil, context: JSONValue? = nil, plannedID: String? = nil
     ) {
+        self.plannedID = plannedID
         self.destination = destination
         self.purpose = purpose
         self.codeLength = codeLength

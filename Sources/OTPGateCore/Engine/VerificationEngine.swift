@@ -50,7 +50,12 @@ public struct VerificationEngine: Sendable {
     public func start(_ request: StartRequest, principal: Principal, idempotency: IdempotencyClaim? = nil) async throws -> StartResult {
         let now = clock.now()
         let policy = policy(for: principal)
-        let id = Identifier.make("vrf", random: random, at: now)
+        let id: String
+        if let planned = request.plannedID, idempotency != nil, Identifier.isWellFormed(planned, prefix: "vrf") {
+            id = planned
+        } else {
+            id = Identifier.make("vrf", random: random, at: now)
+        }
         let length = request.codeLength ?? policy.defaultCodeLength
         let ttl = request.ttlSeconds ?? policy.defaultTTLSeconds
         let code = CodeGenerator(random: random).generate(length: length)
@@ -83,6 +88,9 @@ public struct VerificationEngine: Sendable {
         let now = clock.now()
         try await store.countKeyRequest(keyRequest(principal, policy(for: principal), now))
     }
+
+    /// A verification id to plan a start under (`StartRequest.plannedID`).
+    public func plannedID() -> String { Identifier.make("vrf", random: random, at: clock.now()) }
 
     /// The blind index a destination is stored under for this tenant (operators' queries and tests look it up by it).
     public func destinationKey(_ destination: Destination, tenantID: String) -> String {

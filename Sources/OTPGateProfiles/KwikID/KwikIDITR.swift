@@ -35,12 +35,13 @@ struct KwikIDITR {
         guard let destination = ProfileFlow.contact(of: found.record) else { throw KwikIDReply.badRequest("No contact on file for this PAN") }
         let id = sessionID(pan: pan, tenantID: principal.tenant.id)
         var session = try await flow.session(id, kinds: ["itr"], principal: principal)
-        let pending = try await session?.verificationID.asyncMap { try await services.engine.verification(id: $0, principal: principal) }
+        let pending = try await session.asyncMap { try await flow.otp.current(session: $0, principal: principal) } ?? nil
+        // The session goes on while its OTP is pending; a verified, spent or expired one starts over with a new OTP.
         if session == nil || pending?.state != .pending {
             let now = services.now
             let fresh = ProfileSession(
-                id: id, tenantID: principal.tenant.id, profile: "kwikid", kind: "itr", recordID: found.id, createdAt: now,
-                expiresAt: now + services.sessionLifetime)
+                id: id, tenantID: principal.tenant.id, profile: "kwikid", kind: "itr", recordID: found.id,
+                verificationID: services.engine.plannedID(), createdAt: now, expiresAt: now + services.sessionLifetime)
             try await services.sessions.replaceSession(fresh)
             session = fresh
         }

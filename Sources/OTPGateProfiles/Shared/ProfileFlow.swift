@@ -23,41 +23,22 @@ struct ProfileFlow {
         try await services.records.find(id: session.recordID, tenantID: session.tenantID)?.record
     }
 
-    /// Opens a session under a fresh id from `makeID` (drawn again on the rare collision).
+    /// Opens a session under a fresh id from `makeID` (drawn again on the rare collision), naming the verification its
+    /// OTP will be sent under when `planned` (`SessionOTP`).
     func open(
-        kind: String, recordID: String, principal: Principal, lifetime: Duration, data: JSONValue? = nil, makeID: () -> String
+        kind: String, recordID: String, principal: Principal, lifetime: Duration, data: JSONValue? = nil, planned: String? = nil,
+        makeID: () -> String
     ) async throws -> ProfileSession {
         let now = services.now
         for _ in 0..<8 {
             let id = makeID()
             let sealed = try data.map { try services.records.sealSessionData($0, sessionID: id) } ?? []
             let session = ProfileSession(
-                id: id, tenantID: principal.tenant.id, profile: profile, kind: kind, recordID: recordID, sealedData: sealed, createdAt: now,
-                expiresAt: now + lifetime)
+                id: id, tenantID: principal.tenant.id, profile: profile, kind: kind, recordID: recordID, verificationID: planned, sealedData: sealed,
+                createdAt: now, expiresAt: now + lifetime)
             if try await services.sessions.insertSession(session) { return session }
         }
         throw StoreError(.conflict, "could not draw a free session id")
-    }
-
-    /// Opens a new session that starts with an OTP: the verification is started first (no other request can know the
-    /// new id yet, so no idempotency record is needed) and the session is inserted pointing at it — two writes, not three.
-    func openWithOTP(
-        kind: String, recordID: String, principal: Principal, lifetime: Duration, destination: Destination, purpose: String,
-        data: JSONValue? = nil, makeID: () -> String
-    ) async throws -> (ProfileSession, Verification) {
-        let now = services.now
-        var id = makeID()
-        // Draw again while the id is taken (vanishingly rare for letters; possible for 8-digit CKYC request ids).
-        for _ in 0..<8 where try await services.sessions.session(id: id, tenantID: principal.tenant.id) != nil { id = makeID() }
-        let started = try await services.engine.start(
-            StartRequest(destination: destination, purpose: purpose, reference: id), principal: principal)
-        guard case .created(let v) = started else { throw StoreError(.conflict, "a new verification was replayed") }
-        let sealed = try data.map { try services.records.sealSessionData($0, sessionID: id) } ?? []
-        let session = ProfileSession(
-            id: id, tenantID: principal.tenant.id, profile: profile, kind: kind, recordID: recordID, verificationID: v.id, sealedData: sealed,
-            createdAt: now, expiresAt: now + lifetime)
-        guard try await services.sessions.insertSession(session) else { throw StoreError(.conflict, "the new session id was taken meanwhile") }
-        return (session, v)
     }
 
     /// The flow facts sealed in a session.
@@ -75,6 +56,17 @@ struct ProfileFlow {
         if let mobile = record.mobile { return Destination(unchecked: mobile, channel: .sms) }
         if let email = record.email { return Destination(unchecked: email, channel: .email) }
         return nil
+    }
+
+    /// A contact as kept in a session's sealed data (so a send need not open the record again).
+    static func contactData(_ destination: Destination?) -> [String: JSONValue] {
+        guard let destination else { return [:] }
+        return ["to": .string(destination.value), "channel": .string(destination.channel.rawValue)]
+    }
+
+    static func contact(in data: [String: JSONValue]) -> Destination? {
+        guard case .string(let to)? = data["to"], case .string(let raw)? = data["channel"], let channel = Channel(rawValue: raw) else { return nil }
+        return Destination(unchecked: to, channel: channel)
     }
 
     /// The last ten digits of a phone number, as Indian clients write mobiles.

@@ -15,20 +15,4 @@ enum SessionDecider {
         guard let session, session.profile == profile, kinds.contains(session.kind), now < session.expiresAt else { return nil }
         return session
     }
-
-    /// What a send on a session does given its current verification.
-    enum SendPlan: Equatable {
-        /// No OTP yet: start one.
-        case start
-        /// A pending OTP: resend it (its cooldown and send limit apply).
-        case resend(String)
-        /// The OTP expired: start a fresh one in its place.
-        case replace(String)
-    }
-
-    static func sendPlan(current: Verification?, now: Timestamp) -> SendPlan {
-        guard let current else { return .start }
-        if current.state == .expired || (current.state == .pending && now >= current.expiresAt) { return .replace(current.id) }
-        return .resend(current.id)
-    }
 }

@@ -1,11 +1,11 @@
 import Foundation
 import OTPGateCore
 
-/// The OTP of a vendor session, through the engine: the first send starts a verification (idempotent per session, so
-/// two concurrent first sends make one), a later send is the engine's resend (its cooldown and send limit), a send after
-/// the code expired starts a fresh one in its place, and a submit is the engine's check (its attempts, counted
-/// exactly under concurrency). The session only points at the verification; the store swaps that pointer
-/// conditionally.
+/// The OTP of a vendor session, through the engine. A session is created naming the verification it will start
+/// (`VerificationEngine.plannedID`), so a first send is one write: a start under that id with an idempotency key of
+/// the session, which makes concurrent first sends one verification. A later send finds it replayed and is the engine's
+/// resend (its cooldown and send limit); once that code expired, a fresh verification takes its place (the session's
+/// pointer swapped by compare-and-set). A submit is the engine's check (attempts counted exactly under concurrency).
 struct SessionOTP {
     let services: ProfileServices
 
@@ -20,62 +20,89 @@ struct SessionOTP {
     }
 
     /// Sends (or resends) the session's OTP to `destination`; `sealedData` replaces the session's flow facts when given.
+    /// With `replacingExpired` false, an expired code is reported (`expired`) instead of replaced on the session.
     func send(
-        session: ProfileSession, to destination: Destination, purpose: String, principal: Principal, sealedData: [UInt8]? = nil
+        session: ProfileSession, to destination: Destination, purpose: String, principal: Principal, sealedData: [UInt8]? = nil,
+        replacingExpired: Bool = true
     ) async throws -> Sent {
         let engine = services.engine
-        let current = try await session.verificationID.asyncMap { try await engine.verification(id: $0, principal: principal) }
-        switch SessionDecider.sendPlan(current: current, now: services.now) {
-        case .resend(let id):
-            let v = try await engine.resend(id: id, channel: nil, principal: principal)
-            if let sealedData {
+        let planned = try await plannedVerification(of: session, sealedData: sealedData)
+        switch try await start(session, planned, destination, purpose, principal) {
+        case .created(let v):
+            if let sealedData, sealedData != session.sealedData {
                 _ = try await services.sessions.attachVerification(
-                    sessionID: session.id, tenantID: session.tenantID, expected: id, verificationID: id, sealedData: sealedData)
+                    sessionID: session.id, tenantID: session.tenantID, expected: planned, verificationID: planned, sealedData: sealedData)
             }
-            return .resent(v)
-        case .start:
-            return .sent(try await start(session, destination, purpose, principal, replacing: nil, sealedData))
-        case .replace(let old):
-            return .sent(try await start(session, destination, purpose, principal, replacing: old, sealedData))
+            return .sent(v)
+        case .replayed:
+            do {
+                let v = try await engine.resend(id: planned, channel: nil, principal: principal)
+                if let sealedData, sealedData != session.sealedData {
+                    _ = try await services.sessions.attachVerification(
+                        sessionID: session.id, tenantID: session.tenantID, expected: planned, verificationID: planned, sealedData: sealedData)
+                }
+                return .resent(v)
+            } catch VerificationError.expired where replacingExpired {
+                // The code expired: a fresh verification in its place.
+                let next = engine.plannedID()
+                guard
+                    try await services.sessions.attachVerification(
+                        sessionID: session.id, tenantID: session.tenantID, expected: planned, verificationID: next,
+                        sealedData: sealedData ?? session.sealedData)
+                else { throw VerificationError.resendCooldown(retryAfter: .seconds(1)) }  // another request replaced it just now
+                guard case .created(let v) = try await start(session, next, destination, purpose, principal) else {
+                    throw VerificationError.resendCooldown(retryAfter: .seconds(1))
+                }
+                return .sent(v)
+            }
         }
     }
 
-    private func start(
-        _ session: ProfileSession, _ destination: Destination, _ purpose: String, _ principal: Principal, replacing old: String?,
-        _ sealedData: [UInt8]?
-    ) async throws -> Verification {
+    /// The id the session's OTP is (or will be) sent under; a session created without one gets one now.
+    private func plannedVerification(of session: ProfileSession, sealedData: [UInt8]?) async throws -> String {
+        if let id = session.verificationID { return id }
+        let planned = services.engine.plannedID()
+        if try await services.sessions.attachVerification(
+            sessionID: session.id, tenantID: session.tenantID, expected: nil, verificationID: planned, sealedData: sealedData ?? session.sealedData)
+        {
+            return planned
+        }
+        guard let id = try await services.sessions.session(id: session.id, tenantID: session.tenantID)?.verificationID else {
+            throw VerificationError.notFound
+        }
+        return id
+    }
+
+    private func start(_ session: ProfileSession, _ id: String, _ destination: Destination, _ purpose: String, _ principal: Principal)
+        async throws -> StartResult
+    {
         let engine = services.engine
-        // One idempotency key per session (as created: a replaced session is a new one) and predecessor, so concurrent
-        // first sends replay one verification and nothing else ever does.
-        let key = "profile:\(session.id):\(session.createdAt.milliseconds):\(old ?? "first")"
+        // One key per session incarnation and planned verification: concurrent sends replay one, nothing else ever does.
+        let key = "profile:\(session.id):\(session.createdAt.milliseconds):\(id)"
         let claim = IdempotencyClaim(key: key, requestHash: engine.cipher.requestDigest(Array("profile-session-send\n\(session.id)".utf8)))
-        let result = try await engine.start(
-            StartRequest(destination: destination, purpose: purpose, reference: session.id), principal: principal, idempotency: claim)
-        let v: Verification
-        switch result {
-        case .created(let created): v = created
-        case .replayed(let first): v = first
-        }
-        let attached = try await services.sessions.attachVerification(
-            sessionID: session.id, tenantID: session.tenantID, expected: old, verificationID: v.id, sealedData: sealedData ?? session.sealedData)
-        if !attached {
-            // Another request attached first: it is this verification (a replay), or the session moved on.
-            let now = try await services.sessions.session(id: session.id, tenantID: session.tenantID)
-            guard now?.verificationID == v.id else { throw VerificationError.notFound }
-        }
-        return v
+        return try await engine.start(
+            StartRequest(destination: destination, purpose: purpose, reference: session.id, plannedID: id), principal: principal, idempotency: claim)
     }
 
-    /// Checks `code` against the session's OTP; throws the engine's refusal (or `notFound` when no OTP was sent).
+    /// Checks `code` against the session's OTP; throws the engine's refusal (`notFound` when no OTP was sent yet).
     func check(session: ProfileSession, code: String, principal: Principal) async throws -> Verification {
         guard let id = session.verificationID else { throw VerificationError.notFound }
         return try await services.engine.check(id: id, code: code, principal: principal).verification
     }
 
+    /// The session's verification, or `nil` when none was started yet.
+    func current(session: ProfileSession, principal: Principal) async throws -> Verification? {
+        guard let id = session.verificationID else { return nil }
+        do {
+            return try await services.engine.verification(id: id, principal: principal)
+        } catch VerificationError.notFound {
+            return nil
+        }
+    }
+
     /// Whether the session's OTP was verified (data calls release nothing before).
     func isVerified(session: ProfileSession, principal: Principal) async throws -> Bool {
-        guard let id = session.verificationID else { return false }
-        return try await services.engine.verification(id: id, principal: principal).state == .approved
+        try await current(session: session, principal: principal)?.state == .approved
     }
 }
 

@@ -42,10 +42,17 @@ struct SurepassCKYC {
         }
         try await services.engine.countRequest(principal: principal)
         guard let found = try await services.records.find(tenantID: principal.tenant.id, kind: .ckyc, lookup: lookup) else { throw Self.noRecord }
+        // The search carries what generate-otp needs (the mobile on file, the download id and the verification its OTP
+        // will be sent under), so that step reads one row and writes one.
+        let downloadID = VendorIdentifier.letters(prefix: "ckyc_download_", random: services.random)
+        let planned = services.engine.plannedID()
+        var facts: [String: JSONValue] = ["id_number": .string(number), "download_client_id": .string(downloadID)]
+        facts["mobile"] = found.record.mobile.map(JSONValue.string)
+        facts["mobile_registered"] = .bool(found.record.payloadMember("mobile_registered") != .bool(false))
         let session = try await flow.open(
-            kind: "ckyc_search", recordID: found.id, principal: principal, lifetime: services.sessionLifetime,
-            data: .object(["id_number": .string(number)])
+            kind: "ckyc_search", recordID: found.id, principal: principal, lifetime: services.sessionLifetime, data: .object(facts), planned: planned
         ) { VendorIdentifier.letters(prefix: "ckyc_", random: services.random) }
+        try await openDownload(downloadID, for: session, planned: planned, idNumber: .string(number))
         var searchData = found.record.payloadMember("search") ?? .object([:])
         searchData = searchData.adding(["ckyc_id": .string(found.record.identity)])
         return SurepassReply.success(
@@ -53,11 +60,24 @@ struct SurepassCKYC {
         ).response
     }
 
-    /// Checks the mobile the client passed against the record's and answers with Surepass's 422s.
-    static func checkMobile(_ given: String, against record: SubjectRecord) throws {
-        guard let onFile = record.mobile else { throw SurepassReply.mobileDoesNotExist }
-        if record.payloadMember("mobile_registered") == .bool(false) { throw SurepassReply.mobileNotRegistered }
+    /// The download session a search's OTP is sent for, created with the search (same creation time: `SessionOTP`'s key).
+    private func openDownload(_ id: String, for search: ProfileSession, planned: String, idNumber: JSONValue) async throws {
+        var download = ProfileSession(
+            id: id, tenantID: search.tenantID, profile: "surepass", kind: "ckyc_download", recordID: search.recordID, verificationID: planned,
+            createdAt: search.createdAt, expiresAt: search.expiresAt)
+        download.sealedData = try flow.seal(["search_client_id": .string(search.id), "id_number": idNumber], for: download)
+        guard try await services.sessions.insertSession(download) else { throw StoreError(.conflict, "a new download id was taken") }
+    }
+
+    /// Checks the mobile the client passed against the one on file and answers with Surepass's 422s.
+    static func checkMobile(_ given: String, onFile: String?, registered: Bool) throws {
+        guard let onFile else { throw SurepassReply.mobileDoesNotExist }
+        guard registered else { throw SurepassReply.mobileNotRegistered }
         guard ProfileFlow.nationalMobile(onFile) == ProfileFlow.nationalMobile(given) else { throw SurepassReply.mobileNotMatched }
+    }
+
+    static func checkMobile(_ given: String, against record: SubjectRecord) throws {
+        try checkMobile(given, onFile: record.mobile, registered: record.payloadMember("mobile_registered") != .bool(false))
     }
 
     static func mobileNumber(_ body: VendorBody) throws -> String {
@@ -69,46 +89,53 @@ struct SurepassCKYC {
         return digits
     }
 
+    /// Sends the OTP of the search's download, or resends it while it is pending (same download id, the engine's
+    /// cooldown and send limit); once it was used or expired, a new download id and OTP.
     func generateOTP(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let principal = try context.caller
         let body = try await VendorBody.read(request, context: context)
         let clientID = try body.string("client_id")
         let mobile = try Self.mobileNumber(body)
         guard let search = try await flow.session(clientID, kinds: ["ckyc_search"], principal: principal),
-            let record = try await flow.record(of: search)
+            let planned = search.verificationID
         else { throw SurepassReply.clientNotFound }
-        try Self.checkMobile(mobile, against: record)
-        var searchData = try flow.data(of: search)
-        let destination = Destination(unchecked: record.mobile ?? "", channel: .sms)
-        // An OTP of this search still pending: resend it under its download id (its cooldown and send limit apply).
-        let current = try await search.verificationID.asyncMap { try await services.engine.verification(id: $0, principal: principal) }
-        if let current, SessionDecider.sendPlan(current: current, now: services.now) == .resend(current.id), current.state == .pending,
-            case .string(let downloadID)? = searchData["download_client_id"]
-        {
-            do {
-                _ = try await services.engine.resend(id: current.id, channel: nil, principal: principal)
-            } catch let refusal as VerificationError {
-                throw SurepassReply.sendRefusal(refusal)
-            }
-            return SurepassReply.success(.object(["client_id": .string(downloadID), "otp_sent": .bool(true)])).response
-        }
-        let idNumber = searchData["id_number"] ?? .null
-        let download: ProfileSession
-        let verification: Verification
+        var facts = try flow.data(of: search)
+        let onFile: String? = if case .string(let m)? = facts["mobile"] { m } else { nil }
+        try Self.checkMobile(mobile, onFile: onFile, registered: facts["mobile_registered"] != .bool(false))
+        guard let onFile, case .string(let downloadID)? = facts["download_client_id"] else { throw SurepassReply.clientNotFound }
+        let destination = Destination(unchecked: onFile, channel: .sms)
+        let download = ProfileSession(
+            id: downloadID, tenantID: search.tenantID, profile: "surepass", kind: "ckyc_download", recordID: search.recordID,
+            verificationID: planned, createdAt: search.createdAt, expiresAt: search.expiresAt)
         do {
-            (download, verification) = try await flow.openWithOTP(
-                kind: "ckyc_download", recordID: search.recordID, principal: principal, lifetime: services.sessionLifetime,
-                destination: destination, purpose: "ckyc_download", data: .object(["search_client_id": .string(search.id), "id_number": idNumber])
-            ) { VendorIdentifier.letters(prefix: "ckyc_download_", random: services.random) }
+            _ = try await flow.otp.send(
+                session: download, to: destination, purpose: "ckyc_download", principal: principal, replacingExpired: false)
+            return SurepassReply.success(.object(["client_id": .string(downloadID), "otp_sent": .bool(true)])).response
+        } catch VerificationError.alreadyApproved, VerificationError.maxAttemptsReached, VerificationError.expired {
+            // That download is done, burned or expired: a new download id and OTP for this search.
         } catch let refusal as VerificationError {
             throw SurepassReply.sendRefusal(refusal)
         }
-        // The search remembers its OTP and download id, so the next generate-otp resends instead of sending another.
-        searchData["download_client_id"] = .string(download.id)
-        _ = try await services.sessions.attachVerification(
-            sessionID: search.id, tenantID: search.tenantID, expected: search.verificationID, verificationID: verification.id,
-            sealedData: try flow.seal(searchData, for: search))
-        return SurepassReply.success(.object(["client_id": .string(download.id), "otp_sent": .bool(true)])).response
+        let nextID = VendorIdentifier.letters(prefix: "ckyc_download_", random: services.random)
+        let next = services.engine.plannedID()
+        facts["download_client_id"] = .string(nextID)
+        guard
+            try await services.sessions.attachVerification(
+                sessionID: search.id, tenantID: search.tenantID, expected: planned, verificationID: next,
+                sealedData: try flow.seal(facts, for: search))
+        else { throw SurepassReply.rateLimited("otp_resend_too_soon", "Please wait 1 seconds before requesting a new OTP.", retryAfter: .seconds(1)) }
+        var moved = search
+        moved.verificationID = next
+        try await openDownload(nextID, for: moved, planned: next, idNumber: facts["id_number"] ?? .null)
+        let fresh = ProfileSession(
+            id: nextID, tenantID: search.tenantID, profile: "surepass", kind: "ckyc_download", recordID: search.recordID, verificationID: next,
+            createdAt: search.createdAt, expiresAt: search.expiresAt)
+        do {
+            _ = try await flow.otp.send(session: fresh, to: destination, purpose: "ckyc_download", principal: principal)
+        } catch let refusal as VerificationError {
+            throw SurepassReply.sendRefusal(refusal)
+        }
+        return SurepassReply.success(.object(["client_id": .string(nextID), "otp_sent": .bool(true)])).response
     }
 
     func download(_ request: Request, _ context: AppRequestContext) async throws -> Response {
@@ -173,14 +200,16 @@ struct SurepassCKYC {
         else { throw Self.noRecord }
         try Self.checkMobile(mobile, against: found.record)
         let clientID = VendorIdentifier.letters(prefix: "ckyc_", random: services.random)
-        let session: ProfileSession
+        let session = try await flow.open(
+            kind: "ckyc_v3_download", recordID: found.id, principal: principal, lifetime: services.sessionLifetime,
+            data: .object(["client_id": .string(clientID)]), planned: services.engine.plannedID()
+        ) { VendorIdentifier.digits(count: 8, random: services.random) }
         do {
-            (session, _) = try await flow.openWithOTP(
-                kind: "ckyc_v3_download", recordID: found.id, principal: principal, lifetime: services.sessionLifetime,
-                destination: Destination(unchecked: found.record.mobile ?? "", channel: .sms), purpose: "ckyc_download",
-                data: .object(["client_id": .string(clientID)])
-            ) { VendorIdentifier.digits(count: 8, random: services.random) }
+            _ = try await flow.otp.send(
+                session: session, to: Destination(unchecked: found.record.mobile ?? "", channel: .sms), purpose: "ckyc_download",
+                principal: principal)
         } catch let refusal as VerificationError {
+            _ = try? await services.sessions.deleteSession(id: session.id, tenantID: session.tenantID)
             throw SurepassReply.sendRefusal(refusal)
         }
         return SurepassReply.success(

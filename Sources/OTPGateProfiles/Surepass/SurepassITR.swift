@@ -33,9 +33,11 @@ struct SurepassITR {
             throw invalid
         }
         guard try await services.passwords.verify(password, against: hash) else { throw invalid }
+        // The contact on file goes into the session, so generate-2fa need not open the record again.
         let session = try await flow.open(
             kind: "itr", recordID: found.id, principal: principal,
-            lifetime: SessionDecider.lifetime(requestedSeconds: expiry, configured: services.sessionLifetime)
+            lifetime: SessionDecider.lifetime(requestedSeconds: expiry, configured: services.sessionLifetime),
+            data: .object(ProfileFlow.contactData(ProfileFlow.contact(of: found.record))), planned: services.engine.plannedID()
         ) { VendorIdentifier.letters(prefix: "itr_", random: services.random) }
         return SurepassReply.success(.object(["client_id": .string(session.id)]), message: "Client created successfully").response
     }
@@ -47,10 +49,8 @@ struct SurepassITR {
         let principal = try context.caller
         let body = try await VendorBody.read(request, context: context)
         let clientID = try body.string("client_id")
-        guard let session = try await flow.session(clientID, kinds: Self.login, principal: principal),
-            let record = try await flow.record(of: session)
-        else { throw SurepassReply.clientNotFound }
-        guard let destination = ProfileFlow.contact(of: record) else {
+        guard let session = try await flow.session(clientID, kinds: Self.login, principal: principal) else { throw SurepassReply.clientNotFound }
+        guard let destination = ProfileFlow.contact(in: try flow.data(of: session)) else {
             throw SurepassReply.failure(422, "contact_not_found", "No registered mobile number or email on file for this taxpayer.")
         }
         do {
@@ -194,21 +194,23 @@ struct SurepassITR {
         var reset = SessionDecider.isLive(
             try await services.sessions.session(id: resetID, tenantID: principal.tenant.id), profile: "surepass", kinds: Self.reset, now: services.now
         )
-        let pending = try await reset?.verificationID.asyncMap { try await services.engine.verification(id: $0, principal: principal) }
+        let pending = try await reset.asyncMap { try await flow.otp.current(session: $0, principal: principal) } ?? nil
         // A new reset unless one is waiting for its OTP (then this is a resend that also takes the newest password).
+        var sealedData: [UInt8]?
         if reset == nil || pending?.state != .pending {
             let now = services.now
-            let fresh = ProfileSession(
-                id: resetID, tenantID: principal.tenant.id, profile: "surepass", kind: "itr_reset", recordID: login.recordID, createdAt: now,
-                expiresAt: login.expiresAt)
+            var fresh = ProfileSession(
+                id: resetID, tenantID: principal.tenant.id, profile: "surepass", kind: "itr_reset", recordID: login.recordID,
+                verificationID: services.engine.plannedID(), createdAt: now, expiresAt: login.expiresAt)
+            fresh.sealedData = try flow.seal(["password_hash": .string(hash)], for: fresh)
             try await services.sessions.replaceSession(fresh)
             reset = fresh
+        } else if let reset {
+            sealedData = try flow.seal(["password_hash": .string(hash)], for: reset)
         }
         guard let reset else { throw SurepassReply.clientNotFound }
         do {
-            _ = try await flow.otp.send(
-                session: reset, to: destination, purpose: "itr_password_reset", principal: principal,
-                sealedData: try flow.seal(["password_hash": .string(hash)], for: reset))
+            _ = try await flow.otp.send(session: reset, to: destination, purpose: "itr_password_reset", principal: principal, sealedData: sealedData)
         } catch let refusal as VerificationError {
             throw SurepassReply.sendRefusal(refusal)
         }
