@@ -23,7 +23,7 @@ struct APIKeyAuthenticator: RouterMiddleware {
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw Problem.unauthorized("the Authorization header must use the Bearer scheme")
         }
-        let key = String(parts[1]).trimmingCharacters(in: .whitespaces)
+        let key = String(parts[1].trimmingSpaces)
         // The client address is resolved only when it matters: while some address is refused, or on a failure.
         let client = { proxies.client(peer: context.remoteAddress?.ipAddress, forwardedFor: request.headers[values: Self.forwardedFor]) }
         let hash = APIKey.hash(key)

@@ -38,7 +38,7 @@ public struct ProfileAuthentication: Sendable {
         guard let header = request.headers[.authorization] else { return .invalid("missing Authorization header") }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return .invalid("the Authorization header must use the Bearer scheme") }
-        let token = String(parts[1]).trimmingCharacters(in: .whitespaces)
+        let token = String(parts[1].trimmingSpaces)
         let peer = context.remoteAddress?.ipAddress
         let client = { proxies.client(peer: peer, forwardedFor: request.headers[values: APIKeyAuthenticator.forwardedFor]) }
         let hash = APIKey.hash(token)
@@ -56,5 +56,15 @@ public struct ProfileAuthentication: Sendable {
         context.logger[metadataKey: "tenant_id"] = .string(principal.tenant.id)
         context.facts.tenantID = principal.tenant.id
         return .authenticated
+    }
+}
+
+extension Substring {
+    /// Without leading and trailing spaces and tabs; ASCII only, so a long header value is not bridged to Foundation.
+    var trimmingSpaces: Substring {
+        var view = self
+        while let first = view.utf8.first, first == 0x20 || first == 0x09 { view = view.dropFirst() }
+        while let last = view.utf8.last, last == 0x20 || last == 0x09 { view = view.dropLast() }
+        return view
     }
 }

@@ -9,19 +9,18 @@ extension SQLiteStore {
         try await write { db in
             for (n, r) in records.enumerated() {
                 if n % 500 == 0 { progress(n) }
-                try db.execute(
+                try db.cachedStatement(
                     sql: """
                         INSERT INTO records (id, tenant_id, kind, sealed, password_hash, updated_at) VALUES (?, ?, ?, ?, ?, ?)
                         ON CONFLICT (id) DO UPDATE SET sealed = excluded.sealed,
                             password_hash = COALESCE(excluded.password_hash, records.password_hash),
                             updated_at = excluded.updated_at
-                        """,
-                    arguments: [r.id, r.tenantID, r.kind, Data(r.sealed), r.passwordHash, r.updatedAt.milliseconds])
-                try db.execute(sql: "DELETE FROM record_keys WHERE record_id = ?", arguments: [r.id])
+                        """
+                ).execute(arguments: [r.id, r.tenantID, r.kind, Data(r.sealed), r.passwordHash, r.updatedAt.milliseconds])
+                try db.cachedStatement(sql: "DELETE FROM record_keys WHERE record_id = ?").execute(arguments: [r.id])
                 for key in r.lookupKeys {
-                    try db.execute(
-                        sql: "INSERT OR IGNORE INTO record_keys (tenant_id, kind, lookup_key, record_id) VALUES (?, ?, ?, ?)",
-                        arguments: [r.tenantID, r.kind, key, r.id])
+                    try db.cachedStatement(sql: "INSERT OR IGNORE INTO record_keys (tenant_id, kind, lookup_key, record_id) VALUES (?, ?, ?, ?)")
+                        .execute(arguments: [r.tenantID, r.kind, key, r.id])
                 }
             }
         }
@@ -30,11 +29,11 @@ extension SQLiteStore {
     public func record(tenantID: String, kind: String, lookupKey: String) async throws -> SealedRecord? {
         try await read { db in
             try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT r.* FROM record_keys k JOIN records r ON r.id = k.record_id
-                    WHERE k.tenant_id = ? AND k.kind = ? AND k.lookup_key = ? ORDER BY r.updated_at DESC, r.id LIMIT 1
-                    """,
+                db.cachedStatement(
+                    sql: """
+                        SELECT r.* FROM record_keys k JOIN records r ON r.id = k.record_id
+                        WHERE k.tenant_id = ? AND k.kind = ? AND k.lookup_key = ? ORDER BY r.updated_at DESC, r.id LIMIT 1
+                        """),
                 arguments: [tenantID, kind, lookupKey]
             ).map(Self.sealedRecord)
         }
@@ -42,7 +41,8 @@ extension SQLiteStore {
 
     public func record(id: String, tenantID: String) async throws -> SealedRecord? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM records WHERE id = ? AND tenant_id = ?", arguments: [id, tenantID]).map(Self.sealedRecord)
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM records WHERE id = ? AND tenant_id = ?"), arguments: [id, tenantID])
+                .map(Self.sealedRecord)
         }
     }
 
@@ -89,12 +89,12 @@ extension SQLiteStore {
 
     public func insertSession(_ session: ProfileSession) async throws -> Bool {
         try await write { db in
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO profile_sessions (tenant_id, id, profile, kind, record_id, verification_id, sealed_data, created_at, expires_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, id) DO NOTHING
-                    """,
-                arguments: Self.sessionArguments(session))
+                    """
+            ).execute(arguments: Self.sessionArguments(session))
             return db.changesCount == 1
         }
     }
@@ -115,7 +115,8 @@ extension SQLiteStore {
 
     public func session(id: String, tenantID: String) async throws -> ProfileSession? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM profile_sessions WHERE tenant_id = ? AND id = ?", arguments: [tenantID, id]).map(Self.session)
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM profile_sessions WHERE tenant_id = ? AND id = ?"), arguments: [tenantID, id])
+                .map(Self.session)
         }
     }
 
@@ -123,12 +124,12 @@ extension SQLiteStore {
         sessionID: String, tenantID: String, expected: String?, verificationID: String, sealedData: [UInt8]
     ) async throws -> Bool {
         try await write { db in
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     UPDATE profile_sessions SET verification_id = ?, sealed_data = ?
                     WHERE tenant_id = ? AND id = ? AND verification_id IS ?
-                    """,
-                arguments: [verificationID, sealedData.isEmpty ? nil : Data(sealedData), tenantID, sessionID, expected])
+                    """
+            ).execute(arguments: [verificationID, sealedData.isEmpty ? nil : Data(sealedData), tenantID, sessionID, expected])
             return db.changesCount == 1
         }
     }
