@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import OTPGateCore
+import OTPGateTokens
 import Testing
 
 @testable import OTPGateServer
@@ -14,6 +15,13 @@ import Testing
         "success": .bool(false),
     ])
     static let kwikid401: JSONValue = .object(["detail": .object([:]), "message": .string("Invalid token")])
+
+    static func decodePart(_ part: String) throws -> JSONValue {
+        var base64 = part.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64.append("=") }
+        guard let data = Data(base64Encoded: base64) else { throw TestFailure("not base64url") }
+        return try JSONValue(parsing: String(decoding: data, as: UTF8.self))
+    }
 
     @Test func aCredentialWorksOnlyOnItsProfileAndTenant() async throws {
         let h = try await Harness.make()
@@ -39,6 +47,10 @@ import Testing
             let clientID = try #require(created.dataString("client_id"))
             #expect(try await client.post("/api/v1/itr/generate-2fa", #"{"client_id":"\#(clientID)"}"#, key: otherSurepass).status.code == 404)
 
+            // The credential token says what it is: its own typ, and an audience naming its profile.
+            let parts = surepass.split(separator: ".").map(String.init)
+            #expect(try Self.decodePart(parts[0]).member("typ") == .string("otpgate-credential+jwt"))
+            #expect(try Self.decodePart(parts[1]).member("aud") == .string("otpgate:surepass"))
             // A credential token is not a verification token, and a verification token is not a credential.
             let introspection = try await client.post("/v1/tokens/verify", #"{"token":"\#(surepass)"}"#)
             #expect(introspection["valid"] == .bool(false))
@@ -49,6 +61,45 @@ import Testing
             let verificationToken = try #require(approved.string("token"))
             #expect(try await client.post("/api/v1/itr/create-client", createBody, key: verificationToken).json == Self.surepass401)
         }
+    }
+
+    /// A key row bound to a profile is refused on the native API even when it has the API-key form (the check on the
+    /// principal's profile, not only the key format, keeps them apart), and works on its own profile.
+    @Test func aProfileBoundKeyIsRefusedOnTheNativeAPIWhateverItsForm() async throws {
+        let h = try await Harness.make()
+        try await h.importRecords()
+        let secret = APIKey.generate(random: SystemRandomSource())
+        #expect(APIKey.isWellFormed(secret))
+        try await h.store.createAPIKey(
+            APIKeyRecord(
+                id: "crd_apikeyshaped", tenantID: h.tenant.id, hash: APIKey.hash(secret), prefix: "surepass:…", createdAt: h.clock.now(),
+                profile: "surepass"))
+        try await h.test { (client: TestClient) async throws in
+            let native = try await client.post("/v1/verifications", #"{"to":"+919876543210","channel":"sms"}"#, key: secret)
+            #expect(native.status == .unauthorized)
+            let search = try await client.post("/api/v1/ckyc/search", #"{"id_number":"ABCPE1234F","document_type":"PAN"}"#, key: secret)
+            #expect(search.status == .ok)
+        }
+    }
+
+    /// Introspection refuses a profile token by either mark: its `typ`, or its `aud`, each on its own.
+    @Test func introspectionRefusesAProfileTokenByItsTypeOrItsAudience() async throws {
+        let h = try await Harness.make()
+        let signer = try #require(h.runtime.signer as? JWTTokenSigner)
+        let now = h.clock.now().seconds
+        let claims = VerificationClaims(
+            iss: "otpgate", sub: "vrf_x", tenantID: h.tenant.id, jti: "jti_x", iat: now, exp: now + 300, phoneNumber: "+919876543210",
+            phoneNumberVerified: true, amr: ["otp", "sms"])
+        guard case .object(let members) = claims.json else { throw TestFailure("claims are not an object") }
+        // The control: verification claims with typ JWT and no aud are accepted.
+        guard case .success = await signer.verifySignature(try signer.signProfileToken(members, typ: "JWT")) else {
+            throw TestFailure("a verification-shaped token was refused")
+        }
+        let typed = try signer.signProfileToken(members, typ: CredentialAdmin.tokenType)
+        #expect(await signer.verifySignature(typed) == .failure(.malformed))
+        var withAudience = members
+        withAudience["aud"] = .string("otpgate:surepass")
+        #expect(await signer.verifySignature(try signer.signProfileToken(withAudience, typ: "JWT")) == .failure(.malformed))
     }
 
     @Test func aRevokedCredentialIsRefused() async throws {
