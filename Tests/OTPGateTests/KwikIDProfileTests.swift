@@ -84,6 +84,28 @@ import Testing
         }
     }
 
+    /// A get_otp after the session was verified starts it over: a new OTP is sent (the verified one is not replayed),
+    /// and the earlier AccessToken ends with the session it belonged to.
+    @Test func getOTPAfterVerificationStartsOver() async throws {
+        let h = try await Harness.make()
+        try await h.importRecords()
+        let token = try await h.credential("kwikid")
+        try await h.test { client in
+            _ = try await client.post("/verification/v2/itr/get_otp", #"{"pan":"ABCPE1234F","password":"Portal@123"}"#, key: token)
+            let code = try await h.lastCode()
+            let verified = try await client.post("/verification/v2/itr/submit_otp", #"{"pan":"ABCPE1234F","otp":"\#(code)"}"#, key: token)
+            let access = try #require(verified.string("AccessToken"))
+            let before = h.sender.messages.count
+            let again = try await client.post("/verification/v2/itr/get_otp", #"{"pan":"ABCPE1234F","password":"Portal@123"}"#, key: token)
+            #expect(again.json == .object(["otp_status": .string("OTP sent")]))
+            _ = try await h.lastCode()
+            #expect(h.sender.messages.count == before + 1)
+            let old = try await client.post(
+                "/verification/v2/itr/get_data", #"{"pan":"ABCPE1234F"}"#, key: token, headers: [Self.accessToken: access])
+            #expect(old.status.code == 401)
+        }
+    }
+
     /// Before the OTP is verified, neither data call releases anything.
     @Test func dataCallsNeedAVerifiedSession() async throws {
         let h = try await Harness.make()
