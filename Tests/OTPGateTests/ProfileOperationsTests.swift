@@ -68,6 +68,50 @@ import Testing
         #expect(all.filter { $0 == "busy" }.count == 3)
     }
 
+    /// Guessing the mobile on file is limited like any request: generate-otp counts before it compares.
+    @Test func mobileGuessesCountAgainstTheCredentialsRequestLimit() async throws {
+        let h = try await Harness.make(environment: ["OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND": "3"])
+        try await h.importRecords()
+        let token = try await h.credential("surepass")
+        try await h.test { (client: TestClient) async throws in
+            let search = try await client.post("/api/v1/ckyc/search", #"{"id_number":"ABCPE1234F","document_type":"PAN"}"#, key: token)
+            let searchID = try #require(search.dataString("client_id"))
+            var codes: [String] = []
+            for guess in 0..<3 {
+                let r = try await client.post(
+                    "/api/v1/ckyc-v2/generate-otp", #"{"client_id":"\#(searchID)","mobile_number":"900000010\#(guess)"}"#, key: token)
+                if case .string(let c)? = r["message_code"] { codes.append(c) }
+            }
+            #expect(codes == ["mobile_number_not_matched", "mobile_number_not_matched", "rate_limit_exceeded"])
+        }
+    }
+
+    /// Spent attempts on a CKYC download are not renewed by asking again: 422 until the code expires.
+    @Test func aSpentCKYCCodeIsNotReplacedByANewOne() async throws {
+        let h = try await Harness.make()
+        try await h.importRecords()
+        let token = try await h.credential("surepass")
+        try await h.test { (client: TestClient) async throws in
+            let search = try await client.post("/api/v1/ckyc/search", #"{"id_number":"ABCPE1234F","document_type":"PAN"}"#, key: token)
+            let searchID = try #require(search.dataString("client_id"))
+            let body = #"{"client_id":"\#(searchID)","mobile_number":"9000000002"}"#
+            let generated = try await client.post("/api/v1/ckyc-v2/generate-otp", body, key: token)
+            let downloadID = try #require(generated.dataString("client_id"))
+            let code = try await h.lastCode()
+            for _ in 0..<5 {
+                _ = try await client.post("/api/v1/ckyc-v2/download", #"{"client_id":"\#(downloadID)","otp":"\#(wrongCode(for: code))"}"#, key: token)
+            }
+            h.clock.advance(.seconds(31))
+            let again = try await client.post("/api/v1/ckyc-v2/generate-otp", body, key: token)
+            #expect(again.status.code == 422)
+            #expect(again["message_code"] == .string("max_attempts_exceeded"))
+            h.clock.advance(.seconds(300))
+            let fresh = try await client.post("/api/v1/ckyc-v2/generate-otp", body, key: token)
+            #expect(fresh.status == .ok)
+            #expect(fresh.dataString("client_id") != downloadID)
+        }
+    }
+
     /// Sessions past their window are deleted by the sweep, on both backends.
     @Test func searchesAndPasswordChecksCountAgainstTheCredentialsRequestLimit() async throws {
         let h = try await Harness.make(environment: ["OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND": "3"])

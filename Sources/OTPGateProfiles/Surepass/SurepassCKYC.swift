@@ -99,6 +99,8 @@ struct SurepassCKYC {
         guard let search = try await flow.session(clientID, kinds: ["ckyc_search"], principal: principal),
             let planned = search.verificationID
         else { throw SurepassReply.clientNotFound }
+        // Counted before the mobile is compared, so the mobile on file cannot be guessed faster than the request limit.
+        try await services.engine.countRequest(principal: principal)
         var facts = try flow.data(of: search)
         let onFile: String? = if case .string(let m)? = facts["mobile"] { m } else { nil }
         try Self.checkMobile(mobile, onFile: onFile, registered: facts["mobile_registered"] != .bool(false))
@@ -111,8 +113,9 @@ struct SurepassCKYC {
             _ = try await flow.otp.send(
                 session: download, to: destination, purpose: "ckyc_download", principal: principal, replacingExpired: false)
             return SurepassReply.success(.object(["client_id": .string(downloadID), "otp_sent": .bool(true)])).response
-        } catch VerificationError.alreadyApproved, VerificationError.maxAttemptsReached, VerificationError.expired {
-            // That download is done, burned or expired: a new download id and OTP for this search.
+        } catch VerificationError.alreadyApproved, VerificationError.expired {
+            // That download is done or expired: a new download id and OTP for this search. (Spent attempts are refused
+            // until the code expires, as everywhere: a new code must not bring new attempts.)
         } catch let refusal as VerificationError {
             throw SurepassReply.sendRefusal(refusal)
         }
@@ -194,6 +197,7 @@ struct SurepassCKYC {
         let body = try await VendorBody.read(request, context: context)
         let identifier = RecordKeys.canonicalIdentifier(try body.string("ckyc_identifier"))
         let mobile = try Self.mobileNumber(body)
+        try await services.engine.countRequest(principal: principal)
         guard
             let found = try await services.records.find(
                 tenantID: principal.tenant.id, kind: .ckyc, lookup: RecordLookup.make("ckyc_number", identifier))
