@@ -60,13 +60,15 @@ import Testing
 
     @Test func aRequestThatWaitedPastItsDeadlineIsRefusedWithoutRunning() async throws {
         let recorder = Recorder()
-        let queue = BatchQueue<Int, Int>(maxBatch: 64, maxConcurrent: 1, timeout: .milliseconds(100)) { jobs, _ in await recorder.flush(jobs) }
+        // A deadline long enough that the first request's runner surely starts within it even on a loaded machine
+        // (a runner that starts later refuses the first request too, and nothing would ever release it).
+        let queue = BatchQueue<Int, Int>(maxBatch: 64, maxConcurrent: 1, timeout: .seconds(2)) { jobs, _ in await recorder.flush(jobs) }
         async let first = queue.submit(0)
-        for await _ in recorder.firstStarted.stream { break }
+        try await waitUntil("the first batch started") { recorder.batches.withLock { $0.count } == 1 }
         let late = Task { try await queue.submit(2) }
-        // Queued behind the busy slot, then kept there until well past its 100 ms deadline.
+        // Queued behind the busy slot, then kept there until well past its 2 s deadline.
         try await waitUntil("the late request queued") { queue.waitingCount == 1 }
-        try await Task.sleep(for: .milliseconds(300))
+        try await Task.sleep(for: .milliseconds(2_500))
         recorder.release.continuation.yield()
         #expect(try await first == 0)
         let error = await #expect(throws: StoreError.self) { try await late.value }
