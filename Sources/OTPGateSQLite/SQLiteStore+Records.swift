@@ -99,17 +99,27 @@ extension SQLiteStore {
         }
     }
 
-    public func replaceSession(_ session: ProfileSession) async throws {
+    public func replaceSession(_ session: ProfileSession, expected: String?) async throws -> Bool {
         try await write { db in
-            try db.execute(
+            try db.cachedStatement(
+                sql: """
+                    UPDATE profile_sessions SET profile = ?, kind = ?, record_id = ?, verification_id = ?, sealed_data = ?, created_at = ?,
+                        expires_at = ?
+                    WHERE tenant_id = ? AND id = ? AND verification_id IS ?
+                    """
+            ).execute(arguments: [
+                session.profile, session.kind, session.recordID, session.verificationID,
+                session.sealedData.isEmpty ? nil : Data(session.sealedData), session.createdAt.milliseconds, session.expiresAt.milliseconds,
+                session.tenantID, session.id, expected,
+            ])
+            if db.changesCount == 1 { return true }
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO profile_sessions (tenant_id, id, profile, kind, record_id, verification_id, sealed_data, created_at, expires_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (tenant_id, id) DO UPDATE SET profile = excluded.profile, kind = excluded.kind,
-                        record_id = excluded.record_id, verification_id = excluded.verification_id,
-                        sealed_data = excluded.sealed_data, created_at = excluded.created_at, expires_at = excluded.expires_at
-                    """,
-                arguments: Self.sessionArguments(session))
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, id) DO NOTHING
+                    """
+            ).execute(arguments: Self.sessionArguments(session))
+            return db.changesCount == 1
         }
     }
 

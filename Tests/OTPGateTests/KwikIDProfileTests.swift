@@ -106,6 +106,30 @@ import Testing
         }
     }
 
+    /// Concurrent get_otp calls that each find no session start one session and send one OTP (the others resend or wait).
+    @Test(arguments: Backend.available) func concurrentRestartsSendOneOTP(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
+        try await h.importRecords()
+        let token = try await h.credential("kwikid")
+        try await h.test { client in
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<6 {
+                    group.addTask {
+                        Int(
+                            try await client.post("/verification/v2/itr/get_otp", #"{"pan":"ABCPE1234F","password":"Portal@123"}"#, key: token).status
+                                .code)
+                    }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(statuses.allSatisfy { $0 == 200 || $0 == 429 }, "\(statuses)")
+            await h.deliver()
+            #expect(h.sender.messages.count == 1)
+            let code = try await h.lastCode()
+            #expect(try await client.post("/verification/v2/itr/submit_otp", #"{"pan":"ABCPE1234F","otp":"\#(code)"}"#, key: token).status == .ok)
+        }
+    }
+
     /// Before the OTP is verified, neither data call releases anything.
     @Test func dataCallsNeedAVerifiedSession() async throws {
         let h = try await Harness.make()

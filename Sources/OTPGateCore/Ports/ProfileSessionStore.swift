@@ -3,8 +3,10 @@
 public protocol ProfileSessionStore: Sendable {
     /// Inserts a new session; `false` if the tenant already has one with that id (the caller draws another id).
     func insertSession(_ session: ProfileSession) async throws -> Bool
-    /// Inserts the session or replaces the tenant's session with that id (a per-subject session a new flow restarts).
-    func replaceSession(_ session: ProfileSession) async throws
+    /// Starts a per-subject session over: replaces the tenant's session with that id if its verification is still
+    /// `expected`, or inserts it if there is none; `false` if another request got there first (one of several
+    /// concurrent restarts wins).
+    func replaceSession(_ session: ProfileSession, expected: String?) async throws -> Bool
     func session(id: String, tenantID: String) async throws -> ProfileSession?
     /// Sets the session's verification and sealed data if its verification is still `expected`; `false` otherwise.
     func attachVerification(

@@ -34,7 +34,8 @@ struct KwikIDITR {
         guard try await services.passwords.verify(password, against: hash) else { throw invalid }
         guard let destination = ProfileFlow.contact(of: found.record) else { throw KwikIDReply.badRequest("No contact on file for this PAN") }
         let id = sessionID(pan: pan, tenantID: principal.tenant.id)
-        var session = try await flow.session(id, kinds: ["itr"], principal: principal)
+        let stored = try await services.sessions.session(id: id, tenantID: principal.tenant.id)
+        var session = SessionDecider.isLive(stored, profile: "kwikid", kinds: ["itr"], now: services.now)
         let pending = try await session.asyncMap { try await flow.otp.current(session: $0, principal: principal) } ?? nil
         // The session goes on while its OTP is pending; a verified, spent or expired one starts over with a new OTP.
         if session == nil || pending?.state != .pending {
@@ -42,8 +43,10 @@ struct KwikIDITR {
             let fresh = ProfileSession(
                 id: id, tenantID: principal.tenant.id, profile: "kwikid", kind: "itr", recordID: found.id,
                 verificationID: services.engine.plannedID(), createdAt: now, expiresAt: now + services.sessionLifetime)
-            try await services.sessions.replaceSession(fresh)
-            session = fresh
+            // Of concurrent restarts one wins; the others go on with its session (their send is a resend).
+            session =
+                try await services.sessions.replaceSession(fresh, expected: stored?.verificationID)
+                ? fresh : try await flow.session(id, kinds: ["itr"], principal: principal)
         }
         guard let session else { throw KwikIDReply.sessionNotFound }
         let sent: SessionOTP.Sent

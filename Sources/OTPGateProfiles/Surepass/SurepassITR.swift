@@ -191,9 +191,8 @@ struct SurepassITR {
         }
         let hash = try await services.passwords.hash(password, random: services.random)
         let resetID = clientID + "#reset"
-        var reset = SessionDecider.isLive(
-            try await services.sessions.session(id: resetID, tenantID: principal.tenant.id), profile: "surepass", kinds: Self.reset, now: services.now
-        )
+        let stored = try await services.sessions.session(id: resetID, tenantID: principal.tenant.id)
+        var reset = SessionDecider.isLive(stored, profile: "surepass", kinds: Self.reset, now: services.now)
         let pending = try await reset.asyncMap { try await flow.otp.current(session: $0, principal: principal) } ?? nil
         // A new reset unless one is waiting for its OTP (then this is a resend that also takes the newest password).
         var sealedData: [UInt8]?
@@ -203,7 +202,10 @@ struct SurepassITR {
                 id: resetID, tenantID: principal.tenant.id, profile: "surepass", kind: "itr_reset", recordID: login.recordID,
                 verificationID: services.engine.plannedID(), createdAt: now, expiresAt: login.expiresAt)
             fresh.sealedData = try flow.seal(["password_hash": .string(hash)], for: fresh)
-            try await services.sessions.replaceSession(fresh)
+            // Of concurrent restarts one wins; the others give way (a new reset OTP was just sent).
+            guard try await services.sessions.replaceSession(fresh, expected: stored?.verificationID) else {
+                throw SurepassReply.rateLimited("otp_resend_too_soon", "Please wait 1 seconds before requesting a new OTP.", retryAfter: .seconds(1))
+            }
             reset = fresh
         } else if let reset {
             sealedData = try flow.seal(["password_hash": .string(hash)], for: reset)
