@@ -112,6 +112,22 @@ import Testing
         }
     }
 
+    /// The store's restart of a session is a compare-and-set: of two restarts that saw the same session, one wins.
+    @Test(arguments: Backend.available) func restartingASessionIsACompareAndSet(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
+        let now = h.clock.now()
+        func session(_ verification: String) -> ProfileSession {
+            ProfileSession(
+                id: "kwk_cas", tenantID: h.tenant.id, profile: "kwikid", kind: "itr", recordID: "rec_1", verificationID: verification,
+                createdAt: now, expiresAt: now + .seconds(60))
+        }
+        #expect(try await h.store.replaceSession(session("vrf_a"), expected: nil))
+        #expect(try await !h.store.replaceSession(session("vrf_x"), expected: nil))
+        #expect(try await h.store.replaceSession(session("vrf_b"), expected: "vrf_a"))
+        #expect(try await !h.store.replaceSession(session("vrf_c"), expected: "vrf_a"))
+        #expect(try await h.store.session(id: "kwk_cas", tenantID: h.tenant.id)?.verificationID == "vrf_b")
+    }
+
     /// Sessions past their window are deleted by the sweep, on both backends.
     @Test func searchesAndPasswordChecksCountAgainstTheCredentialsRequestLimit() async throws {
         let h = try await Harness.make(environment: ["OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND": "3"])
