@@ -69,6 +69,18 @@ struct SurepassCKYC {
         guard try await services.sessions.insertSession(download) else { throw StoreError(.conflict, "a new download id was taken") }
     }
 
+    /// Runs a check that precedes the OTP send; a refusal counts the request against the credential's limit (a send
+    /// that goes ahead is counted by the engine's start), so the mobile on file cannot be guessed faster than the
+    /// limit, and no request is counted twice.
+    private func counted(_ principal: Principal, _ check: () throws -> Void) async throws {
+        do {
+            try check()
+        } catch {
+            try await services.engine.countRequest(principal: principal)
+            throw error
+        }
+    }
+
     /// Checks the mobile the client passed against the one on file and answers with Surepass's 422s.
     static func checkMobile(_ given: String, onFile: String?, registered: Bool) throws {
         guard let onFile else { throw SurepassReply.mobileDoesNotExist }
@@ -99,11 +111,9 @@ struct SurepassCKYC {
         guard let search = try await flow.session(clientID, kinds: ["ckyc_search"], principal: principal),
             let planned = search.verificationID
         else { throw SurepassReply.clientNotFound }
-        // Counted before the mobile is compared, so the mobile on file cannot be guessed faster than the request limit.
-        try await services.engine.countRequest(principal: principal)
         var facts = try flow.data(of: search)
         let onFile: String? = if case .string(let m)? = facts["mobile"] { m } else { nil }
-        try Self.checkMobile(mobile, onFile: onFile, registered: facts["mobile_registered"] != .bool(false))
+        try await counted(principal) { try Self.checkMobile(mobile, onFile: onFile, registered: facts["mobile_registered"] != .bool(false)) }
         guard let onFile, case .string(let downloadID)? = facts["download_client_id"] else { throw SurepassReply.clientNotFound }
         let destination = Destination(unchecked: onFile, channel: .sms)
         let download = ProfileSession(
@@ -197,12 +207,12 @@ struct SurepassCKYC {
         let body = try await VendorBody.read(request, context: context)
         let identifier = RecordKeys.canonicalIdentifier(try body.string("ckyc_identifier"))
         let mobile = try Self.mobileNumber(body)
-        try await services.engine.countRequest(principal: principal)
-        guard
-            let found = try await services.records.find(
-                tenantID: principal.tenant.id, kind: .ckyc, lookup: RecordLookup.make("ckyc_number", identifier))
-        else { throw Self.noRecord }
-        try Self.checkMobile(mobile, against: found.record)
+        let found = try await services.records.find(tenantID: principal.tenant.id, kind: .ckyc, lookup: RecordLookup.make("ckyc_number", identifier))
+        try await counted(principal) {
+            guard let found else { throw Self.noRecord }
+            try Self.checkMobile(mobile, against: found.record)
+        }
+        guard let found else { throw Self.noRecord }
         let clientID = VendorIdentifier.letters(prefix: "ckyc_", random: services.random)
         let session = try await flow.open(
             kind: "ckyc_v3_download", recordID: found.id, principal: principal, lifetime: services.sessionLifetime,
