@@ -38,24 +38,55 @@ public struct ProfileAuthentication: Sendable {
         guard let header = request.headers[.authorization] else { return .invalid("missing Authorization header") }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return .invalid("the Authorization header must use the Bearer scheme") }
-        let token = String(parts[1].trimmingSpaces)
-        let peer = context.remoteAddress?.ipAddress
-        let client = { proxies.client(peer: peer, forwardedFor: request.headers[values: APIKeyAuthenticator.forwardedFor]) }
-        let hash = APIKey.hash(token)
-        if failures.isRefusingAnyone, cache.cachedPrincipal(forKeyHash: hash) == nil, let wait = failures.refusal(for: client()) {
-            return .throttled(retryAfter: wait)
-        }
-        guard !token.isEmpty, token.utf8.count <= 4096,
+        return try await authenticate(secret: parts[1].trimmingSpaces, request: request, context: &context, profile: profile)
+    }
+
+    /// Resolves a credential's secret (a Bearer token, Eko's `developer_key`) to a principal of `profile`, by its
+    /// SHA-256, and sets it on `context`.
+    public func authenticate(secret: Substring, request: Request, context: inout AppRequestContext, profile: String) async throws -> Outcome {
+        let hash = APIKey.hash(String(secret))
+        if let wait = refusalBeforeLookup(request, context: context, cacheKey: hash) { return .throttled(retryAfter: wait) }
+        guard !secret.isEmpty, secret.utf8.count <= 4096,
             let principal = try await cache.principal(forKeyHash: hash, load: { try await store.principal(forKeyHash: $0) }),
             principal.profile == profile
-        else {
-            if let wait = try await failures.recordFailure(of: client()) { return .throttled(retryAfter: wait) }
-            return .invalid("invalid or revoked token")
-        }
+        else { return try await failed(request, context: context) }
+        set(principal, on: &context)
+        return .authenticated
+    }
+
+    /// Resolves the credential a token OTPGate signed names (M2P's access token) to a principal of `profile`: the
+    /// credential must still be unrevoked.
+    public func authenticate(credentialID: String, request: Request, context: inout AppRequestContext, profile: String) async throws -> Outcome {
+        // Cached beside the keys, under a hash no key can have (key hashes are of the secret, never of an id).
+        let cacheKey = APIKey.hash("credential-id:" + credentialID)
+        guard credentialID.utf8.count <= 128,
+            let principal = try await cache.principal(forKeyHash: cacheKey, load: { _ in try await store.principal(forKeyID: credentialID) }),
+            principal.profile == profile
+        else { return try await failed(request, context: context) }
+        set(principal, on: &context)
+        return .authenticated
+    }
+
+    /// Counts a failed authentication (a bad signature after the key was found, a forged token) against the client address.
+    public func failed(_ request: Request, context: AppRequestContext) async throws -> Outcome {
+        if let wait = try await failures.recordFailure(of: client(request, context: context)) { return .throttled(retryAfter: wait) }
+        return .invalid("invalid or revoked credential")
+    }
+
+    /// A client address refused for too many failures, unless its credential is known already.
+    public func refusalBeforeLookup(_ request: Request, context: AppRequestContext, cacheKey: [UInt8]) -> Duration? {
+        guard failures.isRefusingAnyone, cache.cachedPrincipal(forKeyHash: cacheKey) == nil else { return nil }
+        return failures.refusal(for: client(request, context: context))
+    }
+
+    private func client(_ request: Request, context: AppRequestContext) -> String {
+        proxies.client(peer: context.remoteAddress?.ipAddress, forwardedFor: request.headers[values: APIKeyAuthenticator.forwardedFor])
+    }
+
+    private func set(_ principal: Principal, on context: inout AppRequestContext) {
         context.principal = principal
         context.logger[metadataKey: "tenant_id"] = .string(principal.tenant.id)
         context.facts.tenantID = principal.tenant.id
-        return .authenticated
     }
 }
 

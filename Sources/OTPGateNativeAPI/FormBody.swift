@@ -5,8 +5,8 @@ import NIOCore
 /// through Hummingbird's `URLEncodedFormDecoder` into plain fields: `+` and percent-escapes decoded, each name at most
 /// once. Anything else is refused with 400 `malformed_form`, whose detail never repeats a value (a value may be a
 /// phone number or a code).
-struct FormBody {
-    let fields: [String: String]
+package struct FormBody {
+    package let fields: [String: String]
 
     /// Reads and parses the body, with the same 64 KiB limit as JSON bodies; an empty body has no fields.
     static func read(_ request: Request, context: AppRequestContext) async throws -> FormBody {
@@ -15,7 +15,7 @@ struct FormBody {
 
     /// The fields of a form-encoded body. `name=value` pairs separated by `&`; a pair without `=` is ignored, as
     /// Hummingbird does. Bracketed names (`a[]=1`, `a[b]=1`) are refused: vendor forms are flat.
-    static func parse(_ bytes: [UInt8]) throws(Problem) -> [String: String] {
+    package static func parse(_ bytes: [UInt8]) throws(Problem) -> [String: String] {
         guard let text = String(validating: bytes, as: UTF8.self) else { throw malformed("the request body is not valid UTF-8") }
         do {
             return try URLEncodedFormDecoder().decode([String: String].self, from: text)

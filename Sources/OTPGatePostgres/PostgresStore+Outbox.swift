@@ -123,6 +123,10 @@ extension PostgresStore {
                 SELECT ctid FROM profile_sessions WHERE expires_at < \(plan.now.milliseconds) LIMIT \(limit)) RETURNING 1
             """,
             """
+            DELETE FROM request_nonces WHERE ctid IN (
+                SELECT ctid FROM request_nonces WHERE expires_at < \(plan.now.milliseconds) LIMIT \(limit)) RETURNING 1
+            """,
+            """
             DELETE FROM request_counters WHERE ctid IN (
                 SELECT ctid FROM request_counters WHERE window_start < \(plan.keyCounterWindowsBefore) LIMIT \(limit)) RETURNING 1
             """,

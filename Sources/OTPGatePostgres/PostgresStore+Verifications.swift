@@ -124,7 +124,7 @@ extension PostgresStore {
             case .replay(let first): return .replayed(first)
             case .create(let writes):
                 var insert = BatchJSON()
-                insert.append(StartBatch.row(writes.verification, writes.message))
+                insert.append(StartBatch.row(writes.verification, writes.message, companion: writes.companionMessage))
                 _ = try await self.database.execute(InsertStarts(rows: insert), on: connection)
                 if let record = writes.idempotency {
                     try await connection.query(
@@ -155,7 +155,7 @@ extension PostgresStore {
             case .apply(let writes):
                 try await self.updateVerification(writes.verification, on: connection)
                 try await self.supersedeOutbox(verificationID: writes.supersedesMessagesOf, now: command.now, on: connection)
-                try await self.insertOutbox(writes.message, on: connection)
+                for message in writes.messages { try await self.insertOutbox(message, on: connection) }
                 return writes.verification
             }
         }

@@ -125,9 +125,9 @@ public final class PostgresStore: Store, Service, Sendable {
     static func insertKey(_ key: APIKeyRecord, on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query(
             """
-            INSERT INTO api_keys (id, tenant_id, key_hash, prefix, created_at, revoked_at, profile)
+            INSERT INTO api_keys (id, tenant_id, key_hash, prefix, created_at, revoked_at, profile, settings)
             VALUES (\(key.id), \(key.tenantID), \(ByteBuffer(bytes: key.hash)), \(key.prefix), \(key.createdAt.milliseconds),
-                    \(key.revokedAt?.milliseconds), \(key.profile))
+                    \(key.revokedAt?.milliseconds), \(key.profile), \(key.sealedSettings.isEmpty ? nil : ByteBuffer(bytes: key.sealedSettings)))
             """, logger: logger)
     }
 
@@ -165,7 +165,8 @@ public final class PostgresStore: Store, Service, Sendable {
                 hash: Array(buffer: try row["key_hash"].decode(ByteBuffer.self)), prefix: try row["prefix"].decode(String.self),
                 createdAt: Timestamp(milliseconds: try row["created_at"].decode(Int64.self)),
                 revokedAt: try row["revoked_at"].decode(Int64?.self).map(Timestamp.init(milliseconds:)),
-                profile: try row["profile"].decode(String?.self))
+                profile: try row["profile"].decode(String?.self),
+                sealedSettings: try row["settings"].decode(ByteBuffer?.self).map { Array(buffer: $0) } ?? [])
         }
     }
 
@@ -174,14 +175,42 @@ public final class PostgresStore: Store, Service, Sendable {
     }
 
     public func principal(forKeyHash hash: [UInt8]) async throws -> Principal? {
-        let found = try await rows(
-            """
-            SELECT k.id AS key_id, k.profile AS profile, t.id AS id, t.name AS name, t.policy AS policy, t.created_at AS created_at
-            FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = \(ByteBuffer(bytes: hash)) AND k.revoked_at IS NULL
-            """)
+        try await principal(
+            rows(
+                """
+                SELECT k.id AS key_id, k.profile AS profile, k.settings AS settings, t.id AS id, t.name AS name, t.policy AS policy,
+                    t.created_at AS created_at
+                FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = \(ByteBuffer(bytes: hash)) AND k.revoked_at IS NULL
+                """))
+    }
+
+    public func principal(forKeyID id: String) async throws -> Principal? {
+        try await principal(
+            rows(
+                """
+                SELECT k.id AS key_id, k.profile AS profile, k.settings AS settings, t.id AS id, t.name AS name, t.policy AS policy,
+                    t.created_at AS created_at
+                FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.id = \(id) AND k.revoked_at IS NULL
+                """))
+    }
+
+    private func principal(_ found: [PostgresRandomAccessRow]) throws -> Principal? {
         guard let row = found.first else { return nil }
         return Principal(
-            tenant: try Self.tenant(row), keyID: try row["key_id"].decode(String.self), profile: try row["profile"].decode(String?.self))
+            tenant: try Self.tenant(row), keyID: try row["key_id"].decode(String.self), profile: try row["profile"].decode(String?.self),
+            sealedSettings: try row["settings"].decode(ByteBuffer?.self).map { Array(buffer: $0) } ?? [])
+    }
+
+    // MARK: signed requests
+
+    public func claimRequestNonce(tenantID: String, digest: String, now: Timestamp, expiresAt: Timestamp) async throws -> Bool {
+        try await !rows(
+            """
+            INSERT INTO request_nonces (tenant_id, digest, expires_at) VALUES (\(tenantID), \(digest), \(expiresAt.milliseconds))
+            ON CONFLICT (tenant_id, digest) DO UPDATE SET expires_at = excluded.expires_at WHERE request_nonces.expires_at <= \(now.milliseconds)
+            RETURNING 1 AS claimed
+            """
+        ).isEmpty
     }
 
     // MARK: secrets

@@ -58,7 +58,7 @@ struct StartBatch: Sendable {
             case .create(let writes):
                 let v = writes.verification
                 startedHere[key(v), default: []].append(v.createdAt)
-                inserts.append(Self.row(v, writes.message))
+                inserts.append(Self.row(v, writes.message, companion: writes.companionMessage))
                 results.append(.success(.created(v)))
             }
         }
@@ -68,11 +68,11 @@ struct StartBatch: Sendable {
         return results
     }
 
-    /// A verification and its first message as one input row: its blind index and sealed fields, never the clear
-    /// destination, reference or context.
-    static func row(_ v: Verification, _ message: NewOutboxMessage) -> [String: JSONValue] {
+    /// A verification and its first message (and its companion destination's) as one input row: its blind index and
+    /// sealed fields, never the clear destination, reference or context.
+    static func row(_ v: Verification, _ message: NewOutboxMessage, companion: NewOutboxMessage? = nil) -> [String: JSONValue] {
         let m = message.stored
-        return [
+        var row: [String: JSONValue] = [
             "id": .string(v.id), "tenant_id": .string(v.tenantID), "channel": .string(v.channel.rawValue),
             "destination": .string(v.destinationKey), "purpose": .text(v.purpose), "locale": .text(v.locale),
             "sealed_fields": .bytes(v.sealedFields), "code_length": .int(v.codeLength),
@@ -84,6 +84,12 @@ struct StartBatch: Sendable {
             "message_state": .string(m.state.rawValue), "message_attempts": .int(m.attempts), "message_created_at": .time(m.createdAt),
             "next_attempt_at": .time(m.nextAttemptAt), "message_expires_at": .time(m.expiresAt), "lease_until": .time(m.leaseUntil),
         ]
+        if let companion {
+            row["companion_id"] = .string(companion.id)
+            row["companion_channel"] = .string(companion.channel.rawValue)
+            row["companion_payload"] = .bytes(companion.sealedPayload)
+        }
+        return row
     }
 }
 
@@ -100,7 +106,8 @@ struct RecentStarts: BatchStatement {
     let rows: BatchJSON
 }
 
-/// The admitted verifications and their first messages, in one statement.
+/// The admitted verifications and their first messages (two for a verification with a companion destination), in one
+/// statement.
 struct InsertStarts: BatchStatement {
     static let sql = """
         WITH x AS (
@@ -110,7 +117,7 @@ struct InsertStarts: BatchStatement {
                 max_sends int, ttl_seconds int, created_at bigint, expires_at bigint, last_sent_at bigint,
                 resend_available_at bigint, updated_at bigint, message_id text, message_channel text, payload text,
                 message_state text, message_attempts int, message_created_at bigint, next_attempt_at bigint,
-                message_expires_at bigint, lease_until bigint)),
+                message_expires_at bigint, lease_until bigint, companion_id text, companion_channel text, companion_payload text)),
         verification AS (
             INSERT INTO verifications (id, tenant_id, channel, destination, purpose, locale, sealed_fields, code_length,
                 code_hash, state, attempts, max_attempts, sends, max_sends, ttl_seconds, created_at, expires_at, last_sent_at,
@@ -123,6 +130,10 @@ struct InsertStarts: BatchStatement {
         SELECT message_id, tenant_id, id, message_channel, decode(payload, 'base64'), message_state, message_attempts,
             message_created_at, next_attempt_at, message_expires_at, lease_until
         FROM x
+        UNION ALL
+        SELECT companion_id, tenant_id, id, companion_channel, decode(companion_payload, 'base64'), message_state, message_attempts,
+            message_created_at, next_attempt_at, message_expires_at, lease_until
+        FROM x WHERE companion_id IS NOT NULL
         """
     let rows: BatchJSON
 }

@@ -168,6 +168,10 @@ extension SQLiteStore {
                 [plan.now.milliseconds]
             ),
             (
+                "DELETE FROM request_nonces WHERE rowid IN (SELECT rowid FROM request_nonces WHERE expires_at < ? LIMIT ?)",
+                [plan.now.milliseconds]
+            ),
+            (
                 "DELETE FROM request_counters WHERE rowid IN (SELECT rowid FROM request_counters WHERE window_start < ? LIMIT ?)",
                 [plan.keyCounterWindowsBefore]
             ),

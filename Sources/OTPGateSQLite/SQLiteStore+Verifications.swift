@@ -166,7 +166,7 @@ extension SQLiteStore {
             case .replay(let first): return .replayed(first)
             case .create(let writes):
                 try Self.insertVerification(db, writes.verification)
-                try Self.insertOutbox(db, writes.message)
+                for message in writes.messages { try Self.insertOutbox(db, message) }
                 if let record = writes.idempotency, let snapshot { try Self.saveIdempotency(db, record, snapshot: snapshot) }
                 return .created(writes.verification)
             }
@@ -196,7 +196,7 @@ extension SQLiteStore {
             case .apply(let writes):
                 try Self.updateVerification(db, writes.verification)
                 try Self.supersedeOutbox(db, verificationID: writes.supersedesMessagesOf, now: command.now)
-                try Self.insertOutbox(db, writes.message)
+                for message in writes.messages { try Self.insertOutbox(db, message) }
                 return writes.verification
             }
         }

@@ -108,8 +108,11 @@ public final class SQLiteStore: Store, Sendable {
 
     static func insertKey(_ db: Database, _ key: APIKeyRecord) throws {
         try db.execute(
-            sql: "INSERT INTO api_keys (id, tenant_id, key_hash, prefix, created_at, revoked_at, profile) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            arguments: [key.id, key.tenantID, Data(key.hash), key.prefix, key.createdAt.milliseconds, key.revokedAt?.milliseconds, key.profile])
+            sql: "INSERT INTO api_keys (id, tenant_id, key_hash, prefix, created_at, revoked_at, profile, settings) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            arguments: [
+                key.id, key.tenantID, Data(key.hash), key.prefix, key.createdAt.milliseconds, key.revokedAt?.milliseconds, key.profile,
+                key.sealedSettings.isEmpty ? nil : Data(key.sealedSettings),
+            ])
     }
 
     static func encodePolicy(_ overrides: PolicyOverrides) throws -> String {
@@ -150,7 +153,7 @@ public final class SQLiteStore: Store, Sendable {
                     id: row["id"], tenantID: row["tenant_id"], hash: Array(row["key_hash"] as Data), prefix: row["prefix"],
                     createdAt: Timestamp(milliseconds: row["created_at"]),
                     revokedAt: (row["revoked_at"] as Int64?).map(Timestamp.init(milliseconds:)),
-                    profile: row["profile"])
+                    profile: row["profile"], sealedSettings: (row["settings"] as Data?).map { Array($0) } ?? [])
             }
         }
     }
@@ -163,17 +166,42 @@ public final class SQLiteStore: Store, Sendable {
     }
 
     public func principal(forKeyHash hash: [UInt8]) async throws -> Principal? {
+        try await principal(where: "k.key_hash = ?", Data(hash))
+    }
+
+    public func principal(forKeyID id: String) async throws -> Principal? {
+        try await principal(where: "k.id = ?", id)
+    }
+
+    private func principal(where condition: String, _ argument: some DatabaseValueConvertible & Sendable) async throws -> Principal? {
         try await read { db in
             guard
                 let row = try Row.fetchOne(
                     db,
                     sql: """
-                        SELECT k.id AS key_id, k.profile AS profile, t.id AS id, t.name AS name, t.policy AS policy, t.created_at AS created_at
-                        FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = ? AND k.revoked_at IS NULL
+                        SELECT k.id AS key_id, k.profile AS profile, k.settings AS settings, t.id AS id, t.name AS name, t.policy AS policy,
+                            t.created_at AS created_at
+                        FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE \(condition) AND k.revoked_at IS NULL
                         """,
-                    arguments: [Data(hash)])
+                    arguments: [argument])
             else { return nil }
-            return Principal(tenant: try Self.tenant(row), keyID: row["key_id"], profile: row["profile"])
+            return Principal(
+                tenant: try Self.tenant(row), keyID: row["key_id"], profile: row["profile"],
+                sealedSettings: (row["settings"] as Data?).map { Array($0) } ?? [])
+        }
+    }
+
+    // MARK: signed requests
+
+    public func claimRequestNonce(tenantID: String, digest: String, now: Timestamp, expiresAt: Timestamp) async throws -> Bool {
+        try await write { db in
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO request_nonces (tenant_id, digest, expires_at) VALUES (?, ?, ?)
+                    ON CONFLICT (tenant_id, digest) DO UPDATE SET expires_at = excluded.expires_at WHERE request_nonces.expires_at <= ?
+                    """
+            ).execute(arguments: [tenantID, digest, expiresAt.milliseconds, now.milliseconds])
+            return db.changesCount == 1
         }
     }
 

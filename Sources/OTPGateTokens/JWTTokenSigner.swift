@@ -114,12 +114,34 @@ public final class JWTTokenSigner: TokenSigner, Sendable {
     }
 
     public func verifySignature(_ token: String) async -> Result<VerificationClaims, TokenRejection> {
+        switch verified(token) {
+        case .failure(let rejection): return .failure(rejection)
+        case .success(let (typ, members)):
+            // Signed by one of our keys, so written by `sign`; unreadable only if it was signed by something else.
+            guard typ == nil || typ == "JWT", members["aud"] == nil, let claims = try? VerificationClaims(json: .object(members)) else {
+                return .failure(.malformed)
+            }
+            return .success(claims)
+        }
+    }
+
+    public func verifyProfileToken(_ token: String, typ: String, audience: String) async -> Result<[String: JSONValue], TokenRejection> {
+        switch verified(token) {
+        case .failure(let rejection): return .failure(rejection)
+        case .success(let (found, members)):
+            guard found == typ, members["aud"] == .string(audience) else { return .failure(.malformed) }
+            return .success(members)
+        }
+    }
+
+    /// A compact JWS signed by one of our keys: its header `typ` and its payload members.
+    private func verified(_ token: String) -> Result<(typ: String?, payload: [String: JSONValue]), TokenRejection> {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard token.utf8.count <= 8192, parts.count == 3, parts.allSatisfy({ !$0.isEmpty }),
             let headerData = Base64URL.decode(String(parts[0])),
             case .object(let header)? = try? JSONParser.parse(Array(headerData)),
             let alg = Self.optionalString(header["alg"]), let kid = Self.optionalString(header["kid"]),
-            let typ = Self.optionalString(header["typ"]), typ == nil || typ == "JWT"
+            let typ = Self.optionalString(header["typ"])
         else { return .failure(.malformed) }
         guard alg == algorithm else { return .failure(.unsupportedAlgorithm) }
         guard let kid, let key = keys.withLock({ $0.byKID[kid] })?.algorithm else { return .failure(.unknownKey) }
@@ -127,12 +149,10 @@ public final class JWTTokenSigner: TokenSigner, Sendable {
         guard let signature = Base64URL.decode(String(parts[2])), (try? key.verify(signature, signs: signingInput)) == true else {
             return .failure(.badSignature)
         }
-        // Signed by one of our keys, so written by `sign`; unreadable only if it was signed by something else.
-        guard let payloadData = Base64URL.decode(String(parts[1])),
-            case .object(let members)? = try? JSONParser.parse(Array(payloadData)), members["aud"] == nil,
-            let claims = try? VerificationClaims(json: .object(members))
-        else { return .failure(.malformed) }
-        return .success(claims)
+        guard let payloadData = Base64URL.decode(String(parts[1])), case .object(let members)? = try? JSONParser.parse(Array(payloadData)) else {
+            return .failure(.malformed)
+        }
+        return .success((typ, members))
     }
 
     /// The keys published now; sorted, so every instance serves byte-identical JWKS for the same keys.

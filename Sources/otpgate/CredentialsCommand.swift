@@ -8,38 +8,51 @@ import OTPGateTokens
 /// `otpgate credentials create | list | revoke`: what a client of a vendor profile authenticates with.
 struct CredentialsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "credentials", abstract: "Manage vendor-profile credentials (Surepass, KwikID).",
+        commandName: "credentials", abstract: "Manage vendor-profile credentials (Surepass, KwikID, Eko, M2P).",
         subcommands: [Create.self, List.self, Revoke.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create a credential for one tenant and profile; its token is shown once and stored only as a hash.")
+            abstract: "Create a credential for one tenant and profile; its secret is shown once and stored only as a hash.")
         @Option(help: "Tenant id") var tenant: String
         @Option(help: "Profile: \(Profiles.names.joined(separator: ", "))") var profile: String
-        @Flag(help: "Print one JSON object {\"credential_id\", \"profile\", \"tenant_id\", \"token\"}") var json = false
+        @Option(help: "eko: the API user's registered 10-digit mobile, required as initiator_id on every call") var initiatorId: String?
+        @Option(help: "m2p: the X-TENANT-ID value every call must send (default: the tenant id)") var xTenantId: String?
+        @Flag(
+            help:
+                "Print one JSON object: credential_id, profile, tenant_id and token (surepass, kwikid), developer_key, access_key and initiator_id (eko), or client_id, client_secret and x_tenant_id (m2p)"
+        ) var json = false
         @OptionGroup var db: DatabaseOption
 
         func validate() throws {
             guard Profiles.names.contains(profile) else {
                 throw ValidationError("--profile must be one of \(Profiles.names.joined(separator: ", "))")
             }
+            if profile == "eko", initiatorId == nil { throw ValidationError("--profile eko needs --initiator-id (the registered 10-digit mobile)") }
+            if profile != "eko", initiatorId != nil { throw ValidationError("--initiator-id is only for --profile eko") }
+            if profile != "m2p", xTenantId != nil { throw ValidationError("--x-tenant-id is only for --profile m2p") }
         }
 
         func run() async throws {
             let settings = try db.settings()
             let master = try MasterKey.ring(settings: settings, random: SystemRandomSource())
             let (tenant, profile, json) = (self.tenant, self.profile, self.json)
+            let options = CredentialAdmin.Options(initiatorID: initiatorId, vendorTenantID: xTenantId)
             try await Bootstrap.withStore(settings) { store in
                 let signer = try await JWTTokenSigner.load(store: store, master: master, clock: SystemClock())
                 let created = try await CredentialAdmin(store: store, signer: signer, issuer: settings.issuer).create(
-                    tenantID: tenant, profile: profile)
+                    tenantID: tenant, profile: profile, options: options, cipher: try await loadDataCipher(store: store, settings: settings))
                 if json {
-                    print(
-                        JSONLine.encode(["credential_id": created.credentialID, "profile": profile, "tenant_id": tenant, "token": created.token]))
+                    print(JSONLine.encode(Dictionary(uniqueKeysWithValues: created.json)))
                 } else {
-                    print("\(profile) credential \(created.credentialID) for \(tenant), shown once and stored only as a hash.")
-                    print("Send it as Authorization: Bearer <token>:")
-                    print(created.token)
+                    print("\(profile) credential \(created.credentialID) for \(tenant); its secret is shown once and stored only as a hash.")
+                    switch profile {
+                    case "eko":
+                        print("Send developer_key, and secret-key = base64(HMAC-SHA256(base64(access_key), timestamp)) with secret-key-timestamp:")
+                    case "m2p": print("Exchange client_id and client_secret at POST /auth/token, and send X-TENANT-ID on every call:")
+                    default: print("Send it as Authorization: Bearer <token>:")
+                    }
+                    for (name, value) in created.fields { print(profile == "surepass" || profile == "kwikid" ? value : "\(name)=\(value)") }
                 }
             }
         }

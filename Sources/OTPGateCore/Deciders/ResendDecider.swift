@@ -8,14 +8,17 @@ public struct ResendCommand: Sendable {
     public var codeHash: [UInt8]
     /// The new code's sealed message, numbered by the engine's guess of the send; the decider renumbers it.
     public var message: NewOutboxMessage
+    /// The new code's message to the companion destination, if the verification has one.
+    public var companionMessage: NewOutboxMessage?
     public var now: Timestamp
     public var policy: Policy
     public var keyRequest: KeyRequest?
 
     public init(
-        id: String, tenantID: String, channel: Channel?, codeHash: [UInt8], message: NewOutboxMessage, now: Timestamp, policy: Policy,
-        keyRequest: KeyRequest?
+        id: String, tenantID: String, channel: Channel?, codeHash: [UInt8], message: NewOutboxMessage, companionMessage: NewOutboxMessage? = nil,
+        now: Timestamp, policy: Policy, keyRequest: KeyRequest?
     ) {
+        self.companionMessage = companionMessage
         self.id = id
         self.tenantID = tenantID
         self.channel = channel
@@ -40,8 +43,12 @@ public enum ResendDecider {
         public var verification: Verification
         /// The new code's message, numbered by the send it really is (a concurrent resend may have come first).
         public var message: NewOutboxMessage
+        public var companionMessage: NewOutboxMessage?
         /// Undelivered messages of this verification are superseded before `message` is written.
         public var supersedesMessagesOf: String
+
+        /// Every message the resend writes.
+        public var messages: [NewOutboxMessage] { [message] + (companionMessage.map { [$0] } ?? []) }
     }
 
     public static func decide(_ command: ResendCommand, verification: Verification?, destination: DestinationState?) -> Decision {
@@ -62,6 +69,9 @@ public enum ResendDecider {
         var message = command.message
         message.id = NewOutboxMessage.id(verificationID: v.id, send: next.sends)
         message.expiresAt = next.expiresAt
-        return .apply(Writes(verification: next, message: message, supersedesMessagesOf: v.id))
+        var companion = command.companionMessage
+        companion?.id = NewOutboxMessage.id(verificationID: v.id, send: next.sends, part: 2)
+        companion?.expiresAt = next.expiresAt
+        return .apply(Writes(verification: next, message: message, companionMessage: companion, supersedesMessagesOf: v.id))
     }
 }

@@ -4,13 +4,19 @@ import Foundation
 public struct StartCommand: Sendable {
     public var verification: Verification
     public var message: NewOutboxMessage
+    /// The message to the verification's companion destination, if it has one.
+    public var companionMessage: NewOutboxMessage?
     public var policy: Policy
     public var keyRequest: KeyRequest?
     public var idempotency: IdempotencyClaim?
 
-    public init(verification: Verification, message: NewOutboxMessage, policy: Policy, keyRequest: KeyRequest?, idempotency: IdempotencyClaim?) {
+    public init(
+        verification: Verification, message: NewOutboxMessage, companionMessage: NewOutboxMessage? = nil, policy: Policy, keyRequest: KeyRequest?,
+        idempotency: IdempotencyClaim?
+    ) {
         self.verification = verification
         self.message = message
+        self.companionMessage = companionMessage
         self.policy = policy
         self.keyRequest = keyRequest
         self.idempotency = idempotency
@@ -78,8 +84,12 @@ public enum StartDecider {
     public struct Writes: Sendable, Equatable {
         public var verification: Verification
         public var message: NewOutboxMessage
+        public var companionMessage: NewOutboxMessage?
         /// The record to store under the idempotency key (replacing an expired one), if the start has a key.
         public var idempotency: IdempotencyRecord?
+
+        /// Every message the start writes.
+        public var messages: [NewOutboxMessage] { [message] + (companionMessage.map { [$0] } ?? []) }
     }
 
     public static func decide(_ command: StartCommand, _ loaded: Loaded) -> Decision {
@@ -100,6 +110,7 @@ public enum StartDecider {
             let freesAt = (loaded.recentStarts.oldest ?? now) + .seconds(policy.startWindowSeconds)
             return .refuse(.destinationRateLimited(retryAfter: max(freesAt - now, .seconds(1))))
         }
-        return .create(Writes(verification: command.verification, message: command.message, idempotency: record))
+        return .create(
+            Writes(verification: command.verification, message: command.message, companionMessage: command.companionMessage, idempotency: record))
     }
 }

@@ -16,7 +16,7 @@ public enum OutboxState: String, Sendable {
 /// A message waiting in, or having left, the transactional outbox. The payload (which holds the code) is
 /// sealed under the master key and erased once the message is sent, superseded or expired.
 public struct OutboxMessage: Sendable, Equatable {
-    /// `<verification id>.<send number>`: unique by construction, so the engine knows it before the insert.
+    /// `<verification id>.<send number>` (`.2` appended for a companion destination's): unique by construction, so the engine knows it before the insert.
     public var id: String
     public var tenantID: String
     public var verificationID: String
@@ -117,7 +117,11 @@ extension MessagePayload {
 public struct MessagePayloadError: Error, Sendable {}
 
 extension NewOutboxMessage {
-    public static func id(verificationID: String, send: Int) -> String { "\(verificationID).\(send)" }
+    /// `<verification id>.<send>`, and `<verification id>.<send>.2` for the same send's message to the companion
+    /// destination: every message of a verification stays in `idRange`.
+    public static func id(verificationID: String, send: Int, part: Int = 1) -> String {
+        part == 1 ? "\(verificationID).\(send)" : "\(verificationID).\(send).\(part)"
+    }
 
     /// The primary-key range holding every message of a verification: `[lower, upper)`.
     public static func idRange(verificationID: String) -> (lower: String, upper: String) { ("\(verificationID).", "\(verificationID)/") }

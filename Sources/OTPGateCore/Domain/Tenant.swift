@@ -25,11 +25,15 @@ public struct APIKeyRecord: Sendable, Equatable {
     /// The vendor profile a credential serves (`surepass`, `kwikid` …); `nil` for a native API key. Each works only on
     /// its own API.
     public var profile: String?
+    /// The credential's profile settings (`CredentialSettings`), sealed under the credential id; empty for none.
+    public var sealedSettings: [UInt8]
 
     public init(
-        id: String, tenantID: String, hash: [UInt8], prefix: String, createdAt: Timestamp, revokedAt: Timestamp? = nil, profile: String? = nil
+        id: String, tenantID: String, hash: [UInt8], prefix: String, createdAt: Timestamp, revokedAt: Timestamp? = nil, profile: String? = nil,
+        sealedSettings: [UInt8] = []
     ) {
         self.profile = profile
+        self.sealedSettings = sealedSettings
         self.id = id
         self.tenantID = tenantID
         self.hash = hash
@@ -45,8 +49,11 @@ public struct Principal: Sendable, Equatable {
     public var keyID: String
     /// The profile of a credential; `nil` for a native API key.
     public var profile: String?
+    /// The credential's sealed profile settings (`APIKeyRecord.sealedSettings`).
+    public var sealedSettings: [UInt8]
 
-    public init(tenant: Tenant, keyID: String, profile: String? = nil) {
+    public init(tenant: Tenant, keyID: String, profile: String? = nil, sealedSettings: [UInt8] = []) {
+        self.sealedSettings = sealedSettings
         self.tenant = tenant
         self.keyID = keyID
         self.profile = profile

@@ -41,6 +41,11 @@ public struct Verification: Sendable, Equatable {
     public var lastSentAt: Timestamp
     public var resendAvailableAt: Timestamp
     public var updatedAt: Timestamp
+    /// A second destination the same verification is delivered to (M2P's dual OTP: the mobile and the email on file);
+    /// in memory only, sealed with the other personal fields. Limits, locks and windows stay keyed by `destination`.
+    public var companion: Destination?
+    /// Whether the companion gets a code of its own: then `codeHash` holds both codes' hashes, and a check needs both.
+    public var companionHasOwnCode: Bool = false
 
     public init(
         id: String, tenantID: String, channel: Channel, destination: String, purpose: String?, locale: String?,

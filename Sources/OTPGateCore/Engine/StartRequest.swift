@@ -11,12 +11,19 @@ public struct StartRequest: Sendable, Equatable {
     /// An id chosen in advance (`VerificationEngine.plannedID`), so a vendor session can name its verification before it
     /// exists; `nil`: a new one. Only with an idempotency claim, which makes a repeat a replay.
     public var plannedID: String?
+    /// A second destination the code also goes to (one verification, one attempt counter, one expiry), with a code
+    /// of its own when `companionHasOwnCode`.
+    public var companion: Destination?
+    public var companionHasOwnCode: Bool
 
     public init(
         destination: Destination, purpose: String? = nil, codeLength: Int? = nil, ttlSeconds: Int? = nil, maxAttempts: Int? = nil,
-        locale: String? = nil, reference: String? = nil, context: JSONValue? = nil, plannedID: String? = nil
+        locale: String? = nil, reference: String? = nil, context: JSONValue? = nil, plannedID: String? = nil, companion: Destination? = nil,
+        companionHasOwnCode: Bool = false
     ) {
         self.plannedID = plannedID
+        self.companion = companion
+        self.companionHasOwnCode = companion != nil && companionHasOwnCode
         self.destination = destination
         self.purpose = purpose
         self.codeLength = codeLength

@@ -58,24 +58,27 @@ public struct VerificationEngine: Sendable {
         }
         let length = request.codeLength ?? policy.defaultCodeLength
         let ttl = request.ttlSeconds ?? policy.defaultTTLSeconds
-        let code = CodeGenerator(random: random).generate(length: length)
-        let verification = try cipher.sealed(
-            Verification(
-                id: id, tenantID: principal.tenant.id, channel: request.destination.channel, destination: request.destination.value,
-                purpose: request.purpose, locale: request.locale, reference: request.reference, context: request.context?.canonicalText,
-                codeLength: length, codeHash: Data(hasher.hash(code: code, verificationID: id)), state: .pending, attempts: 0,
-                maxAttempts: request.maxAttempts ?? policy.defaultMaxAttempts, sends: 1, maxSends: policy.maxSends, ttlSeconds: ttl,
-                createdAt: now, expiresAt: now + .seconds(ttl), lastSentAt: now,
-                resendAvailableAt: now + policy.resendCooldown(afterSends: 1), updatedAt: now))
-        let message = try sealedMessage(for: verification, send: 1, code: code, now: now)
+        let codes = Codes(generating: length, ownCompanionCode: request.companionHasOwnCode, random: random)
+        var draft = Verification(
+            id: id, tenantID: principal.tenant.id, channel: request.destination.channel, destination: request.destination.value,
+            purpose: request.purpose, locale: request.locale, reference: request.reference, context: request.context?.canonicalText,
+            codeLength: length, codeHash: Data(codes.hash(hasher, verificationID: id)), state: .pending, attempts: 0,
+            maxAttempts: request.maxAttempts ?? policy.defaultMaxAttempts, sends: 1, maxSends: policy.maxSends, ttlSeconds: ttl,
+            createdAt: now, expiresAt: now + .seconds(ttl), lastSentAt: now,
+            resendAvailableAt: now + policy.resendCooldown(afterSends: 1), updatedAt: now)
+        draft.companion = request.companion
+        draft.companionHasOwnCode = request.companionHasOwnCode
+        let verification = try cipher.sealed(draft)
+        let (message, companionMessage) = try sealedMessages(for: verification, send: 1, codes: codes, now: now)
         let result = try await store.startVerification(
             StartCommand(
-                verification: verification, message: message, policy: policy, keyRequest: keyRequest(principal, policy, now), idempotency: idempotency
-            ))
+                verification: verification, message: message, companionMessage: companionMessage, policy: policy,
+                keyRequest: keyRequest(principal, policy, now), idempotency: idempotency))
         switch result {
         case .created:
             observer.verificationStarted(channel: verification.channel)
             handOff(message)
+            if let companionMessage { handOff(companionMessage) }
             return result
         case .replayed(let first):
             return .replayed(try cipher.reveal(first))
@@ -97,12 +100,24 @@ public struct VerificationEngine: Sendable {
         cipher.destinationKey(destination, tenantID: tenantID)
     }
 
-    private func sealedMessage(for v: Verification, send: Int, code: String, now: Timestamp) throws -> NewOutboxMessage {
-        let payload = MessagePayload(destination: v.destination, code: code, purpose: v.purpose, locale: v.locale, ttlSeconds: v.ttlSeconds)
+    private func sealedMessage(for v: Verification, to destination: Destination, send: Int, part: Int, code: String, now: Timestamp) throws
+        -> NewOutboxMessage
+    {
+        let payload = MessagePayload(destination: destination.value, code: code, purpose: v.purpose, locale: v.locale, ttlSeconds: v.ttlSeconds)
         let sealed = try cipher.sealPayload(payload, verificationID: v.id)
         return NewOutboxMessage(
-            id: NewOutboxMessage.id(verificationID: v.id, send: send), tenantID: v.tenantID, verificationID: v.id, channel: v.channel,
-            sealedPayload: sealed, createdAt: now, expiresAt: v.expiresAt, claimedUntil: localDelivery?.lease(now: now))
+            id: NewOutboxMessage.id(verificationID: v.id, send: send, part: part), tenantID: v.tenantID, verificationID: v.id,
+            channel: destination.channel, sealedPayload: sealed, createdAt: now, expiresAt: v.expiresAt, claimedUntil: localDelivery?.lease(now: now))
+    }
+
+    /// The send's message to the destination, and to the companion destination if there is one.
+    private func sealedMessages(for v: Verification, send: Int, codes: Codes, now: Timestamp) throws -> (NewOutboxMessage, NewOutboxMessage?) {
+        let primary = try sealedMessage(
+            for: v, to: Destination(unchecked: v.destination, channel: v.channel), send: send, part: 1, code: codes.code, now: now)
+        let companion = try v.companion.map {
+            try sealedMessage(for: v, to: $0, send: send, part: 2, code: codes.companionCode ?? codes.code, now: now)
+        }
+        return (primary, companion)
     }
 
     /// After the commit: give a claimed message to the local worker, or wake it to claim an unclaimed one.
@@ -113,12 +128,14 @@ public struct VerificationEngine: Sendable {
 
     // MARK: check
 
-    /// Checks `code`. A wrong code counts an attempt and throws `incorrectCode`; the right one returns a signed token.
-    public func check(id: String, code: String, principal: Principal) async throws -> Approval {
+    /// Checks `code` (and `companionCode`, for a verification whose companion destination got a code of its own: both
+    /// must be right, and a wrong one counts one attempt whichever it is). A wrong code counts an attempt and throws
+    /// `incorrectCode`; the right one returns a signed token.
+    public func check(id: String, code: String, companionCode: String? = nil, principal: Principal) async throws -> Approval {
         guard Identifier.isWellFormed(id, prefix: "vrf") else { throw VerificationError.notFound }
         let now = clock.now()
         let policy = policy(for: principal)
-        let candidate = hasher.hash(code: code, verificationID: id)
+        let candidate = Codes(code: code, companionCode: companionCode).hash(hasher, verificationID: id)
         let outcome = try await store.checkVerification(
             CheckCommand(
                 id: id, tenantID: principal.tenant.id, candidateHash: candidate, now: now, policy: policy,
@@ -142,14 +159,17 @@ public struct VerificationEngine: Sendable {
             iss: issuer, sub: v.id, tenantID: v.tenantID, jti: Identifier.make("tok", random: random, at: now), iat: now.seconds,
             exp: now.seconds + Int64(ttlSeconds), purpose: v.purpose, context: v.context.flatMap { try? JSONValue(parsing: $0) },
             reference: v.reference, amr: ["otp", v.channel.rawValue])
-        switch v.channel {
-        case .sms:
-            claims.phoneNumber = v.destination
-            claims.phoneNumberVerified = true
-        case .email:
-            claims.email = v.destination
-            claims.emailVerified = true
+        for destination in [Destination(unchecked: v.destination, channel: v.channel)] + (v.companion.map { [$0] } ?? []) {
+            switch destination.channel {
+            case .sms:
+                claims.phoneNumber = destination.value
+                claims.phoneNumberVerified = true
+            case .email:
+                claims.email = destination.value
+                claims.emailVerified = true
+            }
         }
+        if let companion = v.companion, !claims.amr.contains(companion.channel.rawValue) { claims.amr.append(companion.channel.rawValue) }
         return claims
     }
 
@@ -164,18 +184,23 @@ public struct VerificationEngine: Sendable {
         // The read counts the request against the key (once: the resend below does not count it again).
         let current = try cipher.reveal(
             await store.verification(id: id, tenantID: principal.tenant.id, keyRequest: keyRequest(principal, policy, now)))
-        let code = CodeGenerator(random: random).generate(length: current.codeLength)
+        let codes = Codes(generating: current.codeLength, ownCompanionCode: current.companionHasOwnCode, random: random)
         var renewed = current
         renewed.expiresAt = now + .seconds(current.ttlSeconds)
-        // `ResendDecider` renumbers the message by the send it really is (a concurrent resend may have come first).
-        var message = try sealedMessage(for: renewed, send: current.sends + 1, code: code, now: now)
+        // `ResendDecider` renumbers the messages by the send it really is (a concurrent resend may have come first).
+        var (message, companionMessage) = try sealedMessages(for: renewed, send: current.sends + 1, codes: codes, now: now)
         let v = try await store.resendVerification(
             ResendCommand(
-                id: id, tenantID: principal.tenant.id, channel: channel, codeHash: hasher.hash(code: code, verificationID: id),
-                message: message, now: now, policy: policy, keyRequest: nil))
+                id: id, tenantID: principal.tenant.id, channel: channel, codeHash: codes.hash(hasher, verificationID: id),
+                message: message, companionMessage: companionMessage, now: now, policy: policy, keyRequest: nil))
         message.id = NewOutboxMessage.id(verificationID: v.id, send: v.sends)
         message.expiresAt = v.expiresAt
         handOff(message)
+        if var companion = companionMessage {
+            companion.id = NewOutboxMessage.id(verificationID: v.id, send: v.sends, part: 2)
+            companion.expiresAt = v.expiresAt
+            handOff(companion)
+        }
         return try cipher.reveal(v)
     }
 
@@ -211,5 +236,28 @@ public struct VerificationEngine: Sendable {
             return first ? .valid(claims) : .invalid(.alreadyUsed)
         }
         return try await tokenLedger.isConsumed(jti: claims.jti) ? .invalid(.alreadyUsed) : .valid(claims)
+    }
+}
+
+/// The code of one send, and the companion destination's own code when it gets one. The stored hash is the code's
+/// keyed hash, followed by the companion code's under a hash of its own (so the two codes cannot be swapped).
+struct Codes {
+    var code: String
+    var companionCode: String?
+
+    init(code: String, companionCode: String?) {
+        self.code = code
+        self.companionCode = companionCode
+    }
+
+    init(generating length: Int, ownCompanionCode: Bool, random: any RandomSource) {
+        let generator = CodeGenerator(random: random)
+        self.init(code: generator.generate(length: length), companionCode: ownCompanionCode ? generator.generate(length: length) : nil)
+    }
+
+    func hash(_ hasher: CodeHasher, verificationID: String) -> [UInt8] {
+        let first = hasher.hash(code: code, verificationID: verificationID)
+        guard let companionCode else { return first }
+        return first + hasher.hash(code: companionCode, verificationID: verificationID + "/companion")
     }
 }

@@ -10,4 +10,12 @@ public protocol TenantStore: Sendable {
     func revokeAPIKey(id: String, at: Timestamp) async throws -> Bool
     /// The tenant and key id for an unrevoked key with this hash.
     func principal(forKeyHash hash: [UInt8]) async throws -> Principal?
+    /// The tenant of an unrevoked key or credential, by its id (a vendor token naming its credential).
+    func principal(forKeyID id: String) async throws -> Principal?
+}
+
+/// The signed requests already seen, so that one replayed inside its timestamp's window is refused on any instance.
+public protocol RequestNonceStore: Sendable {
+    /// Records `digest` for the tenant until `expiresAt`; `false` if it is recorded already and not yet expired at `now`.
+    func claimRequestNonce(tenantID: String, digest: String, now: Timestamp, expiresAt: Timestamp) async throws -> Bool
 }

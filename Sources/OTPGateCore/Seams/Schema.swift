@@ -108,6 +108,18 @@ public enum Schema {
                 """,
                 "CREATE INDEX profile_sessions_expiry ON profile_sessions (expires_at)",
             ]),
+        // Vendor profiles, part 2: a credential's sealed settings (Eko's access key and initiator id, M2P's tenant
+        // header), and the signed requests already seen (Eko's replay guard), kept until their timestamps run out.
+        Migration(
+            version: 4, name: "signed-requests",
+            statements: [
+                "ALTER TABLE api_keys ADD COLUMN settings {BLOB}",
+                """
+                CREATE TABLE request_nonces (
+                    tenant_id TEXT NOT NULL, digest TEXT NOT NULL, expires_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, digest))
+                """,
+                "CREATE INDEX request_nonces_expiry ON request_nonces (expires_at)",
+            ]),
     ]
 }
 

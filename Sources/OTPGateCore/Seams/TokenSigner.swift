@@ -58,6 +58,11 @@ public protocol TokenSigner: Sendable {
     func sign(_ claims: VerificationClaims) async throws -> String
     /// Checks form, algorithm, key id and signature (not time, tenant or use: the engine decides those).
     func verifySignature(_ token: String) async -> Result<VerificationClaims, TokenRejection>
+    /// Signs a token a vendor profile issues (a proof token, an access token) under its own `typ` and an `aud`, which
+    /// `verifySignature` refuses: no profile token passes as a verification token, nor one as another's.
+    func signProfileToken(_ payload: [String: JSONValue], typ: String) async throws -> String
+    /// The payload of a profile token signed by one of our keys with exactly this `typ` and `aud` (time is the caller's).
+    func verifyProfileToken(_ token: String, typ: String, audience: String) async -> Result<[String: JSONValue], TokenRejection>
     /// The public keys as a JWKS document.
     func jwks() async throws -> [UInt8]
 }

@@ -15,6 +15,11 @@ extension PersonalDataCipher {
         var fields: [String: JSONValue] = ["d": .string(v.destination)]
         fields["r"] = v.reference.map(JSONValue.string)
         fields["c"] = v.context.map(JSONValue.string)
+        if let companion = v.companion {
+            fields["e"] = .string(companion.value)
+            fields["ec"] = .string(companion.channel.rawValue)
+            if v.companionHasOwnCode { fields["e2"] = .bool(true) }
+        }
         var copy = v
         copy.destinationKey = destinationKey(Destination(unchecked: v.destination, channel: v.channel), tenantID: v.tenantID)
         copy.sealedFields = Data(try seal(JSONValue.object(fields).serialized, purpose: Self.verificationFields, rowID: v.id))
@@ -35,6 +40,13 @@ extension PersonalDataCipher {
         copy.destination = try fields.string("d")
         copy.reference = try fields.optionalString("r")
         copy.context = try fields.optionalString("c")
+        if let companion = try fields.optionalString("e") {
+            guard let channel = Channel(rawValue: try fields.string("ec")) else {
+                throw StoreError(.corrupt, "verification \(v.id): unknown companion channel")
+            }
+            copy.companion = Destination(unchecked: companion, channel: channel)
+            copy.companionHasOwnCode = try fields.optionalBool("e2") ?? false
+        }
         return copy
     }
 

@@ -41,6 +41,22 @@ struct ProfileFlow {
         throw StoreError(.conflict, "could not draw a free session id")
     }
 
+    /// The session of one subject (its id derived from the subject: a PAN, an initiator and mobile). It goes on while its
+    /// OTP is pending with attempts left; a verified, spent, canceled or missing one starts over under a new planned
+    /// verification. Of concurrent restarts one wins; the others go on with its session (their send is a resend).
+    func subjectSession(id: String, kind: String, recordID: String, principal: Principal) async throws -> ProfileSession? {
+        let stored = try await services.sessions.session(id: id, tenantID: principal.tenant.id)
+        let live = SessionDecider.isLive(stored, profile: profile, kinds: [kind], now: services.now)
+        let pending = try await live.asyncMap { try await otp.current(session: $0, principal: principal) } ?? nil
+        if let live, let pending, pending.state == .pending, pending.attempts < pending.maxAttempts { return live }
+        let now = services.now
+        let fresh = ProfileSession(
+            id: id, tenantID: principal.tenant.id, profile: profile, kind: kind, recordID: recordID, verificationID: services.engine.plannedID(),
+            createdAt: now, expiresAt: now + services.sessionLifetime)
+        return try await services.sessions.replaceSession(fresh, expected: stored?.verificationID)
+            ? fresh : try await session(id, kinds: [kind], principal: principal)
+    }
+
     /// The flow facts sealed in a session.
     func data(of session: ProfileSession) throws -> [String: JSONValue] {
         guard case .object(let members) = try services.records.openSessionData(session.sealedData, sessionID: session.id) else { return [:] }

@@ -7,14 +7,17 @@ public struct ProfileServices: Sendable {
     public let engine: VerificationEngine
     public let records: RecordBook
     public let sessions: any ProfileSessionStore
+    /// Signed requests already seen (Eko's replay guard).
+    public let nonces: any RequestNonceStore
     public let passwords: PasswordCheckPool
     /// The longest a vendor session id (a `client_id`, a KwikID session) lives.
     public let sessionLifetime: Duration
 
     public init(
-        engine: VerificationEngine, records: RecordBook, sessions: any ProfileSessionStore, passwords: PasswordCheckPool,
-        sessionLifetime: Duration
+        engine: VerificationEngine, records: RecordBook, sessions: any ProfileSessionStore, nonces: any RequestNonceStore,
+        passwords: PasswordCheckPool, sessionLifetime: Duration
     ) {
+        self.nonces = nonces
         self.engine = engine
         self.records = records
         self.sessions = sessions
@@ -30,9 +33,9 @@ public struct ProfileServices: Sendable {
 /// The profiles this build serves, by credential profile name.
 public enum Profiles {
     /// Every profile a credential can be created for (`otpgate credentials create --profile`).
-    public static let names = ["surepass", "kwikid"]
+    public static let names = ["surepass", "kwikid", "eko", "m2p"]
 
     public static func all(_ services: ProfileServices) -> [any CompatProfile] {
-        [SurepassProfile(services: services), KwikIDProfile(services: services)]
+        [SurepassProfile(services: services), KwikIDProfile(services: services), EkoProfile(services: services), M2PProfile(services: services)]
     }
 }

@@ -95,7 +95,7 @@ struct SurepassReply: Error, Equatable {
         }
     }
 
-    static func seconds(_ d: Duration) -> Int { max(1, Int((d + .milliseconds(999)).components.seconds)) }
+    static func seconds(_ d: Duration) -> Int { retryAfterSeconds(d) }
 
     /// Any failure under `/api/v1/` in Surepass's envelope: never problem+json, never HTML.
     static func mapping(_ error: any Error, logger: Logger) -> SurepassReply {

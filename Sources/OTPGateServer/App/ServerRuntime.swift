@@ -71,7 +71,7 @@ public struct ServerRuntime: Sendable {
             store: store, clock: dependencies.clock, metrics: metrics, logger: dependencies.logger, interval: settings.sweepInterval,
             retention: .seconds(Int64(settings.retentionDays) * 86_400))
         let profiles = ProfileServices(
-            engine: engine, records: RecordBook(store: store, cipher: cipher), sessions: store,
+            engine: engine, records: RecordBook(store: store, cipher: cipher), sessions: store, nonces: store,
             passwords: PasswordCheckPool(threads: settings.passwordThreads), sessionLifetime: settings.profileSessionLifetime)
         return ServerRuntime(
             settings: settings, store: store, engine: engine, metrics: metrics, signer: signer, sender: sender, outboxWorker: worker,

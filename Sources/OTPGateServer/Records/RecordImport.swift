@@ -39,9 +39,7 @@ public struct RecordImport: Sendable {
 
     /// The records of `store`, sealed under its data key (created on first use, like at `serve`).
     public static func book(store: any Store, settings: ServerSettings, random: any RandomSource = SystemRandomSource()) async throws -> RecordBook {
-        let master = try MasterKey.ring(settings: settings, random: random)
-        let dataKey = try await SharedSecret.load(SharedSecret.dataKey, store: store, master: master, random: random, now: SystemClock().now())
-        return RecordBook(store: store, cipher: PersonalDataCipher(dataKey: dataKey))
+        RecordBook(store: store, cipher: try await loadDataCipher(store: store, settings: settings, random: random))
     }
 
     /// Parses and validates every line; blank lines are skipped.
