@@ -33,7 +33,7 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     }
 
     /// The principal, or a 401 if the route was reached without authentication.
-    func requirePrincipal() throws -> Principal {
+    package func requirePrincipal() throws -> Principal {
         guard let principal else { throw Problem.unauthorized("missing API key") }
         return principal
     }

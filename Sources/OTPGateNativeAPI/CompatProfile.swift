@@ -1,4 +1,5 @@
 import Foundation
+public import HTTPTypes
 public import Hummingbird
 import Logging
 public import OTPGateCore
@@ -15,6 +16,26 @@ public protocol CompatProfile: Sendable {
     /// `HTTPError` for an unknown path or method, anything the profile threw).
     func errorResponse(for error: any Error, context: AppRequestContext) -> Response
     func addRoutes(to router: Router<AppRequestContext>, authentication: ProfileAuthentication)
+    /// Routes of the native API (under `/v1`, authenticated with a native API key, answering problem+json) that serve
+    /// this profile's tenants' own backends, e.g. checking an M2P `messageHash`. Each is in the OpenAPI document.
+    var nativeRoutes: [NativeRoute] { get }
+}
+
+extension CompatProfile {
+    public var nativeRoutes: [NativeRoute] { [] }
+}
+
+/// A native API route a profile contributes: `path` as OpenAPI writes it (`/v1/...`).
+public struct NativeRoute: Sendable {
+    public let method: HTTPRequest.Method
+    public let path: String
+    public let handler: @Sendable (Request, AppRequestContext) async throws -> Response
+
+    public init(method: HTTPRequest.Method, path: String, handler: @escaping @Sendable (Request, AppRequestContext) async throws -> Response) {
+        self.method = method
+        self.path = path
+        self.handler = handler
+    }
 }
 
 /// Credential authentication for the profiles, sharing the native API's key cache and failed-authentication limit:

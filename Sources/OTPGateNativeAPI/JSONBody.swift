@@ -1,17 +1,17 @@
 import Foundation
-import Hummingbird
+package import Hummingbird
 import NIOCore
-import OTPGateCore
+package import OTPGateCore
 
 /// A request body parsed as a JSON object, with typed accessors that fail with a problem naming the field.
 /// Unknown fields are refused, so a misspelt option never silently falls back to a default. Text that is not JSON is
 /// 400 `malformed_json`; JSON with a key repeated in one object (at any depth) is 400 `invalid_json`, naming the key.
-struct JSONBody {
+package struct JSONBody {
     let fields: [String: JSONValue]
     let raw: [UInt8]
 
     /// Reads and parses the body; an empty body counts as `{}` so endpoints without required fields accept it.
-    static func read(_ request: Request, context: AppRequestContext, allowed: Set<String>) async throws -> JSONBody {
+    package static func read(_ request: Request, context: AppRequestContext, allowed: Set<String>) async throws -> JSONBody {
         let raw = try await context.collectBody(request)
         if raw.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return JSONBody(fields: [:], raw: raw) }
         let value: JSONValue
@@ -32,7 +32,7 @@ struct JSONBody {
         return JSONBody(fields: fields, raw: raw)
     }
 
-    func string(_ name: String, maxLength: Int = 256) throws -> String? {
+    package func string(_ name: String, maxLength: Int = 256) throws -> String? {
         switch fields[name] {
         case nil, .null?: return nil
         case .string(let s)?:
@@ -42,7 +42,7 @@ struct JSONBody {
         }
     }
 
-    func requiredString(_ name: String, maxLength: Int = 256) throws -> String {
+    package func requiredString(_ name: String, maxLength: Int = 256) throws -> String {
         guard let value = try string(name, maxLength: maxLength) else { throw Problem.invalidField(name, "is required") }
         return value
     }

@@ -1,12 +1,12 @@
 import Foundation
-import HTTPTypes
-import Hummingbird
+package import HTTPTypes
+package import Hummingbird
 import NIOCore
-import OTPGateCore
+package import OTPGateCore
 
 /// A JSON response from a `JSONValue` or pre-encoded bytes.
-enum JSONResponse {
-    static func make(_ status: HTTPResponse.Status, _ value: JSONValue, headers: HTTPFields = [:]) -> Response {
+package enum JSONResponse {
+    package static func make(_ status: HTTPResponse.Status, _ value: JSONValue, headers: HTTPFields = [:]) -> Response {
         make(status, bytes: value.serialized, headers: headers)
     }
 

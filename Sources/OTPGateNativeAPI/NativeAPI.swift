@@ -44,6 +44,7 @@ public struct NativeAPI: Sendable {
         let api = router.group("v1").add(middleware: APIKeyAuthenticator(store: tenants, cache: principalCache, failures: failures, proxies: proxies))
         VerificationController(engine: engine, defaultCountryCode: "91").addRoutes(to: api, routes: routes)
         TokenController(engine: engine).addRoutes(to: api, routes: routes)
+        for route in profiles.flatMap(\.nativeRoutes) { routes.add(route.method, api, route.path, route.handler) }
         return router
     }
 

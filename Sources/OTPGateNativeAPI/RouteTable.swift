@@ -29,7 +29,7 @@ package final class RouteTable: Sendable {
         router.on(RouterPath(Self.hummingbirdPath(path)), method: .get, use: handler)
     }
 
-    private func add(_ method: HTTPRequest.Method, _ group: RouterGroup<AppRequestContext>, _ path: String, _ handler: @escaping Handler) {
+    func add(_ method: HTTPRequest.Method, _ group: RouterGroup<AppRequestContext>, _ path: String, _ handler: @escaping Handler) {
         table.withLock { $0.append(Route(method: method.rawValue.lowercased(), path: path)) }
         // Groups are mounted at /v1; the table keeps full paths as OpenAPI writes them.
         let relative = path.hasPrefix("/v1") ? String(path.dropFirst(3)) : path

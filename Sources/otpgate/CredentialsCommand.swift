@@ -18,6 +18,8 @@ struct CredentialsCommand: AsyncParsableCommand {
         @Option(help: "Profile: \(Profiles.names.joined(separator: ", "))") var profile: String
         @Option(help: "eko: the API user's registered 10-digit mobile, required as initiator_id on every call") var initiatorId: String?
         @Option(help: "m2p: the X-TENANT-ID value every call must send (default: the tenant id)") var xTenantId: String?
+        @Option(help: "m2p: `same` (one code to mobile and email, SINGLE_OTP_DUAL; the default) or `different` (DIFFERENT_OTP_DUAL)")
+        var dualOtp: String?
         @Flag(
             help:
                 "Print one JSON object: credential_id, profile, tenant_id and token (surepass, kwikid), developer_key, access_key and initiator_id (eko), or client_id, client_secret and x_tenant_id (m2p)"
@@ -30,14 +32,17 @@ struct CredentialsCommand: AsyncParsableCommand {
             }
             if profile == "eko", initiatorId == nil { throw ValidationError("--profile eko needs --initiator-id (the registered 10-digit mobile)") }
             if profile != "eko", initiatorId != nil { throw ValidationError("--initiator-id is only for --profile eko") }
-            if profile != "m2p", xTenantId != nil { throw ValidationError("--x-tenant-id is only for --profile m2p") }
+            if profile != "m2p", xTenantId != nil || dualOtp != nil {
+                throw ValidationError("--x-tenant-id and --dual-otp are only for --profile m2p")
+            }
+            if let dualOtp, dualOtp != "same", dualOtp != "different" { throw ValidationError("--dual-otp must be same or different") }
         }
 
         func run() async throws {
             let settings = try db.settings()
             let master = try MasterKey.ring(settings: settings, random: SystemRandomSource())
             let (tenant, profile, json) = (self.tenant, self.profile, self.json)
-            let options = CredentialAdmin.Options(initiatorID: initiatorId, vendorTenantID: xTenantId)
+            let options = CredentialAdmin.Options(initiatorID: initiatorId, vendorTenantID: xTenantId, separateDualCodes: dualOtp == "different")
             try await Bootstrap.withStore(settings) { store in
                 let signer = try await JWTTokenSigner.load(store: store, master: master, clock: SystemClock())
                 let created = try await CredentialAdmin(store: store, signer: signer, issuer: settings.issuer).create(

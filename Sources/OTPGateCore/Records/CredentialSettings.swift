@@ -8,8 +8,12 @@ public struct CredentialSettings: Sendable, Equatable {
     public var initiatorID: String?
     /// M2P: the value every call must send as `X-TENANT-ID`.
     public var vendorTenantID: String?
+    /// M2P: whether a dual OTP (`otpType` `D`) sends a code of its own to the email (`DIFFERENT_OTP_DUAL`) instead of
+    /// one code to both (`SINGLE_OTP_DUAL`, the default).
+    public var separateDualCodes: Bool
 
-    public init(accessKey: String? = nil, initiatorID: String? = nil, vendorTenantID: String? = nil) {
+    public init(accessKey: String? = nil, initiatorID: String? = nil, vendorTenantID: String? = nil, separateDualCodes: Bool = false) {
+        self.separateDualCodes = separateDualCodes
         self.accessKey = accessKey
         self.initiatorID = initiatorID
         self.vendorTenantID = vendorTenantID
@@ -22,6 +26,7 @@ public struct CredentialSettings: Sendable, Equatable {
         fields["access_key"] = accessKey.map(JSONValue.string)
         fields["initiator_id"] = initiatorID.map(JSONValue.string)
         fields["x_tenant_id"] = vendorTenantID.map(JSONValue.string)
+        if separateDualCodes { fields["dual_otp"] = .string("different") }
         return try cipher.seal(JSONValue.object(fields).serialized, purpose: Self.purpose, rowID: credentialID)
     }
 
@@ -39,6 +44,6 @@ public struct CredentialSettings: Sendable, Equatable {
         }
         self.init(
             accessKey: try fields.optionalString("access_key"), initiatorID: try fields.optionalString("initiator_id"),
-            vendorTenantID: try fields.optionalString("x_tenant_id"))
+            vendorTenantID: try fields.optionalString("x_tenant_id"), separateDualCodes: try fields.optionalString("dual_otp") == "different")
     }
 }

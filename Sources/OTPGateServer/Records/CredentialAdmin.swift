@@ -50,7 +50,10 @@ public struct CredentialAdmin: Sendable {
     public struct Options: Sendable {
         public var initiatorID: String?
         public var vendorTenantID: String?
-        public init(initiatorID: String? = nil, vendorTenantID: String? = nil) {
+        /// M2P: a dual OTP sends a code of its own to the email (`DIFFERENT_OTP_DUAL`).
+        public var separateDualCodes: Bool
+        public init(initiatorID: String? = nil, vendorTenantID: String? = nil, separateDualCodes: Bool = false) {
+            self.separateDualCodes = separateDualCodes
             self.initiatorID = initiatorID
             self.vendorTenantID = vendorTenantID
         }
@@ -80,7 +83,11 @@ public struct CredentialAdmin: Sendable {
             }
             secret = Self.base64URL(random.bytes(32))
             settings.vendorTenantID = vendorTenant
-            fields = [("client_id", id), ("client_secret", secret), ("x_tenant_id", vendorTenant)]
+            settings.separateDualCodes = options.separateDualCodes
+            fields = [
+                ("client_id", id), ("client_secret", secret), ("x_tenant_id", vendorTenant),
+                ("dual_otp", options.separateDualCodes ? "different" : "same"),
+            ]
         default:
             secret = try signer.signProfileToken(
                 [

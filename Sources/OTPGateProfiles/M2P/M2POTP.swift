@@ -1,0 +1,210 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import OTPGateCore
+import OTPGateNativeAPI
+
+/// M2P prepaid OTP: generate (`S` to the customer's mobile, `D` to mobile and email) and validate (docs/compat/m2p.md).
+///
+/// A generate is one engine start with at most 3 checks (M2P's "3 validation attempts per OTP"), idempotent by
+/// `X-Request-ID` when the client sends one (a repeat returns the first answer, its trace number the verification's
+/// reference). The trace number (a UUID) names a session that holds the verification id for 24
+/// hours, M2P's validation window; validate checks through the engine (both codes at once for `DIFFERENT_OTP_DUAL`).
+struct M2POTP {
+    let services: ProfileServices
+    var flow: ProfileFlow { ProfileFlow(services: services, profile: "m2p") }
+
+    static let sessionLifetime: Duration = .seconds(86_400)
+    static let requestIDHeader = HTTPField.Name("X-Request-ID")!
+
+    /// How a trace's OTP went out, kept in its session: `S`; `D` one code to both; `D2` a code each.
+    enum Mode: String {
+        case single = "S"
+        case dualSame = "D"
+        case dualSeparate = "D2"
+
+        init(_ v: Verification) {
+            self = v.companion == nil ? .single : v.companionHasOwnCode ? .dualSeparate : .dualSame
+        }
+
+        var validateType: String {
+            switch self {
+            case .single: "SINGLE_OTP_MOBILE"
+            case .dualSame: "SINGLE_OTP_DUAL"
+            case .dualSeparate: "DIFFERENT_OTP_DUAL"
+            }
+        }
+    }
+
+    func generate(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let principal = try context.caller
+        let body = try await M2PBody.read(request, context: context)
+        let otpType = try body.optionalString("otpType")?.uppercased() ?? "S"
+        guard otpType == "S" || otpType == "D" else { throw M2PReply.badRequest("otpType must be S or D") }
+        let found = try await customer(body, principal: principal)
+        guard let mobile = found.record.mobile else { throw M2PReply.noAccount }
+        var companion: Destination?
+        if otpType == "D" {
+            guard let email = found.record.email else {
+                try await services.engine.countRequest(principal: principal)
+                throw M2PReply.business("No email registered for this account", code: "OTP_007")
+            }
+            companion = Destination(unchecked: email, channel: .email)
+        }
+        let settings = try CredentialSettings(opening: principal.sealedSettings, with: services.engine.cipher, credentialID: principal.keyID)
+        let trace = Self.uuid(services.random.bytes(16))
+        let claim = try idempotencyClaim(request, body: body, principal: principal)
+        let start = StartRequest(
+            destination: Destination(unchecked: mobile, channel: .sms), purpose: "card_otp", maxAttempts: 3, reference: trace,
+            companion: companion, companionHasOwnCode: settings.separateDualCodes)
+        let v: Verification
+        let traceNumber: String
+        do {
+            switch try await services.engine.start(start, principal: principal, idempotency: claim) {
+            case .created(let created): (v, traceNumber) = (created, trace)
+            case .replayed(let first): (v, traceNumber) = (first, first.reference ?? trace)
+            }
+        } catch let refusal as VerificationError {
+            throw M2PReply.generateRefusal(refusal)
+        }
+        // A replay finds its session, or writes it now if the first request ended before it did.
+        if try await flow.session(traceNumber, kinds: ["otp"], principal: principal) == nil {
+            let now = services.now
+            let session = ProfileSession(
+                id: traceNumber, tenantID: principal.tenant.id, profile: "m2p", kind: "otp", recordID: found.id, verificationID: v.id,
+                createdAt: now, expiresAt: now + Self.sessionLifetime)
+            var sealed = session
+            sealed.sealedData = try flow.seal(["mode": .string(Mode(v).rawValue)], for: session)
+            _ = try await services.sessions.insertSession(sealed)
+        }
+        return M2PReply.result(["status": .bool(true), "traceNumber": .string(traceNumber), "refNumber": .string("")]).response
+    }
+
+    func validate(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let principal = try context.caller
+        let body = try await M2PBody.read(request, context: context)
+        let trace = try body.string("traceNumber")
+        let mobileOTP = try Self.otp(body.optionalString("mobileOtp") ?? body.string("otp"), field: "mobileOtp")
+        let emailOTP = try body.optionalString("emailOtp").map { try Self.otp($0, field: "emailOtp") }
+        let otpType = try body.optionalString("otpType")?.uppercased()
+        let ref = try body.optionalString("refNumber")
+        if let ref, ref.utf8.count > 64 || !ref.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
+            throw M2PReply.badRequest("refNumber must be at most 64 printable characters")
+        }
+        guard trace.utf8.count <= 64, let session = try await flow.session(trace, kinds: ["otp"], principal: principal),
+            let verificationID = session.verificationID
+        else {
+            try await services.engine.countRequest(principal: principal)
+            throw M2PReply.unknownTrace
+        }
+        var data = try flow.data(of: session)
+        guard case .string(let raw)? = data["mode"], let mode = Mode(rawValue: raw) else { throw M2PReply.unknownTrace }
+        if let otpType, otpType != mode.validateType {
+            guard ["SINGLE_OTP_MOBILE", "SINGLE_OTP_DUAL", "DIFFERENT_OTP_DUAL"].contains(otpType) else {
+                throw M2PReply.badRequest("otpType must be SINGLE_OTP_MOBILE, SINGLE_OTP_DUAL or DIFFERENT_OTP_DUAL")
+            }
+            throw M2PReply.badRequest("otpType \(otpType) does not match the OTP generated for this traceNumber (\(mode.validateType))")
+        }
+        if mode == .dualSeparate, emailOTP == nil { throw M2PReply.badRequest("emailOtp is required for DIFFERENT_OTP_DUAL") }
+        do {
+            _ = try await services.engine.check(
+                id: verificationID, code: mobileOTP, companionCode: mode == .dualSeparate ? emailOTP : nil, principal: principal)
+        } catch let refusal as VerificationError {
+            throw M2PReply.validateRefusal(refusal)
+        }
+        let refNumber = ref ?? Self.objectID(services.random.bytes(12))
+        let validatedAt = services.now
+        let hash = M2PMessageHash.compute(
+            cipher: services.engine.cipher, tenantID: principal.tenant.id, traceNumber: trace, refNumber: refNumber, validatedAt: validatedAt)
+        data["ref_number"] = .string(refNumber)
+        data["validated_at"] = .int(validatedAt.milliseconds)
+        _ = try await services.sessions.attachVerification(
+            sessionID: session.id, tenantID: session.tenantID, expected: verificationID, verificationID: verificationID,
+            sealedData: try flow.seal(data, for: session))
+        return M2PReply.result(["status": .bool(true), "refNumber": .string(refNumber), "messageHash": .string(hash)]).response
+    }
+
+    /// The customer named by `entityId`, else `kitNo`, else `mobileNumber`; every one given must be that customer's.
+    private func customer(_ body: M2PBody, principal: Principal) async throws -> RecordBook.Found {
+        var lookups: [String] = []
+        if let entity = try body.optionalString("entityId"), !entity.isEmpty {
+            lookups.append(RecordLookup.make("entity_id", RecordKeys.canonicalIdentifier(entity)))
+        }
+        if let kit = try body.optionalString("kitNo"), !kit.isEmpty {
+            lookups.append(RecordLookup.make("kit_no", RecordKeys.canonicalIdentifier(kit)))
+        }
+        if let raw = try body.optionalString("mobileNumber"), !raw.isEmpty {
+            let code = try body.optionalInt("countryCode").map(String.init) ?? "91"
+            guard let mobile = try? PhoneNumber.normalize(raw, defaultCountryCode: code) else {
+                throw M2PReply.badRequest("mobileNumber is not a valid mobile number")
+            }
+            lookups.append(RecordLookup.make("mobile", mobile))
+        }
+        guard !lookups.isEmpty else { throw M2PReply.badRequest("mobileNumber is required") }
+        var found: RecordBook.Found?
+        for lookup in lookups {
+            guard let match = try await services.records.find(tenantID: principal.tenant.id, kind: .customer, lookup: lookup),
+                found == nil || found?.id == match.id
+            else {
+                try await services.engine.countRequest(principal: principal)
+                throw M2PReply.noAccount
+            }
+            found = match
+        }
+        guard let found else { throw M2PReply.noAccount }
+        return found
+    }
+
+    /// `X-Request-ID` makes a generate idempotent (a repeat with another body is refused); without it every generate is new.
+    private func idempotencyClaim(_ request: Request, body: M2PBody, principal: Principal) throws -> IdempotencyClaim? {
+        guard let requestID = request.headers[Self.requestIDHeader]?.trimmingCharacters(in: .whitespaces), !requestID.isEmpty else {
+            return nil
+        }
+        guard requestID.utf8.count <= 128, requestID.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw M2PReply.badRequest("X-Request-ID must be at most 128 printable characters")
+        }
+        let digest = services.engine.cipher.requestDigest(Array(("m2p-generate\n" + JSONValue.object(body.fields).canonicalText).utf8))
+        return IdempotencyClaim(key: "m2p:\(principal.keyID):\(requestID)", requestHash: digest)
+    }
+
+    static func otp(_ value: String, field: String) throws(M2PReply) -> String {
+        let code = value.trimmingCharacters(in: .whitespaces)
+        guard (4...10).contains(code.count), code.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            throw M2PReply.badRequest("\(field) must be the digits of the OTP")
+        }
+        return code
+    }
+
+    /// A version 4 UUID, lower case, as M2P writes trace numbers.
+    static func uuid(_ bytes: [UInt8]) -> String {
+        var b = bytes
+        b[6] = (b[6] & 0x0F) | 0x40
+        b[8] = (b[8] & 0x3F) | 0x80
+        let h = hex(b)
+        return [h.prefix(8), h.dropFirst(8).prefix(4), h.dropFirst(12).prefix(4), h.dropFirst(16).prefix(4), h.dropFirst(20)].joined(separator: "-")
+    }
+
+    /// 24 hex digits, the form of M2P's reference numbers.
+    static func objectID(_ bytes: [UInt8]) -> String { hex(bytes) }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// `messageHash`: proof that a validate succeeded, which M2P returns for later operations. OTPGate defines it as the
+/// upper-case hex HMAC-SHA256, under a key derived from the deployment's data key, of the tenant, trace number,
+/// reference number and validation time; the tenant's backend checks one with `POST /v1/profiles/m2p/message-hash`.
+enum M2PMessageHash {
+    static func compute(cipher: PersonalDataCipher, tenantID: String, traceNumber: String, refNumber: String, validatedAt: Timestamp) -> String {
+        let message = "m2p-message-hash\n\(tenantID)\n\(traceNumber)\n\(refNumber)\n\(validatedAt.milliseconds)"
+        return M2POTP.hex(cipher.requestDigest(Array(message.utf8))).uppercased()
+    }
+}
