@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Synthetic subject records for `otpgate records import` (bench/profiles.sh), JSON Lines on stdout.
 
-    python3 bench/make-records.py [N] [--kind itr|ckyc] [--start I] [--seed S] [--hash scrypt|pbkdf2-1000]
+    python3 bench/make-records.py [N] [--kind itr|ckyc|customer] [--start I] [--seed S] [--hash scrypt|pbkdf2-1000]
 
 N records (default 20000). Record i (i = --start ... --start + N - 1) gets these values, all derived from i:
   - a distinct PAN: three letters and four digits encode i, the fourth letter is P (an individual), the fifth is the
     surname's initial;
   - a distinct mobile, +91 7000000000 + i;
-  - for ckyc, a distinct CKYC number, 30000000000000 + i.
+  - for ckyc, a distinct CKYC number, 30000000000000 + i;
+  - for customer, a distinct entity_id ENT-BENCH-<i, 10 digits> and kit_no KIT<i, 10 digits>.
 Two files made with disjoint index ranges (--start) therefore never share a subject or a mobile. This matters
 because each mobile takes only a few OTP starts per window (the per-destination limit). Names, dates and amounts
 come from a random generator seeded with --seed, the kind and i, so the same arguments always print the same
@@ -15,7 +16,9 @@ bytes, and record i is the same whatever N and --start are.
 
 itr records: keys.pan, mobile, email, a password hash, and a payload (a profile and one itr_details entry). ckyc
 records: keys.ckyc_number, keys.id_number (the PAN) with document_type PAN, mobile, and a payload (search and
-download). Search them with {"id_number": PAN, "document_type": "PAN"}.
+download). Search them with {"id_number": PAN, "document_type": "PAN"}. customer records (the M2P prepaid
+customers): keys.entity_id, keys.mobile (the mobile on file without +91), keys.kit_no, mobile, email, and a payload
+(name, entity type, card, kit status, wallet balance). M2P's otp/generate finds them by {"entityId": ENTITY_ID}.
 
 Passwords (itr). Every record has the portal password Bench@1234, given as ONE precomputed PHC hash shared by all
 records. Hashing per record at the server's cost (scrypt N=2^14, r=8, p=1: 16 MiB and about 50 ms each) would
@@ -149,11 +152,28 @@ def ckyc_record(i: int, seed: int) -> dict:
     }
 
 
+def customer_record(i: int, seed: int) -> dict:
+    rng, p = person(i, "customer", seed)
+    return {
+        "kind": "customer",
+        "keys": {"entity_id": entity_id(i), "mobile": p["mobile"][3:], "kit_no": f"KIT{i:010d}"},
+        "mobile": p["mobile"],
+        "email": p["email"],
+        "payload": {"name": p["name"], "entity_type": "CUSTOMER", "card_last4": f"{i % 10_000:04d}",
+                    "kit_status": "ACTIVE", "wallet_balance": rng.randrange(0, 5_000_000) / 100, "currency": "INR"},
+    }
+
+
+def entity_id(i: int) -> str:
+    """A customer record's entity_id (bench/profiles.sh sends it as M2P's entityId)."""
+    return f"ENT-BENCH-{i:010d}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("count", nargs="?", type=int, default=20_000, help="records to print (default 20000)")
-    parser.add_argument("--kind", choices=["itr", "ckyc"], default="itr")
+    parser.add_argument("--kind", choices=["itr", "ckyc", "customer"], default="itr")
     parser.add_argument("--start", type=int, default=0, help="index of the first record (default 0)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the names, dates and amounts (default 1)")
     parser.add_argument("--hash", choices=["scrypt", "pbkdf2-1000"], default="scrypt",
@@ -167,7 +187,12 @@ def main() -> int:
     password_hash = shared_hash(args.hash, args.seed) if args.kind == "itr" else None
     out = sys.stdout
     for i in range(args.start, args.start + args.count):
-        record = itr_record(i, args.seed, password_hash) if args.kind == "itr" else ckyc_record(i, args.seed)
+        if args.kind == "itr":
+            record = itr_record(i, args.seed, password_hash)
+        elif args.kind == "ckyc":
+            record = ckyc_record(i, args.seed)
+        else:
+            record = customer_record(i, args.seed)
         out.write(json.dumps(record, separators=(",", ":")))
         out.write("\n")
     out.flush()

@@ -4,7 +4,10 @@
 #   - the password-checking step's own rate: Surepass `itr/create-client` against scrypt (ln=14) hashes;
 #   - the OTP-sending steps that check no password, Surepass `itr/generate-2fa` and `ckyc-v2/generate-otp`,
 #     next to the native start (`POST /v1/verifications`) with the same wrk, threads and connections as
-#     bench/run.sh (target: at least half the native start's requests/s).
+#     bench/run.sh (target: at least half the native start's requests/s);
+#   - issue 14's sends, measured the same way and against the same native start (same target): Eko's mobile OTP
+#     send (`POST /ekoapi/v3/tools/kyc/mobile/otp`, signed headers) and M2P's prepaid OTP generate
+#     (`POST /prepaid/customer/v1/otp/generate`, Bearer token from `POST /auth/token` and X-TENANT-ID).
 #
 # Usage: bash bench/profiles.sh       (OTPGATE_BIN=.build/release/otpgate skips the build)
 #
@@ -19,18 +22,26 @@
 #                          what the first native start run would send in warm-up + measured time, at least 5000)
 #   BENCH_POOL_HASH        password hash of the records behind the generate-2fa pool: pbkdf2-1000 (default) or
 #                          scrypt. See "How it runs" below for why it is not scrypt
+#   BENCH_M2P_CUSTOMERS    customer records imported for the M2P generate load (default auto: what the first native
+#                          start run would send in warm-up + measured time, x1.5, over BENCH_M2P_USES; at least 2000)
+#   BENCH_M2P_USES         generates each customer takes at most, over warm-up and measured run together (default:
+#                          the server's starts per destination less one, so 4 unless OTPGATE_POLICY_STARTS_PER_DESTINATION
+#                          is set; the one left over absorbs a native start that happens to pick the same mobile)
 #   OTPGATE_PASSWORD_THREADS  passed to the server as it is (default: half the cores)
+# BENCH_WARMUP and BENCH_DURATION may be at most 100 s each: an Eko signature is valid for 120 s.
 #
 # How it runs:
-#   1. A fresh SQLite database: `otpgate tenant create bench --json` (a tenant and its API key) and
-#      `otpgate credentials create --tenant T --profile surepass --json` (the Bearer token).
+#   1. A fresh SQLite database: `otpgate tenant create bench --json` (a tenant and its API key),
+#      `otpgate credentials create --tenant T --profile surepass --json` (the Bearer token), and the same with
+#      `--profile eko --initiator-id 9962981729` (developer_key, access_key) and `--profile m2p` (client_id,
+#      client_secret, x_tenant_id).
 #   2. BENCH_RECORDS itr records from bench/make-records.py (one scrypt hash shared by all) are imported while no
 #      server runs, and the wall time is measured.
 #   3. First server: native start (warm-up, then measured) as in bench/run.sh. Then BENCH_PASSWORD_CHECKS
 #      create-client calls against those records: the "create-client (password check) rate".
 #   4. The server stops. Pool records are generated and imported: itr records for generate-2fa and ckyc records
-#      for ckyc-v2/generate-otp. Every record has its own mobile, so the per-destination start limit (5 a
-#      window) never refuses one.
+#      for ckyc-v2/generate-otp, and BENCH_M2P_CUSTOMERS customer records for M2P's generate. Every record has
+#      its own mobile, so the per-destination start limit (5 a window) never refuses one.
 #   5. A second server on the same database. Each generate-2fa needs its own client_id (a second one on the same
 #      client_id is a resend, refused for 30 s), and so does each generate-otp (a ckyc_ id from ckyc/search).
 #      A small Python helper makes one client_id per pool record, BENCH_CLIENT_PARALLEL at a time, and writes one
@@ -42,9 +53,21 @@
 #   6. On that second server, with the same wrk settings and in this order: native start, generate-2fa and
 #      ckyc-v2/generate-otp. The last two use a wrk script that sends each body of the pool once. Each thread
 #      takes its own slice, and warm-up and measured run use different bodies (as bench/run.sh's check pool).
+#      Then, still on that server, Eko's send and M2P's generate, each warm-up then measured:
+#      - eko-send (bench/eko-send.lua): wrk's Lua has no HMAC, so a timestamp and its secret-key are made with
+#        Python right before each wrk run and given to wrk in its environment. The server takes them for 120 s and
+#        refuses a request it has seen (same timestamp, signature, method, path and body), so every request's body
+#        differs: its own mobile (6000000000 + a sequence number per request, the warm-up's and measured run's
+#        never overlapping) and its own client_ref_id. A new mobile is also a first send: no resend cooldown.
+#      - m2p-generate (bench/m2p-generate.lua): one access token from POST /auth/token (curl, or Python without
+#        curl), then each generate names a customer by entityId, cycling over the customers so that none takes more
+#        than BENCH_M2P_USES generates (the per-destination start limit is not raised).
 #      Ratios are to this second native start.
 # The servers run with OTPGATE_DELIVERY=discard, OTPGATE_LOG_LEVEL=warning and
 # OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND=1000000, as in bench/run.sh.
+# Every wrk run's own count of responses of 400 and over ("Non-2xx or 3xx responses") is logged; the non-OK
+# column is the scripts' stricter count (Eko answers its validation errors with HTTP 200, so its script checks the
+# envelope's "status":0 too).
 # Results (summary.md, summary.tsv, environment.txt, every wrk output, the import and helper logs, server logs)
 # go to bench/results/profiles-<timestamp>/.
 set -euo pipefail
@@ -66,6 +89,12 @@ PASSWORD_CHECKS="${BENCH_PASSWORD_CHECKS:-200}"
 PARALLEL="${BENCH_CLIENT_PARALLEL:-16}"
 POOL="${BENCH_PROFILE_POOL:-auto}"
 POOL_HASH="${BENCH_POOL_HASH:-pbkdf2-1000}"
+M2P_CUSTOMERS="${BENCH_M2P_CUSTOMERS:-auto}"
+# The server's per-destination start limit: Policy.startsPerDestination (5) unless the environment overrides it, as
+# the servers inherit the environment. One start of it is left for a native start that picks the same mobile.
+STARTS_PER_DESTINATION="${OTPGATE_POLICY_STARTS_PER_DESTINATION:-5}"
+M2P_USES="${BENCH_M2P_USES:-$(( STARTS_PER_DESTINATION > 1 ? STARTS_PER_DESTINATION - 1 : 1 ))}"
+EKO_INITIATOR=9962981729 # the API user's registered mobile that the Eko credential is created with
 BENCH_PASSWORD="Bench@1234" # bench/make-records.py's shared portal password
 
 log() { printf '[profiles %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -74,7 +103,7 @@ die() { printf '[profiles %s] ERROR: %s\n' "$(date +%H:%M:%S)" "$*" >&2; exit 1;
 WARNINGS=()
 
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
-for knob in DURATION WARMUP CONNECTIONS THREADS TIMEOUT RECORDS PASSWORD_CHECKS PARALLEL; do
+for knob in DURATION WARMUP CONNECTIONS THREADS TIMEOUT RECORDS PASSWORD_CHECKS PARALLEL M2P_USES; do
     is_uint "${!knob}" || die "the ${knob} knob must be a whole number, not '${!knob}'"
 done
 [[ $DURATION -ge 1 ]] || die "BENCH_DURATION must be at least 1"
@@ -83,6 +112,14 @@ done
 [[ $PASSWORD_CHECKS -le $RECORDS ]] || die "BENCH_PASSWORD_CHECKS ($PASSWORD_CHECKS) cannot exceed BENCH_RECORDS ($RECORDS)"
 [[ $POOL == auto ]] || is_uint "$POOL" || die "BENCH_PROFILE_POOL must be 'auto' or a whole number"
 [[ $POOL_HASH == pbkdf2-1000 || $POOL_HASH == scrypt ]] || die "BENCH_POOL_HASH must be pbkdf2-1000 or scrypt"
+[[ $M2P_CUSTOMERS == auto ]] || { is_uint "$M2P_CUSTOMERS" && [[ $M2P_CUSTOMERS -ge 1 ]]; } \
+    || die "BENCH_M2P_CUSTOMERS must be 'auto' or a whole number of at least 1"
+[[ $M2P_USES -ge 1 ]] || die "BENCH_M2P_USES must be at least 1"
+is_uint "$STARTS_PER_DESTINATION" || die "OTPGATE_POLICY_STARTS_PER_DESTINATION must be a whole number"
+[[ $M2P_USES -le $STARTS_PER_DESTINATION ]] \
+    || die "BENCH_M2P_USES ($M2P_USES) exceeds the server's starts per destination ($STARTS_PER_DESTINATION): generates would be refused"
+# An Eko signature covers one timestamp, which the server accepts for 120 s: each wrk run must end well before.
+[[ $DURATION -le 100 && $WARMUP -le 100 ]] || die "BENCH_DURATION and BENCH_WARMUP must be at most 100 s (an Eko signature lasts 120 s)"
 [[ ${BENCH_DATABASE:-sqlite} == sqlite ]] || die "bench/profiles.sh runs on SQLite only (BENCH_DATABASE=${BENCH_DATABASE})"
 [[ -r /proc/self/status ]] || die "this benchmark reads /proc (peak RSS): run it on Linux"
 command -v python3 >/dev/null 2>&1 || die "python3 is required (bench/make-records.py and the client_id helper)"
@@ -270,9 +307,15 @@ run_wrk() { # OUTFILE DURATION_S SCRIPT BEARER [VAR=VALUE ...]
 # result FILE KEY: a value from the last "BENCH_RESULT k=v ..." (wrk scripts) or "CLIENTS_RESULT k=v ..." line.
 result() { grep -E '^(BENCH|CLIENTS)_RESULT ' "$1" | tail -n 1 | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
-report_bad() { # file label
-    local bad sock first
+# wrk_non2xx FILE: wrk's own count of answers with a status of 400 or more ("Non-2xx or 3xx responses"; 0 when absent).
+wrk_non2xx() { local n; n=$(sed -n 's/^[[:space:]]*Non-2xx or 3xx responses:[[:space:]]*\([0-9]*\).*/\1/p' "$1" | tail -n 1); echo "${n:-0}"; }
+
+report_bad() { # file label [what ran out, when the pool is exhausted]
+    local bad sock first non2xx
     bad=$(result "$1" bad)
+    non2xx=$(wrk_non2xx "$1")
+    log "$2: wrk non-2xx responses: $non2xx; non-OK (the script's check): $bad"
+    if [[ $non2xx -gt 0 && $bad -eq 0 ]]; then warn "$2: wrk counted $non2xx non-2xx responses (see $1)"; fi
     sock=$(( $(result "$1" connect_errors) + $(result "$1" read_errors) + $(result "$1" write_errors) + $(result "$1" timeouts) ))
     if [[ $bad -gt 0 ]]; then
         first=$(sed -n 's/^BENCH_FIRST_BAD //p' "$1" | head -n 1)
@@ -280,7 +323,7 @@ report_bad() { # file label
     fi
     if [[ $sock -gt 0 ]]; then warn "$2: $sock socket errors/timeouts (see $1)"; fi
     if [[ $(result "$1" exhausted) -gt 0 ]]; then
-        warn "$2: the client_id pool ran out, so requests/s is too low: rerun with a larger BENCH_PROFILE_POOL"
+        warn "$2: ${3:-the client_id pool ran out, so requests/s is too low: rerun with a larger BENCH_PROFILE_POOL}"
     fi
 }
 
@@ -564,18 +607,21 @@ PASSWORD_THREADS="${OTPGATE_PASSWORD_THREADS:-$(( NPROC / 2 > 0 ? NPROC / 2 : 1 
     echo "load:         wrk -t$THREADS -c$CONNECTIONS, warm-up ${WARMUP}s, measured ${DURATION}s, timeout ${TIMEOUT}s"
     echo "cpu pinning:  server=${SERVER_CPUS:-none} wrk+helpers=${WRK_CPUS:-none}"
     echo "records:      $RECORDS itr (scrypt ln=14, one shared hash); pool hash $POOL_HASH; pool ${POOL}"
+    echo "eko, m2p:     Eko initiator_id $EKO_INITIATOR, one signature per wrk run; M2P customers ${M2P_CUSTOMERS}, at most $M2P_USES generates each (server: $STARTS_PER_DESTINATION starts per destination)"
     echo "passwords:    ${PASSWORD_THREADS} password thread(s) $( [[ -n ${OTPGATE_PASSWORD_THREADS:-} ]] && echo '(OTPGATE_PASSWORD_THREADS)' || echo '(the default: half the cores, assumed)' ); helper parallelism $PARALLEL"
 } >"$RUN_DIR/environment.txt"
 log "results go to $RUN_DIR"
 sed 's/^/    /' "$RUN_DIR/environment.txt" >&2
 
 ROWS=()        # "workload|rps|p50_us|p99_us|bad|socket_errors|note"
+NON2XX=()      # "workload N": wrk's own "Non-2xx or 3xx responses" count of each measured run
 SETUP_ROWS=()  # "step|count|seconds|per_second|note"
 
 add_row() { # workload file note
     local f=$2
     local sock=$(( $(result "$f" connect_errors) + $(result "$f" read_errors) + $(result "$f" write_errors) + $(result "$f" timeouts) ))
     ROWS+=("$1|$(result "$f" rps)|$(result "$f" p50_us)|$(result "$f" p99_us)|$(result "$f" bad)|$sock|$3")
+    NON2XX+=("$1: $(wrk_non2xx "$f")")
 }
 
 # make_records FILE COUNT ARGS...: bench/make-records.py into FILE.
@@ -674,7 +720,99 @@ run_pool() {
     log "$name: $(result "$LAST_FILE" rps) requests/s"
 }
 
-# 1. Tenant, credential, the scrypt records.
+# eko_sign: a fresh secret-key-timestamp (now, in ms) and its secret-key, exported for bench/eko-send.lua.
+# secret-key = base64(HMAC-SHA256(key = the ASCII bytes of base64(access_key), message = the timestamp text)).
+# The access key goes to Python in the environment, not on a command line.
+eko_sign() {
+    local signed
+    signed=$(EKO_ACCESS_KEY="$EKO_ACCESS_KEY" python3 -c '
+import base64, hashlib, hmac, os, time
+timestamp = str(int(time.time() * 1000))
+key = base64.b64encode(os.environ["EKO_ACCESS_KEY"].encode("ascii"))
+print(timestamp, base64.b64encode(hmac.new(key, timestamp.encode("ascii"), hashlib.sha256).digest()).decode("ascii"))') \
+        || die "could not sign the Eko timestamp"
+    export BENCH_EKO_TIMESTAMP=${signed%% *} BENCH_EKO_SIGNATURE=${signed#* }
+    [[ $BENCH_EKO_TIMESTAMP =~ ^[0-9]{13}$ && -n $BENCH_EKO_SIGNATURE ]] || die "bad Eko signature: $signed"
+}
+
+# run_eko NAME: Eko's send, warm-up then measured, each with a signature made just before it. Sets LAST_FILE and
+# LAST_NOTE.
+run_eko() {
+    local name=$1 state="$TMP/$1.seq" offset=0
+    export BENCH_EKO_DEVELOPER_KEY="$EKO_DEVELOPER_KEY"
+    if [[ $WARMUP -gt 0 ]]; then
+        log "$name: warm-up ${WARMUP}s"
+        eko_sign
+        run_wrk "$RUN_DIR/$name-warmup.txt" "$WARMUP" "$BENCH_DIR/eko-send.lua" "" \
+            BENCH_EKO_INITIATOR="$EKO_INITIATOR" BENCH_EKO_REF_PREFIX="bench-$STAMP-" BENCH_SEQ_OFFSET=0 BENCH_SEQ_STATE="$state"
+        require_alive "$SERVER_PID" "the $name warm-up"
+        report_bad "$RUN_DIR/$name-warmup.txt" "$name warm-up"
+        offset=$(tr -d '[:space:]' <"$state")
+        is_uint "$offset" || die "$name warm-up wrote no sequence offset"
+    fi
+    log "$name: measuring ${DURATION}s (mobiles from $((6000000000 + offset)) on)"
+    LAST_FILE="$RUN_DIR/$name.txt"
+    eko_sign
+    run_wrk "$LAST_FILE" "$DURATION" "$BENCH_DIR/eko-send.lua" "" \
+        BENCH_EKO_INITIATOR="$EKO_INITIATOR" BENCH_EKO_REF_PREFIX="bench-$STAMP-" BENCH_SEQ_OFFSET="$offset" BENCH_SEQ_STATE="$state"
+    require_alive "$SERVER_PID" "the $name benchmark"
+    report_bad "$LAST_FILE" "$name"
+    unset BENCH_EKO_DEVELOPER_KEY BENCH_EKO_TIMESTAMP BENCH_EKO_SIGNATURE
+    LAST_NOTE="a new mobile and client_ref_id each request; one signature per wrk run"
+    log "$name: $(result "$LAST_FILE" rps) requests/s"
+}
+
+# m2p_token: POST /auth/token with the M2P credential; prints the access token.
+m2p_token() {
+    local body reply
+    body=$(printf '{"clientId":"%s","clientSecret":"%s","grantType":"client_credentials"}' "$M2P_CLIENT_ID" "$M2P_CLIENT_SECRET")
+    if command -v curl >/dev/null 2>&1; then
+        reply=$(curl -fsS --max-time 30 -X POST -H 'Content-Type: application/json' --data-binary @- \
+            "http://127.0.0.1:$SERVER_PORT/auth/token" <<<"$body") || die "POST /auth/token failed"
+    else
+        reply=$(python3 -c '
+import sys, urllib.request
+req = urllib.request.Request(sys.argv[1], data=sys.stdin.buffer.read(), headers={"Content-Type": "application/json"})
+print(urllib.request.urlopen(req, timeout=30).read().decode())' "http://127.0.0.1:$SERVER_PORT/auth/token" <<<"$body") \
+            || die "POST /auth/token failed"
+    fi
+    json_field access_token <<<"$reply" || die "no access_token in the answer of POST /auth/token"
+}
+
+# run_m2p NAME CUSTOMERS: M2P's generate, warm-up then measured, over the entityIds in CUSTOMERS (one a line), each
+# customer at most M2P_USES times in all. Sets LAST_FILE and LAST_NOTE.
+run_m2p() {
+    local name=$1 customers=$2 state="$TMP/$1.offset" offset=0 have limit access
+    have=$(wc -l <"$customers" | tr -d ' ')
+    limit=$((have * M2P_USES))
+    [[ $have -ge $THREADS ]] || die "$name: only $have customers"
+    log "$name: POST /auth/token"
+    access=$(m2p_token)
+    local exhausted="the customers ran out (each takes at most $M2P_USES generates), so requests/s is too low: rerun with a larger BENCH_M2P_CUSTOMERS"
+    if [[ $WARMUP -gt 0 ]]; then
+        log "$name: warm-up ${WARMUP}s"
+        run_wrk "$RUN_DIR/$name-warmup.txt" "$WARMUP" "$BENCH_DIR/m2p-generate.lua" "$access" \
+            BENCH_M2P_TENANT="$M2P_X_TENANT" BENCH_POOL="$customers" BENCH_POOL_USES="$M2P_USES" \
+            BENCH_POOL_OFFSET=0 BENCH_POOL_STATE="$state"
+        require_alive "$SERVER_PID" "the $name warm-up"
+        report_bad "$RUN_DIR/$name-warmup.txt" "$name warm-up" "$exhausted"
+        offset=$(tr -d '[:space:]' <"$state")
+        is_uint "$offset" || die "$name warm-up wrote no pool offset"
+        [[ $offset -lt $limit ]] || die "the $name warm-up used all $limit generates of $have customers: set BENCH_M2P_CUSTOMERS higher"
+    fi
+    log "$name: measuring ${DURATION}s ($((limit - offset)) of $limit generates left)"
+    LAST_FILE="$RUN_DIR/$name.txt"
+    run_wrk "$LAST_FILE" "$DURATION" "$BENCH_DIR/m2p-generate.lua" "$access" \
+        BENCH_M2P_TENANT="$M2P_X_TENANT" BENCH_POOL="$customers" BENCH_POOL_USES="$M2P_USES" \
+        BENCH_POOL_OFFSET="$offset" BENCH_POOL_STATE="$state"
+    require_alive "$SERVER_PID" "the $name benchmark"
+    report_bad "$LAST_FILE" "$name" "$exhausted"
+    LAST_NOTE="$have customers, at most $M2P_USES generates each; $((limit - offset)) generates left for the measured run"
+    if [[ $(result "$LAST_FILE" exhausted) -gt 0 ]]; then LAST_NOTE="POOL EXHAUSTED, rps too low; $LAST_NOTE"; fi
+    log "$name: $(result "$LAST_FILE" rps) requests/s"
+}
+
+# 1. Tenant, credentials, the scrypt records.
 log "creating the tenant and the Surepass credential"
 created=$(otpgate_cli tenant create bench --json 2>"$RUN_DIR/tenant-create.log") \
     || { cat "$RUN_DIR/tenant-create.log" >&2; die "otpgate tenant create failed"; }
@@ -683,6 +821,18 @@ API_KEY=$(json_field api_key <<<"$created") || die "no api_key in the output of 
 created=$(otpgate_cli credentials create --tenant "$TENANT" --profile surepass --json 2>"$RUN_DIR/credentials-create.log") \
     || { cat "$RUN_DIR/credentials-create.log" >&2; die "otpgate credentials create failed"; }
 TOKEN=$(json_field token <<<"$created") || die "no token in the output of credentials create"
+log "creating the Eko and M2P credentials"
+created=$(otpgate_cli credentials create --tenant "$TENANT" --profile eko --initiator-id "$EKO_INITIATOR" --json \
+    2>"$RUN_DIR/credentials-create-eko.log") || { cat "$RUN_DIR/credentials-create-eko.log" >&2; die "otpgate credentials create --profile eko failed"; }
+EKO_DEVELOPER_KEY=$(json_field developer_key <<<"$created") || die "no developer_key in the output of credentials create --profile eko"
+EKO_ACCESS_KEY=$(json_field access_key <<<"$created") || die "no access_key in the output of credentials create --profile eko"
+[[ $(json_field initiator_id <<<"$created") == "$EKO_INITIATOR" ]] || die "the Eko credential's initiator_id is not $EKO_INITIATOR"
+created=$(otpgate_cli credentials create --tenant "$TENANT" --profile m2p --json 2>"$RUN_DIR/credentials-create-m2p.log") \
+    || { cat "$RUN_DIR/credentials-create-m2p.log" >&2; die "otpgate credentials create --profile m2p failed"; }
+M2P_CLIENT_ID=$(json_field client_id <<<"$created") || die "no client_id in the output of credentials create --profile m2p"
+M2P_CLIENT_SECRET=$(json_field client_secret <<<"$created") || die "no client_secret in the output of credentials create --profile m2p"
+M2P_X_TENANT=$(json_field x_tenant_id <<<"$created") || die "no x_tenant_id in the output of credentials create --profile m2p"
+created=""
 log "tenant $TENANT"
 
 log "generating $RECORDS itr records (one precomputed scrypt hash)"
@@ -712,8 +862,23 @@ make_records "$TMP/itr-pool.jsonl" "$POOL" --kind itr --start "$RECORDS" --hash 
 make_records "$TMP/ckyc-pool.jsonl" "$POOL" --kind ckyc --start $((RECORDS + POOL))
 import_records "records import: itr pool, $POOL_HASH hashes precomputed" itr-pool "$TMP/itr-pool.jsonl" "$POOL"
 import_records "records import: ckyc pool" ckyc-pool "$TMP/ckyc-pool.jsonl" "$POOL"
+if [[ $M2P_CUSTOMERS == auto ]]; then
+    M2P_CUSTOMERS=$(awk -v r="$START_FIRST_RPS" -v s=$((WARMUP + DURATION)) -v u="$M2P_USES" 'BEGIN {
+        n = r * s * 1.5 / u; n = int((n + 999) / 1000) * 1000; if (n < 2000) n = 2000; print n }')
+fi
+[[ $M2P_CUSTOMERS -ge $THREADS ]] || die "BENCH_M2P_CUSTOMERS must be at least BENCH_THREADS"
+log "M2P: $M2P_CUSTOMERS customers, at most $M2P_USES generates each"
+# Indices after the other pools': no customer shares a mobile with an itr or ckyc record.
+make_records "$TMP/customers.jsonl" "$M2P_CUSTOMERS" --kind customer --start $((RECORDS + 2 * POOL))
+python3 -c '
+import json, sys
+with open(sys.argv[1]) as src, open(sys.argv[2], "w") as out:
+    for line in src:
+        out.write(json.loads(line)["keys"]["entity_id"] + "\n")' "$TMP/customers.jsonl" "$TMP/m2p-entities.txt" \
+    || die "could not list the customers' entity_ids"
+import_records "records import: M2P customers" customers "$TMP/customers.jsonl" "$M2P_CUSTOMERS"
 
-# 4. Second server: the client_ids, then native start and the two OTP-sending steps side by side.
+# 4. Second server: the client_ids, then native start and the four OTP-sending steps side by side.
 launch_server profiles
 PROFILES_STARTED=$SECONDS
 make_clients "create-client for the generate-2fa pool ($POOL_HASH)" itr-pool itr "$TMP/itr-pool.jsonl" "$POOL" "$TMP/2fa-bodies.txt"
@@ -727,6 +892,10 @@ run_pool generate-2fa /api/v1/itr/generate-2fa "$TMP/2fa-bodies.txt"
 add_row "Surepass itr/generate-2fa" "$LAST_FILE" "$LAST_NOTE"
 run_pool ckyc-generate-otp /api/v1/ckyc-v2/generate-otp "$TMP/otp-bodies.txt"
 add_row "Surepass ckyc-v2/generate-otp" "$LAST_FILE" "$LAST_NOTE"
+run_eko eko-send
+add_row "Eko kyc/mobile/otp (send)" "$LAST_FILE" "$LAST_NOTE"
+run_m2p m2p-generate "$TMP/m2p-entities.txt"
+add_row "M2P prepaid otp/generate" "$LAST_FILE" "$LAST_NOTE"
 PROFILES_RSS=$(peak_rss_kb "$SERVER_PID")
 if [[ $((SECONDS - PROFILES_STARTED)) -ge 1700 ]]; then
     warn "the second server ran $((SECONDS - PROFILES_STARTED)) s: the first client_ids may have expired (default lifetime 1800 s)"
@@ -750,7 +919,7 @@ mib() { if [[ -n $1 ]]; then awk -v kb="$1" 'BEGIN { printf "%.1f MiB", kb / 102
         IFS='|' read -r name rps p50 p99 bad sock note <<<"$row"
         r=$(ratio "$START_RPS" "$rps")
         case $name in
-            Surepass*)
+            Surepass*|Eko*|M2P*)
                 if [[ $note == *"POOL EXHAUSTED"* ]]; then note="target not judged; $note"
                 elif awk -v x="$r" 'BEGIN { exit !(x >= 0.5) }'; then note="target >= 0.50 met; $note"
                 else note="BELOW the 0.50 target; $note"; fi
@@ -759,9 +928,13 @@ mib() { if [[ -n $1 ]]; then awk -v kb="$1" 'BEGIN { printf "%.1f MiB", kb / 102
         line "$name" "$rps" "$(ms "$p50")" "$(ms "$p99")" "$bad" "$sock" "$r" "$note"
     done
     echo
-    echo "non-OK: answers other than 2xx (start) or 200 (the Surepass steps). Ratios are to the start on the second"
-    echo "server, which ran the Surepass workloads right after it. Peak RSS: first server $(mib "$FIRST_RSS"), second"
-    echo "server $(mib "$PROFILES_RSS") (including the client_id pools)."
+    echo "non-OK: answers other than 2xx (start) or 200 (the Surepass steps), other than 200 with Eko's \"status\":0"
+    echo "envelope (Eko send), other than 200 with a traceNumber (M2P generate). Ratios are to the start on the second"
+    echo "server, which ran the Surepass, Eko and M2P workloads right after it, in that order. Peak RSS: first server"
+    echo "$(mib "$FIRST_RSS"), second server $(mib "$PROFILES_RSS") (including the client_id pools)."
+    echo
+    echo "wrk's own non-2xx counts (\"Non-2xx or 3xx responses\", statuses of 400 and over) of the measured runs:"
+    printf -- '- %s\n' ${NON2XX[@]+"${NON2XX[@]}"}
     echo
     sline() { printf '| %-58s | %7s | %9s | %11s | %s |\n' "$@"; }
     sline "step" count seconds "per second" note

@@ -1,5 +1,7 @@
 import Foundation
 import HTTPTypes
+import HummingbirdTesting
+import NIOCore
 import OTPGateCore
 import OTPGateProfiles
 import OTPGateTokens
@@ -35,9 +37,16 @@ enum ProfileFixture {
 extension Harness {
     /// A credential of `profile` for this harness's tenant (or another), as `otpgate credentials create` makes it.
     func credential(_ profile: String, tenantID: String? = nil) async throws -> String {
+        try await vendorCredential(profile, tenantID: tenantID).token
+    }
+
+    /// A credential with its profile's settings (Eko's initiator id, M2P's tenant header and dual mode).
+    func vendorCredential(_ profile: String, tenantID: String? = nil, options: CredentialAdmin.Options = .init()) async throws
+        -> CredentialAdmin.Created
+    {
         let signer = try #require(runtime.signer as? JWTTokenSigner)
         return try await CredentialAdmin(store: store, signer: signer, issuer: "otpgate", clock: clock, random: SystemRandomSource())
-            .create(tenantID: tenantID ?? tenant.id, profile: profile).token
+            .create(tenantID: tenantID ?? tenant.id, profile: profile, options: options, cipher: engine.cipher)
     }
 
     /// Imports JSON Lines records for this harness's tenant (or another), as `otpgate records import` does.
@@ -55,6 +64,16 @@ extension Harness {
         await deliver()
         let text = try #require(sender.messages.last?.text)
         return String(text.prefix { $0.isNumber })
+    }
+}
+
+extension TestClient {
+    /// A request with a raw body and exactly these headers (no API key, no content type added).
+    func raw(_ method: HTTPRequest.Method, _ path: String, body: [UInt8]? = nil, headers: HTTPFields) async throws -> APIResponse {
+        try await client.execute(uri: path, method: method, headers: headers, body: body.map { ByteBuffer(bytes: $0) }) { response in
+            APIResponse(
+                status: response.status, headers: response.headers, json: try? JSONParser.parse(Array(response.body.readableBytesView)))
+        }
     }
 }
 

@@ -113,7 +113,7 @@ struct EkoMobileOTP {
         return initiator
     }
 
-    private func sessionID(initiator: String, mobile: String, tenantID: String) -> String {
+    func sessionID(initiator: String, mobile: String, tenantID: String) -> String {
         "eko_"
             + services.records.blindIndex(tenantID: tenantID, kind: "eko-mobile", value: initiator + ":" + mobile)
             .dropFirst(PersonalDataCipher.indexPrefix.count)
