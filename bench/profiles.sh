@@ -614,7 +614,7 @@ log "results go to $RUN_DIR"
 sed 's/^/    /' "$RUN_DIR/environment.txt" >&2
 
 ROWS=()        # "workload|rps|p50_us|p99_us|bad|socket_errors|note"
-NON2XX=()      # "workload N": wrk's own "Non-2xx or 3xx responses" count of each measured run
+NON2XX=()      # "workload: N": wrk's own "Non-2xx or 3xx responses" count of each measured run
 SETUP_ROWS=()  # "step|count|seconds|per_second|note"
 
 add_row() { # workload file note
