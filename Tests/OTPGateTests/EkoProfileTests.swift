@@ -16,8 +16,11 @@ import Testing
     }
 
     @Test func theDocumentedSignatureVectors() {
-        #expect(EkoSignature.secretKey(accessKey: "TEST_ACCESS_KEY_DO_NOT_USE", timestamp: "1700000000000") == "u30ak/iOGwKCaspqCeiYng8fd98QDx7kF3DBBOadQHk=")
-        #expect(EkoSignature.secretKey(accessKey: "test-access-key-123", timestamp: "1700000000000") == "88lqTf9ew69XbVbeczjxVL8/B4vibfp1MvTi1mIj2Xo=")
+        #expect(
+            EkoSignature.secretKey(accessKey: "TEST_ACCESS_KEY_DO_NOT_USE", timestamp: "1700000000000")
+                == "u30ak/iOGwKCaspqCeiYng8fd98QDx7kF3DBBOadQHk=")
+        #expect(
+            EkoSignature.secretKey(accessKey: "test-access-key-123", timestamp: "1700000000000") == "88lqTf9ew69XbVbeczjxVL8/B4vibfp1MvTi1mIj2Xo=")
         #expect(EkoUser.signature(accessKey: "test-access-key-123", timestamp: "1700000000000") == "88lqTf9ew69XbVbeczjxVL8/B4vibfp1MvTi1mIj2Xo=")
     }
 
@@ -45,7 +48,8 @@ import Testing
             #expect(h.sender.messages.last?.destination == "+919002336768")
 
             let wrong = try await client.eko(
-                .put, "/verify", #"{"initiator_id":"9962981729","otp":"\#(wrongCode(for: code))","mobile":"9002336768"}"#, headers: eko.headers(offset: 1))
+                .put, "/verify", #"{"initiator_id":"9962981729","otp":"\#(wrongCode(for: code))","mobile":"9002336768"}"#,
+                headers: eko.headers(offset: 1))
             #expect(wrong.status == .ok)
             #expect(wrong.json == ekoVerificationFailed)
 
@@ -131,7 +135,8 @@ import Testing
         let eko = try await user(h)
         @Sendable func forbidden(_ status: Int, _ message: String) -> JSONValue {
             .object([
-                "status": .int(Int64(status)), "response_status_id": .int(-1), "response_type_id": .int(-1), "message": .string("Forbidden: " + message),
+                "status": .int(Int64(status)), "response_status_id": .int(-1), "response_type_id": .int(-1),
+                "message": .string("Forbidden: " + message),
                 "data": .object([:]),
             ])
         }
@@ -215,7 +220,8 @@ import Testing
             let tooLong = try await client.eko(
                 .post, "", #"{"initiator_id":"9962981729","csp_id":"C","mobile":"9002336768","client_ref_id":"\#(longRef)"}"#, headers: next())
             #expect(tooLong["invalid_params"]?.member("client_ref_id") != nil)
-            let otherInitiator = try await client.eko(.post, "", #"{"initiator_id":"9000000000","csp_id":"C","mobile":"9002336768"}"#, headers: next())
+            let otherInitiator = try await client.eko(
+                .post, "", #"{"initiator_id":"9000000000","csp_id":"C","mobile":"9002336768"}"#, headers: next())
             #expect(
                 otherInitiator.json
                     == .object([
@@ -285,7 +291,8 @@ import Testing
             #expect(foreign.json == ekoVerificationFailed)
             // A key signed with another credential's access key is forged for this one.
             var crossed = eko.headers(offset: 2)
-            crossed[HTTPField.Name("secret-key")!] = EkoUser.signature(accessKey: theirs.accessKey, timestamp: crossed[HTTPField.Name("secret-key-timestamp")!]!)
+            crossed[HTTPField.Name("secret-key")!] = EkoUser.signature(
+                accessKey: theirs.accessKey, timestamp: crossed[HTTPField.Name("secret-key-timestamp")!]!)
             #expect(try await client.eko(.post, "", Self.send, headers: crossed).ekoStatus == 2484)
         }
     }
@@ -303,7 +310,8 @@ import Testing
                 for i in 1...20 {
                     group.addTask {
                         try await client.eko(
-                            .put, "/verify", #"{"initiator_id":"9962981729","otp":"\#(wrong)","mobile":"9002336768"}"#, headers: eko.headers(offset: Int64(i))
+                            .put, "/verify", #"{"initiator_id":"9962981729","otp":"\#(wrong)","mobile":"9002336768"}"#,
+                            headers: eko.headers(offset: Int64(i))
                         ).ekoStatus
                     }
                 }

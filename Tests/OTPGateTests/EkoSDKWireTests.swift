@@ -80,7 +80,9 @@ import Testing
 
             let sendRef = secondGeneration ? Self.generatedRef(1) : nil
             let sent = try await RawExchange.send(
-                request(sdk, "POST", "", params: common + [("csp_id", "9002336768"), ("mobile", "9002336768")], eko: eko, offset: 1, port: port, ref: sendRef),
+                request(
+                    sdk, "POST", "", params: common + [("csp_id", "9002336768"), ("mobile", "9002336768")], eko: eko, offset: 1, port: port,
+                    ref: sendRef),
                 port: port)
             #expect(sent.status == 200, "\(sdk): \(sent.text)")
             #expect(sent.json?.member("status") == .int(0))
@@ -89,7 +91,9 @@ import Testing
 
             let verifyRef = secondGeneration ? Self.generatedRef(2) : nil
             let verified = try await RawExchange.send(
-                request(sdk, "PUT", "/verify", params: common + [("otp", code), ("mobile", "9002336768")], eko: eko, offset: 2, port: port, ref: verifyRef),
+                request(
+                    sdk, "PUT", "/verify", params: common + [("otp", code), ("mobile", "9002336768")], eko: eko, offset: 2, port: port, ref: verifyRef
+                ),
                 port: port)
             #expect(verified.json?.member("status") == .int(0), "\(sdk): \(verified.text)")
             #expect(verified.json?.member("data")?.member("client_ref_id") == verifyRef.map(JSONValue.string))
@@ -99,14 +103,16 @@ import Testing
             }
 
             let validated = try await RawExchange.send(
-                request(sdk, "GET", "/validate-token", params: common + [("otp_verification_token", token)], eko: eko, offset: 3, port: port, ref: nil),
+                request(
+                    sdk, "GET", "/validate-token", params: common + [("otp_verification_token", token)], eko: eko, offset: 3, port: port, ref: nil),
                 port: port)
             #expect(validated.status == 200, "\(sdk): \(validated.text)")
             #expect(validated.json?.member("response_type_id") == .int(1633))
 
             // Every answer is JSON, a refusal included (Node's SDK parses every answer).
             let replayed = try await RawExchange.send(
-                request(sdk, "GET", "/validate-token", params: common + [("otp_verification_token", token)], eko: eko, offset: 3, port: port, ref: nil),
+                request(
+                    sdk, "GET", "/validate-token", params: common + [("otp_verification_token", token)], eko: eko, offset: 3, port: port, ref: nil),
                 port: port)
             #expect(replayed.status == 403)
             #expect(replayed.json?.member("status") == .int(2485))

@@ -42,7 +42,8 @@ struct M2POTP {
         let otpType = try body.optionalString("otpType")?.uppercased() ?? "S"
         guard otpType == "S" || otpType == "D" else { throw M2PReply.badRequest("otpType must be S or D") }
         let found = try await customer(body, principal: principal)
-        guard let mobile = found.record.mobile else { throw M2PReply.noAccount }
+        // The registered mobile: the contact on file, else the mobile the customer is found by.
+        guard let mobile = found.record.mobile ?? found.record.keys["mobile"] else { throw M2PReply.noAccount }
         var companion: Destination?
         if otpType == "D" {
             guard let email = found.record.email else {
@@ -127,6 +128,7 @@ struct M2POTP {
     /// The customer named by `entityId`, else `kitNo`, else `mobileNumber`; every one given must be that customer's.
     private func customer(_ body: M2PBody, principal: Principal) async throws -> RecordBook.Found {
         var lookups: [String] = []
+        let countryCode = try body.optionalInt("countryCode")
         if let entity = try body.optionalString("entityId"), !entity.isEmpty {
             lookups.append(RecordLookup.make("entity_id", RecordKeys.canonicalIdentifier(entity)))
         }
@@ -134,7 +136,7 @@ struct M2POTP {
             lookups.append(RecordLookup.make("kit_no", RecordKeys.canonicalIdentifier(kit)))
         }
         if let raw = try body.optionalString("mobileNumber"), !raw.isEmpty {
-            let code = try body.optionalInt("countryCode").map(String.init) ?? "91"
+            let code = countryCode.map(String.init) ?? "91"
             guard let mobile = try? PhoneNumber.normalize(raw, defaultCountryCode: code) else {
                 throw M2PReply.badRequest("mobileNumber is not a valid mobile number")
             }
