@@ -56,7 +56,7 @@ public enum ProblemCatalog {
         case ("get", "/v1/verifications/{id}"): return authenticated.union([404])
         case ("post", "/v1/verifications/{id}/check"), ("post", "/v1/verifications/{id}/resend"), ("post", "/v1/verifications/{id}/cancel"):
             return withBody.union([404, 409, 410])
-        case ("post", "/v1/tokens/verify"): return withBody
+        case ("post", "/v1/tokens/verify"), ("post", "/v1/profiles/m2p/message-hash"): return withBody
         case ("get", "/readyz"): return [503]
         default: return []
         }

@@ -115,7 +115,9 @@ struct M2PBody {
     func optionalString(_ name: String, alias: String? = nil) throws(M2PReply) -> String? {
         switch fields[name] ?? alias.flatMap({ fields[$0] }) {
         case nil, .null?: return nil
-        case .string(let s)?: return s.utf8.count <= 1024 ? s : nil
+        case .string(let s)?:
+            guard s.utf8.count <= 1024 else { throw M2PReply.badRequest("\(name) is too long") }
+            return s
         case .number(let n)?: return n.text
         case .bool(let b)?: return b ? "true" : "false"
         default: throw M2PReply.unconvertible

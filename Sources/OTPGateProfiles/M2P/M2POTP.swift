@@ -85,7 +85,10 @@ struct M2POTP {
         let principal = try context.caller
         let body = try await M2PBody.read(request, context: context)
         let trace = try body.string("traceNumber")
-        let mobileOTP = try Self.otp(body.optionalString("mobileOtp") ?? body.string("otp"), field: "mobileOtp")
+        guard let submitted = try body.optionalString("mobileOtp") ?? body.optionalString("otp") else {
+            throw M2PReply.badRequest("mobileOtp is required")
+        }
+        let mobileOTP = try Self.otp(submitted, field: "mobileOtp")
         let emailOTP = try body.optionalString("emailOtp").map { try Self.otp($0, field: "emailOtp") }
         let otpType = try body.optionalString("otpType")?.uppercased()
         let ref = try body.optionalString("refNumber")

@@ -40,7 +40,8 @@ struct M2PReply: Error, Equatable {
     static func unauthorized(_ detail: String) -> M2PReply { problem(401, title: "Unauthorized", detail: detail) }
     static let noAccount = business("No account found", code: "PP_MIDD_027")
     static let validationsExhausted = business("Otp Validation is not allowed more than 3 times in 24hrs", code: "PP_MIDD_034")
-    // Inferred (M2P does not publish them for V2): the codes of its V1 otp-manager.
+    // Inferred (M2P does not publish them for V2): OTP_002 to OTP_005 are its V1 otp-manager's codes for the same
+    // failures; OTP_001, OTP_006, OTP_007 and IDEMPOTENCY_KEY_REUSED are OTPGate's own (docs/compat/m2p.md).
     static let invalidOTP = business("Invalid OTP", code: "OTP_002")
     static let expiredOTP = business("OTP expired", code: "OTP_003")
     static let alreadyValidated = business("OTP already validated", code: "OTP_006")
