@@ -28,11 +28,13 @@ import Testing
     static let portalPassword = "Portal@Known1"
     static let ckycNumber = "77712345678901"
     static let records = [
+        #"{"kind":"customer","keys":{"entity_id":"KNOWN-ENTITY-1","mobile":"9812345678"},"email":"Known.Person@Example.com"}"#,
         #"{"kind":"itr","keys":{"pan":"knwpe7777k"},"mobile":"9812345678","email":"Known.Person@Example.com","password":"Portal@Known1","payload":{"profile":{"name":"Kavya Knownname","pan":"KNWPE7777K"},"itr_data":{"name":"Kavya Knownname"}}}"#,
         #"{"kind":"ckyc","keys":{"ckyc_number":"77712345678901","id_number":"KNWPE7777K","document_type":"PAN","documents":[{"document_type":"VOTER","id_number":"XYZ9876543"}]},"mobile":"+919812345678","payload":{"search":{"full_name":"Kavya Knownname"},"download":{"personal_identifiable_data":{"personal_details":{"full_name":"Kavya Knownname"}}}}}"#,
     ].joined(separator: "\n")
 
-    func profileScenario(_ h: Harness) async throws {
+    /// The vendor flows over the known subjects; returns the credentials' secrets, which must not be stored in clear either.
+    func profileScenario(_ h: Harness) async throws -> [String] {
         try await h.importRecords(Self.records)
         let surepass = try await h.credential("surepass")
         let kwikid = try await h.credential("kwikid")
@@ -60,6 +62,26 @@ import Testing
             #expect(
                 try await client.post("/verification/v2/itr/submit_otp", #"{"pan":"\#(Self.pan)","otp":"\#(kwikCode)"}"#, key: kwikid).status == .ok)
         }
+        // Eko: the known mobile proved; M2P: a dual OTP to the known mobile and email (the email is sealed with the verification).
+        let eko = try EkoUser(await h.vendorCredential("eko", options: .init(initiatorID: EkoUser.initiatorID)), clock: h.clock)
+        let m2p = try await h.vendorCredential("m2p", options: .init(separateDualCodes: true))
+        try await h.test { client in
+            let sent = try await client.eko(.post, "", #"{"initiator_id":"9962981729","csp_id":"C","mobile":"9812345678"}"#, headers: eko.headers())
+            #expect(sent.ekoStatus == 0)
+            let code = try await h.lastCode()
+            let verified = try await client.eko(
+                .put, "/verify", #"{"initiator_id":"9962981729","otp":"\#(code)","mobile":"9812345678"}"#, headers: eko.headers(offset: 1))
+            #expect(verified.ekoStatus == 0)
+            let token = try await client.post(
+                "/auth/token", #"{"clientId":"\#(m2p.field("client_id") ?? "")","clientSecret":"\#(m2p.field("client_secret") ?? "")"}"#,
+                key: .some(nil))
+            let bearer = try #require(token.string("access_token"))
+            let generated = try await client.post(
+                "/prepaid/customer/v1/otp/generate", #"{"entityId":"KNOWN-ENTITY-1","otpType":"D"}"#, key: bearer,
+                headers: [HTTPField.Name("X-TENANT-ID")!: h.tenant.id])
+            #expect(generated["result"]?.member("status") == .bool(true))
+        }
+        return [eko.accessKey, eko.developerKey, try #require(m2p.field("client_secret"))]
     }
 
     func scenario(_ h: Harness) async throws {
@@ -118,12 +140,13 @@ import Testing
     @Test func theSQLiteFileAndItsWALHoldNoPersonalValue() async throws {
         let h = try await Harness.make(backend: .sqlite)
         try await scenario(h)
-        try await profileScenario(h)
+        let credentials = try await profileScenario(h)
         let path = h.directory.appendingPathComponent("otpgate.sqlite").path
         var raw = try Data(contentsOf: URL(fileURLWithPath: path))
         for suffix in ["-wal", "-shm"] { raw.append((try? Data(contentsOf: URL(fileURLWithPath: path + suffix))) ?? Data()) }
         #expect(raw.count > 4096)
         #expect(Self.leaks(in: raw) == [])
+        #expect(credentials.filter { raw.range(of: Data($0.utf8)) != nil } == [])
         #expect(raw.range(of: Self.unkeyedRequestHash) == nil)
         // The check itself can find them: the same scenario's values are in the clear API answers above, and a
         // value planted in the file is found.
@@ -133,11 +156,12 @@ import Testing
     @Test(.enabled(if: Backend.available.contains(.postgres))) func aPgDumpHoldsNoPersonalValue() async throws {
         let h = try await Harness.make(backend: .postgres)
         try await scenario(h)
-        try await profileScenario(h)
+        let credentials = try await profileScenario(h)
         let dump = try pgDump(h.runtime.settings)
         #expect(dump.count > 1000)
         #expect(dump.range(of: Data("verifications".utf8)) != nil)
         #expect(Self.leaks(in: dump) == [])
+        #expect(credentials.filter { dump.range(of: Data($0.utf8)) != nil } == [])
         #expect(dump.range(of: Data(Self.unkeyedRequestHash.map { String(format: "%02x", $0) }.joined().utf8)) == nil)
     }
 

@@ -63,6 +63,44 @@ import Testing
         }
     }
 
+    /// Eko's developer key and M2P's client secret and access token work only where they belong: not as a Bearer on
+    /// another profile or the native API, and an M2P access token is not a credential of any other profile.
+    @Test func ekoAndM2PSecretsWorkOnlyOnTheirOwnProfile() async throws {
+        let h = try await Harness.make()
+        try await h.importRecords()
+        let eko = try EkoUser(await h.vendorCredential("eko", options: .init(initiatorID: EkoUser.initiatorID)), clock: h.clock)
+        let m2p = try await h.vendorCredential("m2p")
+        let surepass = try await h.credential("surepass")
+        let createBody = #"{"username":"ABCPE1234F","password":"Portal@123"}"#
+        try await h.test { client in
+            let issued = try await client.post(
+                "/auth/token", #"{"clientId":"\#(m2p.field("client_id") ?? "")","clientSecret":"\#(m2p.field("client_secret") ?? "")"}"#,
+                key: .some(nil))
+            let access = try #require(issued.string("access_token"))
+            for secret in [eko.developerKey, m2p.field("client_secret") ?? "", access] {
+                #expect(try await client.post("/api/v1/itr/create-client", createBody, key: secret).json == Self.surepass401)
+                #expect(try await client.post("/v1/verifications", #"{"to":"+919876543210","channel":"sms"}"#, key: secret).status == .unauthorized)
+                #expect(try await client.post("/v1/tokens/verify", #"{"token":"x"}"#, key: secret).status == .unauthorized)
+            }
+            // The native API does not take an M2P access token for introspection either.
+            #expect(try await client.post("/v1/tokens/verify", #"{"token":"\#(access)"}"#)["valid"] == .bool(false))
+            // Another profile's secret as Eko's developer_key, and a Surepass token as M2P's bearer or client secret.
+            var forged = eko.headers()
+            forged[HTTPField.Name("developer_key")!] = surepass
+            #expect(
+                try await client.eko(.post, "", #"{"initiator_id":"9962981729","csp_id":"C","mobile":"9002336768"}"#, headers: forged).ekoStatus
+                    == 2483)
+            #expect(
+                try await client.post(
+                    "/prepaid/customer/v1/otp/generate", #"{"entityId":"ENT001"}"#, key: surepass,
+                    headers: [HTTPField.Name("X-TENANT-ID")!: h.tenant.id]
+                ).status == .unauthorized)
+            let crossed = try await client.post(
+                "/auth/token", #"{"clientId":"\#(m2p.field("client_id") ?? "")","clientSecret":"\#(surepass)"}"#, key: .some(nil))
+            #expect(crossed.status == .unauthorized)
+        }
+    }
+
     /// A key row bound to a profile is refused on the native API even when it has the API-key form (the check on the
     /// principal's profile, not only the key format, keeps them apart), and works on its own profile.
     @Test func aProfileBoundKeyIsRefusedOnTheNativeAPIWhateverItsForm() async throws {

@@ -197,6 +197,33 @@ extension RealProcesses {
             #expect(token.split(separator: ".").count == 3)
             let unknown = try OTPGateProcess.run(["credentials", "create", "--tenant", tenantID, "--profile", "acmebank", "--database", db])
             #expect(unknown.status != 0)
+
+            // Eko: a developer key, an access key and the registered initiator; M2P: a client id and secret and its tenant header.
+            func createdFields(_ arguments: [String]) throws -> [String: JSONValue] {
+                let run = try OTPGateProcess.run(["credentials", "create", "--tenant", tenantID] + arguments + ["--json", "--database", db])
+                #expect(run.status == 0, "\(run.stderr)")
+                guard case .object(let fields) = try JSONValue(parsing: run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+                    throw TestFailure("not one JSON object: \(run.stdout)")
+                }
+                return fields
+            }
+            let eko = try createdFields(["--profile", "eko", "--initiator-id", "9962981729"])
+            #expect(Set(eko.keys) == ["credential_id", "profile", "tenant_id", "developer_key", "access_key", "initiator_id"])
+            #expect(eko["initiator_id"] == .string("9962981729"))
+            let m2p = try createdFields(["--profile", "m2p", "--x-tenant-id", "ACME_CORP", "--dual-otp", "different"])
+            #expect(Set(m2p.keys) == ["credential_id", "profile", "tenant_id", "client_id", "client_secret", "x_tenant_id", "dual_otp"])
+            #expect(m2p["x_tenant_id"] == .string("ACME_CORP"))
+            #expect(m2p["client_id"] == m2p["credential_id"])
+            #expect(try createdFields(["--profile", "m2p"])["x_tenant_id"] == .string(tenantID))
+            let noInitiator = try OTPGateProcess.run(["credentials", "create", "--tenant", tenantID, "--profile", "eko", "--database", db])
+            #expect(noInitiator.status != 0)
+            #expect(noInitiator.stderr.contains("--initiator-id"))
+            let badInitiator = try OTPGateProcess.run(
+                ["credentials", "create", "--tenant", tenantID, "--profile", "eko", "--initiator-id", "12345", "--database", db])
+            #expect(badInitiator.status != 0)
+            let misplaced = try OTPGateProcess.run(
+                ["credentials", "create", "--tenant", tenantID, "--profile", "surepass", "--x-tenant-id", "X", "--database", db])
+            #expect(misplaced.status != 0)
             let listed = try OTPGateProcess.run(["credentials", "list", "--tenant", tenantID, "--database", db])
             #expect(listed.stdout.contains(credentialID) && listed.stdout.contains("active"))
             #expect(!listed.stdout.contains(token))
