@@ -8,6 +8,9 @@ import Synchronization
 public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public var principal: Principal?
+    /// A signed request's replay-guard entry, verified by a profile's authentication and left for its handler to record
+    /// with the handler's first write (`ProfileSessionStore.replaceSession(_:expected:claiming:now:)`), or on its own.
+    public var requestNonce: RequestNonce?
     /// The connected peer (a proxy, when there is one: see `TrustedProxies`).
     public let remoteAddress: SocketAddress?
     /// What inner layers learn about the request and the outermost middleware logs (the context itself is a value:
@@ -17,6 +20,7 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     public init(source: Source) {
         coreContext = .init(source: source)
         principal = nil
+        requestNonce = nil
         remoteAddress = source.channel.remoteAddress
     }
 

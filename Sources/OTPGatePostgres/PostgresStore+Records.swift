@@ -113,9 +113,10 @@ extension PostgresStore {
         ).isEmpty
     }
 
-    public func replaceSession(_ s: ProfileSession, expected: String?) async throws -> Bool {
+    public func replaceSession(_ s: ProfileSession, expected: String?, claiming nonce: RequestNonce?, now: Timestamp) async throws -> Bool? {
         let data = s.sealedData.isEmpty ? nil : ByteBuffer(bytes: s.sealedData)
-        return try await database.transaction { connection in
+        return try await database.transaction { connection -> Bool? in
+            if let nonce, try await !self.claim(nonce, now: now, on: connection) { return nil }
             let updated = try await self.rows(
                 """
                 UPDATE profile_sessions SET profile = \(s.profile), kind = \(s.kind), record_id = \(s.recordID),

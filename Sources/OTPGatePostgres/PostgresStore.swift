@@ -204,13 +204,20 @@ public final class PostgresStore: Store, Service, Sendable {
     // MARK: signed requests
 
     public func claimRequestNonce(tenantID: String, digest: String, now: Timestamp, expiresAt: Timestamp) async throws -> Bool {
-        try await !rows(
-            """
-            INSERT INTO request_nonces (tenant_id, digest, expires_at) VALUES (\(tenantID), \(digest), \(expiresAt.milliseconds))
-            ON CONFLICT (tenant_id, digest) DO UPDATE SET expires_at = excluded.expires_at WHERE request_nonces.expires_at <= \(now.milliseconds)
-            RETURNING 1 AS claimed
-            """
-        ).isEmpty
+        try await !rows(Self.claimQuery(RequestNonce(tenantID: tenantID, digest: digest, expiresAt: expiresAt), now: now)).isEmpty
+    }
+
+    func claim(_ nonce: RequestNonce, now: Timestamp, on connection: PostgresConnection) async throws -> Bool {
+        try await !rows(Self.claimQuery(nonce, now: now), on: connection).isEmpty
+    }
+
+    /// Records a signed request unless it is recorded and unexpired: one conditional upsert.
+    static func claimQuery(_ nonce: RequestNonce, now: Timestamp) -> PostgresQuery {
+        """
+        INSERT INTO request_nonces (tenant_id, digest, expires_at) VALUES (\(nonce.tenantID), \(nonce.digest), \(nonce.expiresAt.milliseconds))
+        ON CONFLICT (tenant_id, digest) DO UPDATE SET expires_at = excluded.expires_at WHERE request_nonces.expires_at <= \(now.milliseconds)
+        RETURNING 1 AS claimed
+        """
     }
 
     // MARK: secrets

@@ -99,8 +99,9 @@ extension SQLiteStore {
         }
     }
 
-    public func replaceSession(_ session: ProfileSession, expected: String?) async throws -> Bool {
+    public func replaceSession(_ session: ProfileSession, expected: String?, claiming nonce: RequestNonce?, now: Timestamp) async throws -> Bool? {
         try await write { db in
+            if let nonce, try !Self.claim(db, nonce, now: now) { return nil }
             try db.cachedStatement(
                 sql: """
                     UPDATE profile_sessions SET profile = ?, kind = ?, record_id = ?, verification_id = ?, sealed_data = ?, created_at = ?,

@@ -194,15 +194,18 @@ public final class SQLiteStore: Store, Sendable {
     // MARK: signed requests
 
     public func claimRequestNonce(tenantID: String, digest: String, now: Timestamp, expiresAt: Timestamp) async throws -> Bool {
-        try await write { db in
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO request_nonces (tenant_id, digest, expires_at) VALUES (?, ?, ?)
-                    ON CONFLICT (tenant_id, digest) DO UPDATE SET expires_at = excluded.expires_at WHERE request_nonces.expires_at <= ?
-                    """
-            ).execute(arguments: [tenantID, digest, expiresAt.milliseconds, now.milliseconds])
-            return db.changesCount == 1
-        }
+        try await write { db in try Self.claim(db, RequestNonce(tenantID: tenantID, digest: digest, expiresAt: expiresAt), now: now) }
+    }
+
+    /// Records a signed request unless it is recorded and unexpired: one conditional upsert.
+    static func claim(_ db: Database, _ nonce: RequestNonce, now: Timestamp) throws -> Bool {
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO request_nonces (tenant_id, digest, expires_at) VALUES (?, ?, ?)
+                ON CONFLICT (tenant_id, digest) DO UPDATE SET expires_at = excluded.expires_at WHERE request_nonces.expires_at <= ?
+                """
+        ).execute(arguments: [nonce.tenantID, nonce.digest, nonce.expiresAt.milliseconds, now.milliseconds])
+        return db.changesCount == 1
     }
 
     // MARK: secrets

@@ -183,11 +183,27 @@ import Testing
             let other = #"{"initiator_id":"9962981729","otp":"654321","mobile":"9876543210"}"#
             #expect(try await client.eko(.put, "/verify", other, headers: signed).json == ekoVerificationFailed)
         }
+        // A replayed send, whether it would start a new OTP or resend a pending one, is refused before anything is sent.
+        let sendSigned = eko.headers(offset: 7)
+        let other = #"{"initiator_id":"9962981729","csp_id":"C","mobile":"9123456780"}"#
+        try await h.test { client in
+            #expect(try await client.eko(.post, "", other, headers: sendSigned).ekoStatus == 0)
+            await h.deliver()
+            let sent = h.sender.messages.count
+            #expect(try await client.eko(.post, "", other, headers: sendSigned).ekoStatus == 2485)
+            h.clock.advance(.seconds(h.engine.defaultPolicy.resendCooldownSeconds))
+            let resend = try await client.eko(.post, "", other, headers: eko.headers(offset: 8))
+            #expect(resend.ekoStatus == 0)
+            #expect(try await client.eko(.post, "", other, headers: eko.headers(offset: 8)).ekoStatus == 2485)
+            await h.deliver()
+            #expect(h.sender.messages.count == sent + 1)
+        }
         let second = try await ServerRuntime.make(
             settings: h.runtime.settings, store: h.store,
             dependencies: ServerDependencies(clock: h.clock, random: SeededRandom(seed: 7), sender: h.sender, runBackgroundServices: false))
         try await Harness.test(runtime: second, apiKey: h.apiKey) { (client: TestClient) async throws in
             #expect(try await client.eko(.put, "/verify", verify, headers: signed).status == .forbidden)
+            #expect(try await client.eko(.post, "", other, headers: sendSigned).status == .forbidden)
         }
         // Once its timestamp is out of the window, a stored request is swept (and would be refused as stale anyway).
         h.clock.advance(.seconds(121))

@@ -212,11 +212,13 @@ public struct VerificationEngine: Sendable {
                 id: id, tenantID: principal.tenant.id, now: now, keyRequest: keyRequest(principal, policy(for: principal), now)))
     }
 
-    public func verification(id: String, principal: Principal) async throws -> Verification {
+    /// Reads a verification of the caller's tenant. `counted: false` reads without counting a request against the key,
+    /// for a caller whose next use case counts this request (a vendor flow that reads before it checks or resends).
+    public func verification(id: String, principal: Principal, counted: Bool = true) async throws -> Verification {
         guard Identifier.isWellFormed(id, prefix: "vrf") else { throw VerificationError.notFound }
         let now = clock.now()
-        return try cipher.reveal(
-            await store.verification(id: id, tenantID: principal.tenant.id, keyRequest: keyRequest(principal, policy(for: principal), now)))
+        let keyRequest = counted ? keyRequest(principal, policy(for: principal), now) : nil
+        return try cipher.reveal(await store.verification(id: id, tenantID: principal.tenant.id, keyRequest: keyRequest))
     }
 
     // MARK: tokens

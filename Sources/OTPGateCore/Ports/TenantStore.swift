@@ -14,6 +14,20 @@ public protocol TenantStore: Sendable {
     func principal(forKeyID id: String) async throws -> Principal?
 }
 
+/// A signed request as its replay guard records it: a keyed digest of everything it says, kept until its timestamp
+/// leaves the accepted window.
+public struct RequestNonce: Sendable, Equatable {
+    public var tenantID: String
+    public var digest: String
+    public var expiresAt: Timestamp
+
+    public init(tenantID: String, digest: String, expiresAt: Timestamp) {
+        self.tenantID = tenantID
+        self.digest = digest
+        self.expiresAt = expiresAt
+    }
+}
+
 /// The signed requests already seen, so that one replayed inside its timestamp's window is refused on any instance.
 public protocol RequestNonceStore: Sendable {
     /// Records `digest` for the tenant until `expiresAt`; `false` if it is recorded already and not yet expired at `now`.

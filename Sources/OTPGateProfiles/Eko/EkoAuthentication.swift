@@ -30,9 +30,10 @@ enum EkoSignature {
     static let timestampHeader = HTTPField.Name("secret-key-timestamp")!
 }
 
-/// Authenticates every Eko call: the credential by `developer_key`, then the signature under its sealed access key,
-/// the timestamp's window, and that this exact request was not seen before (state in the store, so a replay is
-/// refused on any instance). Each refusal is a 403 with Eko's JSON envelope.
+/// Authenticates every Eko call: the credential by `developer_key`, then the signature under its sealed access key and
+/// the timestamp's window. Each refusal is a 403 with Eko's JSON envelope. Whether this exact request was seen before
+/// is decided by the store when the handler records `requestNonce` (state in the store, so a replay is refused on any
+/// instance, before the handler changes anything).
 struct EkoAuthentication: RouterMiddleware {
     typealias Context = AppRequestContext
     let authentication: ProfileAuthentication
@@ -75,10 +76,8 @@ struct EkoAuthentication: RouterMiddleware {
         let key = EkoSignature.replayKey(
             timestamp: timestamp, signature: signature, method: request.method.rawValue, pathAndQuery: request.uri.description, body: body)
         let digest = Data(services.engine.cipher.requestDigest(key)).base64EncodedString()
-        guard
-            try await services.nonces.claimRequestNonce(
-                tenantID: principal.tenant.id, digest: digest, now: now, expiresAt: signedAt + EkoSignature.window)
-        else { throw EkoReply.forbidden(2485, "this signed request was already received (replay)") }
+        // Recorded by the handler, with its first write (`EkoMobileOTP`): a replay is refused before anything changes.
+        context.requestNonce = RequestNonce(tenantID: principal.tenant.id, digest: digest, expiresAt: signedAt + EkoSignature.window)
         var replayable = request
         replayable.body = .init(buffer: ByteBuffer(bytes: body))
         return try await next(replayable, context)

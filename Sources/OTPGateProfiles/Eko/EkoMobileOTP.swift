@@ -24,18 +24,20 @@ struct EkoMobileOTP {
         _ = try params.string("csp_id")
         let mobile = try params.mobile()
         let ref = try params.clientRefID()
-        guard
-            let session = try await flow.subjectSession(
-                id: sessionID(initiator: initiator, mobile: mobile, tenantID: principal.tenant.id), kind: "mobile", recordID: "",
-                principal: principal)
-        else { throw EkoReply.sendRefusal(.resendCooldown(retryAfter: .seconds(1))) }
         var data: [String: JSONValue] = [:]
         data["client_ref_id"] = ref.map(JSONValue.string)
+        guard
+            let (session, isNew) = try await replayGuarded({
+                try await flow.subjectSession(
+                    id: sessionID(initiator: initiator, mobile: mobile, tenantID: principal.tenant.id), kind: "mobile", recordID: "",
+                    principal: principal, data: data, nonce: context.requestNonce)
+            })
+        else { throw EkoReply.sendRefusal(.resendCooldown(retryAfter: .seconds(1))) }
         let sent: SessionOTP.Sent
         do {
             sent = try await flow.otp.send(
                 session: session, to: Destination(unchecked: "+91" + mobile, channel: .sms), purpose: "mobile_verification", principal: principal,
-                sealedData: try flow.seal(data, for: session))
+                sealedData: isNew ? nil : try flow.seal(data, for: session))
         } catch let refusal as VerificationError {
             throw EkoReply.sendRefusal(refusal)
         }
@@ -53,6 +55,7 @@ struct EkoMobileOTP {
         let code = try params.otp()
         let mobile = try params.mobile()
         let ref = try params.clientRefID()
+        try await replayGuarded { try await flow.claim(context.requestNonce) }
         guard
             let session = try await flow.session(
                 sessionID(initiator: initiator, mobile: mobile, tenantID: principal.tenant.id), kinds: ["mobile"], principal: principal)
@@ -88,6 +91,7 @@ struct EkoMobileOTP {
         let initiator = try initiator(params, principal)
         let token = try params.string("otp_verification_token")
         let ref = try params.clientRefID()
+        try await replayGuarded { try await flow.claim(context.requestNonce) }
         try await services.engine.countRequest(principal: principal)
         let invalid = EkoReply.failure(typeID: EkoReply.TypeID.tokenRejected, "The OTP verification token is invalid.", data: nil)
         guard case .success(let claims) = await services.engine.signer.verifyProfileToken(token, typ: "JWT", audience: Self.tokenAudience),
@@ -103,6 +107,15 @@ struct EkoMobileOTP {
         ]
         data["client_ref_id"] = ref.map(JSONValue.string)
         return EkoReply.success(typeID: EkoReply.TypeID.tokenValid, "OTP verification token is valid.", data: data).response
+    }
+
+    /// Runs the step that records the request's replay-guard entry; a replay is Eko's 403.
+    private func replayGuarded<T>(_ step: () async throws -> T) async throws -> T {
+        do {
+            return try await step()
+        } catch is ReplayedRequest {
+            throw EkoReply.forbidden(2485, "this signed request was already received (replay)")
+        }
     }
 
     /// `initiator_id`, which must be the mobile registered with the credential.

@@ -10,7 +10,8 @@ struct M2PMessageHashCheck {
     func verify(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let body = try await JSONBody.read(request, context: context, allowed: ["trace_number", "message_hash"])
-        let trace = try body.requiredString("trace_number", maxLength: 64)
+        let given = try body.requiredString("trace_number", maxLength: 64)
+        let trace = Trace(number: given)?.number ?? given
         let presented = try body.requiredString("message_hash", maxLength: 128)
         try await services.engine.countRequest(principal: principal)
         let flow = ProfileFlow(services: services, profile: "m2p")

@@ -8,8 +8,9 @@ import OTPGateNativeAPI
 ///
 /// A generate is one engine start with at most 3 checks (M2P's "3 validation attempts per OTP"), idempotent by
 /// `X-Request-ID` when the client sends one (a repeat returns the first answer, its trace number the verification's
-/// reference). The trace number (a UUID) names a session that holds the verification id for 24
-/// hours, M2P's validation window; validate checks through the engine (both codes at once for `DIFFERENT_OTP_DUAL`).
+/// reference). The trace number is the verification id in UUID form (`Trace`), so a generate is that one write; validate
+/// reads the verification it names and checks through the engine (both codes at once for `DIFFERENT_OTP_DUAL`), and a
+/// success keeps its reference and time in a session for the message-hash check, until 24 hours after the generate.
 struct M2POTP {
     let services: ProfileServices
     var flow: ProfileFlow { ProfileFlow(services: services, profile: "m2p") }
@@ -53,30 +54,20 @@ struct M2POTP {
             companion = Destination(unchecked: email, channel: .email)
         }
         let settings = try CredentialSettings(opening: principal.sealedSettings, with: services.engine.cipher, credentialID: principal.keyID)
-        let trace = Self.uuid(services.random.bytes(16))
-        let claim = try idempotencyClaim(request, body: body, principal: principal)
+        let trace = Trace(at: services.now, random: services.random)
+        let claim = try idempotencyClaim(request, body: body, principal: principal, trace: trace)
         let start = StartRequest(
-            destination: Destination(unchecked: mobile, channel: .sms), purpose: "card_otp", maxAttempts: 3, reference: trace,
-            companion: companion, companionHasOwnCode: settings.separateDualCodes)
+            destination: Destination(unchecked: mobile, channel: .sms), purpose: "card_otp", maxAttempts: 3, reference: trace.number,
+            plannedID: trace.verificationID, companion: companion, companionHasOwnCode: settings.separateDualCodes)
         let v: Verification
         let traceNumber: String
         do {
             switch try await services.engine.start(start, principal: principal, idempotency: claim) {
-            case .created(let created): (v, traceNumber) = (created, trace)
-            case .replayed(let first): (v, traceNumber) = (first, first.reference ?? trace)
+            case .created: traceNumber = trace.number
+            case .replayed(let first): traceNumber = first.reference ?? trace.number
             }
         } catch let refusal as VerificationError {
             throw M2PReply.generateRefusal(refusal)
-        }
-        // A replay finds its session, or writes it now if the first request ended before it did.
-        if try await flow.session(traceNumber, kinds: ["otp"], principal: principal) == nil {
-            let now = services.now
-            let session = ProfileSession(
-                id: traceNumber, tenantID: principal.tenant.id, profile: "m2p", kind: "otp", recordID: found.id, verificationID: v.id,
-                createdAt: now, expiresAt: now + Self.sessionLifetime)
-            var sealed = session
-            sealed.sealedData = try flow.seal(["mode": .string(Mode(v).rawValue)], for: session)
-            _ = try await services.sessions.insertSession(sealed)
         }
         return M2PReply.result(["status": .bool(true), "traceNumber": .string(traceNumber), "refNumber": .string("")]).response
     }
@@ -84,7 +75,7 @@ struct M2POTP {
     func validate(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let principal = try context.caller
         let body = try await M2PBody.read(request, context: context)
-        let trace = try body.string("traceNumber")
+        let given = try body.string("traceNumber")
         guard let submitted = try body.optionalString("mobileOtp") ?? body.optionalString("otp") else {
             throw M2PReply.badRequest("mobileOtp is required")
         }
@@ -95,14 +86,21 @@ struct M2POTP {
         if let ref, ref.utf8.count > 64 || !ref.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
             throw M2PReply.badRequest("refNumber must be at most 64 printable characters")
         }
-        guard trace.utf8.count <= 64, let session = try await flow.session(trace, kinds: ["otp"], principal: principal),
-            let verificationID = session.verificationID
-        else {
+        // The trace names its verification; read without counting (the check below counts this request).
+        let trace = Trace(number: given)?.number ?? given
+        let found: Verification?
+        do {
+            found = try await Trace(number: given).asyncMap {
+                try await services.engine.verification(id: $0.verificationID, principal: principal, counted: false)
+            }
+        } catch VerificationError.notFound {
+            found = nil
+        }
+        guard let v = found, v.reference == trace, v.purpose == "card_otp" else {
             try await services.engine.countRequest(principal: principal)
             throw M2PReply.unknownTrace
         }
-        var data = try flow.data(of: session)
-        guard case .string(let raw)? = data["mode"], let mode = Mode(rawValue: raw) else { throw M2PReply.unknownTrace }
+        let mode = Mode(v)
         if let otpType, otpType != mode.validateType {
             guard ["SINGLE_OTP_MOBILE", "SINGLE_OTP_DUAL", "DIFFERENT_OTP_DUAL"].contains(otpType) else {
                 throw M2PReply.badRequest("otpType must be SINGLE_OTP_MOBILE, SINGLE_OTP_DUAL or DIFFERENT_OTP_DUAL")
@@ -112,7 +110,7 @@ struct M2POTP {
         if mode == .dualSeparate, emailOTP == nil { throw M2PReply.badRequest("emailOtp is required for DIFFERENT_OTP_DUAL") }
         do {
             _ = try await services.engine.check(
-                id: verificationID, code: mobileOTP, companionCode: mode == .dualSeparate ? emailOTP : nil, principal: principal)
+                id: v.id, code: mobileOTP, companionCode: mode == .dualSeparate ? emailOTP : nil, principal: principal)
         } catch let refusal as VerificationError {
             throw M2PReply.validateRefusal(refusal)
         }
@@ -120,11 +118,12 @@ struct M2POTP {
         let validatedAt = services.now
         let hash = M2PMessageHash.compute(
             cipher: services.engine.cipher, tenantID: principal.tenant.id, traceNumber: trace, refNumber: refNumber, validatedAt: validatedAt)
-        data["ref_number"] = .string(refNumber)
-        data["validated_at"] = .int(validatedAt.milliseconds)
-        _ = try await services.sessions.attachVerification(
-            sessionID: session.id, tenantID: session.tenantID, expected: verificationID, verificationID: verificationID,
-            sealedData: try flow.seal(data, for: session))
+        // What the message-hash check needs, kept for the rest of the 24 hours from the generate.
+        var session = ProfileSession(
+            id: trace, tenantID: principal.tenant.id, profile: "m2p", kind: "otp", recordID: "", verificationID: v.id, createdAt: validatedAt,
+            expiresAt: v.createdAt + Self.sessionLifetime)
+        session.sealedData = try flow.seal(["ref_number": .string(refNumber), "validated_at": .int(validatedAt.milliseconds)], for: session)
+        _ = try await services.sessions.insertSession(session)
         return M2PReply.result(["status": .bool(true), "refNumber": .string(refNumber), "messageHash": .string(hash)]).response
     }
 
@@ -160,10 +159,11 @@ struct M2POTP {
         return found
     }
 
-    /// `X-Request-ID` makes a generate idempotent (a repeat with another body is refused); without it every generate is new.
-    private func idempotencyClaim(_ request: Request, body: M2PBody, principal: Principal) throws -> IdempotencyClaim? {
+    /// `X-Request-ID` makes a generate idempotent (a repeat with another body is refused); without it the start is keyed
+    /// by its own trace number, which never repeats.
+    private func idempotencyClaim(_ request: Request, body: M2PBody, principal: Principal, trace: Trace) throws -> IdempotencyClaim {
         guard let requestID = request.headers[Self.requestIDHeader]?.trimmingCharacters(in: .whitespaces), !requestID.isEmpty else {
-            return nil
+            return IdempotencyClaim(key: "m2p-trace:" + trace.number, requestHash: [])
         }
         guard requestID.utf8.count <= 128, requestID.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw M2PReply.badRequest("X-Request-ID must be at most 128 printable characters")
@@ -178,15 +178,6 @@ struct M2POTP {
             throw M2PReply.badRequest("\(field) must be the digits of the OTP")
         }
         return code
-    }
-
-    /// A version 4 UUID, lower case, as M2P writes trace numbers.
-    static func uuid(_ bytes: [UInt8]) -> String {
-        var b = bytes
-        b[6] = (b[6] & 0x0F) | 0x40
-        b[8] = (b[8] & 0x3F) | 0x80
-        let h = hex(b)
-        return [h.prefix(8), h.dropFirst(8).prefix(4), h.dropFirst(12).prefix(4), h.dropFirst(16).prefix(4), h.dropFirst(20)].joined(separator: "-")
     }
 
     /// 24 hex digits, the form of M2P's reference numbers.
@@ -211,5 +202,48 @@ enum M2PMessageHash {
     static func compute(cipher: PersonalDataCipher, tenantID: String, traceNumber: String, refNumber: String, validatedAt: Timestamp) -> String {
         let message = "m2p-message-hash\n\(tenantID)\n\(traceNumber)\n\(refNumber)\n\(validatedAt.milliseconds)"
         return M2POTP.hex(cipher.requestDigest(Array(message.utf8))).uppercased()
+    }
+}
+
+/// A trace number and the verification it names: the trace is a UUID (version 7: 48 bits of milliseconds, then 74
+/// random bits), and the verification id is the same 16 bytes in OTPGate's form. So a generate writes no mapping, and a
+/// validate finds its verification from the trace alone (the verification's `reference` holds the trace, and every
+/// read is the caller's tenant's).
+struct Trace {
+    let bytes: [UInt8]
+
+    init(at time: Timestamp, random: any RandomSource) {
+        let ms = UInt64(max(0, time.milliseconds))
+        var b = (0..<6).map { UInt8(truncatingIfNeeded: ms >> (40 - 8 * UInt64($0))) } + random.bytes(10)
+        b[6] = (b[6] & 0x0F) | 0x70
+        b[8] = (b[8] & 0x3F) | 0x80
+        bytes = b
+    }
+
+    /// A trace number as a client sends it back (any case); `nil` unless it is a UUID.
+    init?(number: String) {
+        let hex = Array(number.lowercased().utf8.filter { $0 != UInt8(ascii: "-") })
+        guard number.utf8.count == 36, hex.count == 32 else { return nil }
+        var b: [UInt8] = []
+        for i in stride(from: 0, to: 32, by: 2) {
+            guard let high = Self.nibble(hex[i]), let low = Self.nibble(hex[i + 1]) else { return nil }
+            b.append(high << 4 | low)
+        }
+        bytes = b
+    }
+
+    var number: String {
+        let h = M2POTP.hex(bytes)
+        return [h.prefix(8), h.dropFirst(8).prefix(4), h.dropFirst(12).prefix(4), h.dropFirst(16).prefix(4), h.dropFirst(20)].joined(separator: "-")
+    }
+
+    var verificationID: String { "vrf_" + Base32.encode(bytes) }
+
+    private static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        default: nil
+        }
     }
 }

@@ -44,17 +44,39 @@ struct ProfileFlow {
     /// The session of one subject (its id derived from the subject: a PAN, an initiator and mobile). It goes on while its
     /// OTP is pending with attempts left; a verified, spent, canceled or missing one starts over under a new planned
     /// verification. Of concurrent restarts one wins; the others go on with its session (their send is a resend).
-    func subjectSession(id: String, kind: String, recordID: String, principal: Principal) async throws -> ProfileSession? {
+    ///
+    /// A signed request's `nonce` is recorded with the restart's write, or on its own when the session goes on; a replay
+    /// throws `ReplayedRequest` before anything changes. `isNew` tells that the session was written with `data` (its
+    /// send need not write the data again).
+    func subjectSession(
+        id: String, kind: String, recordID: String, principal: Principal, data: [String: JSONValue] = [:], nonce: RequestNonce?
+    ) async throws -> (session: ProfileSession, isNew: Bool)? {
         let stored = try await services.sessions.session(id: id, tenantID: principal.tenant.id)
         let live = SessionDecider.isLive(stored, profile: profile, kinds: [kind], now: services.now)
-        let pending = try await live.asyncMap { try await otp.current(session: $0, principal: principal) } ?? nil
-        if let live, let pending, pending.state == .pending, pending.attempts < pending.maxAttempts { return live }
+        // Uncounted: the send that follows counts this request.
+        let pending = try await live.asyncMap { try await otp.current(session: $0, principal: principal, counted: false) } ?? nil
+        if let live, let pending, pending.state == .pending, pending.attempts < pending.maxAttempts {
+            try await claim(nonce)
+            return (live, false)
+        }
         let now = services.now
-        let fresh = ProfileSession(
+        var fresh = ProfileSession(
             id: id, tenantID: principal.tenant.id, profile: profile, kind: kind, recordID: recordID, verificationID: services.engine.plannedID(),
             createdAt: now, expiresAt: now + services.sessionLifetime)
-        return try await services.sessions.replaceSession(fresh, expected: stored?.verificationID)
-            ? fresh : try await session(id, kinds: [kind], principal: principal)
+        fresh.sealedData = data.isEmpty ? [] : try seal(data, for: fresh)
+        switch try await services.sessions.replaceSession(fresh, expected: stored?.verificationID, claiming: nonce, now: now) {
+        case nil: throw ReplayedRequest()
+        case true?: return (fresh, true)
+        case false?: return try await session(id, kinds: [kind], principal: principal).map { ($0, false) }
+        }
+    }
+
+    /// Records a signed request's replay-guard entry; throws `ReplayedRequest` if it was seen already.
+    func claim(_ nonce: RequestNonce?) async throws {
+        guard let nonce else { return }
+        guard
+            try await services.nonces.claimRequestNonce(tenantID: nonce.tenantID, digest: nonce.digest, now: services.now, expiresAt: nonce.expiresAt)
+        else { throw ReplayedRequest() }
     }
 
     /// The flow facts sealed in a session.
@@ -98,3 +120,6 @@ extension AppRequestContext {
         }
     }
 }
+
+/// A signed request seen before inside its window: refused, whatever it asks.
+struct ReplayedRequest: Error, Equatable {}

@@ -90,11 +90,12 @@ struct SessionOTP {
         return try await services.engine.check(id: id, code: code, principal: principal).verification
     }
 
-    /// The session's verification, or `nil` when none was started yet.
-    func current(session: ProfileSession, principal: Principal) async throws -> Verification? {
+    /// The session's verification, or `nil` when none was started yet. With `counted: false` the read does not count
+    /// against the caller's request limit (its next use case does).
+    func current(session: ProfileSession, principal: Principal, counted: Bool = true) async throws -> Verification? {
         guard let id = session.verificationID else { return nil }
         do {
-            return try await services.engine.verification(id: id, principal: principal)
+            return try await services.engine.verification(id: id, principal: principal, counted: counted)
         } catch VerificationError.notFound {
             return nil
         }
