@@ -29,7 +29,7 @@ final class PostgresDatabase: Sendable {
 
     /// Storage failures become `StoreError` (503 at the HTTP edge); refusals pass through.
     static func storeError(_ error: any Error) -> any Error {
-        if error is VerificationError || error is StoreError { return error }
+        if error is VerificationError || error is StoreError || error is SessionBindingError { return error }
         if let psql = error as? PSQLError {
             if psql.code == .server, let state = psql.serverInfo?[.sqlState] {
                 if state == "23505" { return StoreError(.conflict, "unique violation") }

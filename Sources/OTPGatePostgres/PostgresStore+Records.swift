@@ -114,8 +114,25 @@ extension PostgresStore {
     }
 
     public func replaceSession(_ s: ProfileSession, expected: String?, claiming nonce: RequestNonce?, now: Timestamp) async throws -> Bool? {
+        try await database.transaction { connection -> Bool? in
+            try await self.replaceSession(s, expected: expected, claiming: nonce, now: now, on: connection)
+        }
+    }
+
+    /// A start's session write (`SessionBinding`), in the start's transaction: throws, rolling it back, when it does not hold.
+    func bind(_ binding: SessionBinding, now: Timestamp, on connection: PostgresConnection) async throws {
+        switch try await replaceSession(binding.session, expected: binding.expected, claiming: binding.nonce, now: now, on: connection) {
+        case nil: throw SessionBindingError.replayed
+        case false?: throw SessionBindingError.sessionChanged
+        case true?: return
+        }
+    }
+
+    func replaceSession(_ s: ProfileSession, expected: String?, claiming nonce: RequestNonce?, now: Timestamp, on connection: PostgresConnection)
+        async throws -> Bool?
+    {
         let data = s.sealedData.isEmpty ? nil : ByteBuffer(bytes: s.sealedData)
-        return try await database.transaction { connection -> Bool? in
+        do {
             if let nonce, try await !self.claim(nonce, now: now, on: connection) { return nil }
             let updated = try await self.rows(
                 """

@@ -88,27 +88,31 @@ extension PostgresStore {
 
     // MARK: operations
 
-    /// Starts without an idempotency key run batched (`StartBatch`); with one, in a transaction of their own that
-    /// locks the key first.
+    /// Starts without an idempotency key or session binding run batched (`StartBatch`); with one, in a transaction of
+    /// their own that writes the vendor session and locks the key first.
     public func startVerification(_ command: StartCommand) async throws -> StartResult {
-        guard let claim = command.idempotency else { return try await starts.submit(command) }
+        guard command.idempotency != nil || command.binding != nil else { return try await starts.submit(command) }
         if let request = command.keyRequest { try await countKeyRequest(request) }
         let v = command.verification
         let snapshot = v.withoutSecrets.snapshotJSON
         return try await transaction { connection in
-            // A concurrent request with the same key waits here for this one to finish.
-            _ = try await self.rows(
-                "SELECT pg_advisory_xact_lock(hashtextextended(\(v.tenantID + "\u{1F}" + claim.key), 0)) AS locked", on: connection)
+            // The vendor session first: a replay or a lost restart rolls everything back.
+            if let binding = command.binding { try await self.bind(binding, now: command.now, on: connection) }
             var loaded = StartDecider.Loaded()
-            loaded.idempotency = try await self.rows(
-                """
-                SELECT request_hash, response, created_at FROM idempotency_keys WHERE tenant_id = \(v.tenantID) AND idempotency_key = \(claim.key)
-                """, on: connection
-            ).first.map { row in
-                IdempotencyRecord(
-                    tenantID: v.tenantID, key: claim.key, requestHash: Array(buffer: try row["request_hash"].decode(ByteBuffer.self)),
-                    response: try Verification(snapshotJSON: try row["response"].decode(String.self)),
-                    createdAt: Timestamp(milliseconds: try row["created_at"].decode(Int64.self)))
+            if let claim = command.idempotency {
+                // A concurrent request with the same key waits here for this one to finish.
+                _ = try await self.rows(
+                    "SELECT pg_advisory_xact_lock(hashtextextended(\(v.tenantID + "\u{1F}" + claim.key), 0)) AS locked", on: connection)
+                loaded.idempotency = try await self.rows(
+                    """
+                    SELECT request_hash, response, created_at FROM idempotency_keys WHERE tenant_id = \(v.tenantID) AND idempotency_key = \(claim.key)
+                    """, on: connection
+                ).first.map { row in
+                    IdempotencyRecord(
+                        tenantID: v.tenantID, key: claim.key, requestHash: Array(buffer: try row["request_hash"].decode(ByteBuffer.self)),
+                        response: try Verification(snapshotJSON: try row["response"].decode(String.self)),
+                        createdAt: Timestamp(milliseconds: try row["created_at"].decode(Int64.self)))
+                }
             }
             let destination = try await self.lockDestination(of: v, on: connection)
             loaded.lockedUntil = destination.lockedUntil

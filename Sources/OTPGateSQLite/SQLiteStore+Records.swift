@@ -100,7 +100,22 @@ extension SQLiteStore {
     }
 
     public func replaceSession(_ session: ProfileSession, expected: String?, claiming nonce: RequestNonce?, now: Timestamp) async throws -> Bool? {
-        try await write { db in
+        try await write { db in try Self.replaceSession(db, session, expected: expected, claiming: nonce, now: now) }
+    }
+
+    /// A start's session write (`SessionBinding`): throws, rolling the start's savepoint back, when it does not hold.
+    static func bind(_ db: Database, _ binding: SessionBinding, now: Timestamp) throws {
+        switch try replaceSession(db, binding.session, expected: binding.expected, claiming: binding.nonce, now: now) {
+        case nil: throw SessionBindingError.replayed
+        case false?: throw SessionBindingError.sessionChanged
+        case true?: return
+        }
+    }
+
+    static func replaceSession(_ db: Database, _ session: ProfileSession, expected: String?, claiming nonce: RequestNonce?, now: Timestamp) throws
+        -> Bool?
+    {
+        do {
             if let nonce, try !Self.claim(db, nonce, now: now) { return nil }
             try db.cachedStatement(
                 sql: """

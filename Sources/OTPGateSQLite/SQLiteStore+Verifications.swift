@@ -146,6 +146,7 @@ extension SQLiteStore {
         let snapshot = command.idempotency.map { _ in command.verification.withoutSecrets.snapshotJSON }
         return try await decide { db in
             let v = command.verification
+            if let binding = command.binding { try Self.bind(db, binding, now: command.now) }
             try Self.countKeyRequest(db, command.keyRequest)
             var loaded = StartDecider.Loaded()
             if let claim = command.idempotency { loaded.idempotency = try Self.fetchIdempotency(db, tenantID: v.tenantID, key: claim.key) }

@@ -43,7 +43,7 @@ public final class SQLiteStore: Store, Sendable {
     }
 
     static func storeError(_ error: any Error) -> any Error {
-        if error is VerificationError || error is StoreError { return error }
+        if error is VerificationError || error is StoreError || error is SessionBindingError { return error }
         if let db = error as? DatabaseError {
             if db.resultCode == .SQLITE_CONSTRAINT { return StoreError(.conflict, "constraint violated: \(db.message ?? "")") }
             if db.resultCode == .SQLITE_CORRUPT || db.resultCode == .SQLITE_NOTADB { return StoreError(.corrupt, "database file is corrupt") }

@@ -313,6 +313,25 @@ import Testing
         }
     }
 
+    /// Concurrent first sends to one mobile make one OTP: one wins the session's restart (written with its start), the
+    /// others go on with its session and are inside its cooldown.
+    @Test(arguments: Backend.available) func concurrentFirstSendsMakeOneOTP(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
+        let eko = try await user(h)
+        try await h.test { client in
+            let statuses = try await withThrowingTaskGroup(of: Int?.self) { group in
+                for i in 1...8 {
+                    group.addTask { try await client.eko(.post, "", Self.send, headers: eko.headers(offset: Int64(i))).ekoStatus }
+                }
+                return try await group.reduce(into: [Int?]()) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == 0 }.count == 1, "\(statuses)")
+            #expect(statuses.filter { $0 == 429 }.count == 7, "\(statuses)")
+            await h.deliver()
+            #expect(h.sender.messages.count == 1)
+        }
+    }
+
     /// Wrong codes guessed concurrently are counted exactly: the OTP takes `maxAttempts` checks, then no more.
     @Test(arguments: Backend.available) func concurrentWrongCodesAreCountedExactly(backend: Backend) async throws {
         let h = try await Harness.make(backend: backend)

@@ -9,11 +9,14 @@ public struct StartCommand: Sendable {
     public var policy: Policy
     public var keyRequest: KeyRequest?
     public var idempotency: IdempotencyClaim?
+    /// A vendor session written in the same transaction, before anything else (`SessionBinding`).
+    public var binding: SessionBinding?
 
     public init(
         verification: Verification, message: NewOutboxMessage, companionMessage: NewOutboxMessage? = nil, policy: Policy, keyRequest: KeyRequest?,
-        idempotency: IdempotencyClaim?
+        idempotency: IdempotencyClaim?, binding: SessionBinding? = nil
     ) {
+        self.binding = binding
         self.verification = verification
         self.message = message
         self.companionMessage = companionMessage

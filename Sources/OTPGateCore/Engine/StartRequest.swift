@@ -9,7 +9,8 @@ public struct StartRequest: Sendable, Equatable {
     public var reference: String?
     public var context: JSONValue?
     /// An id chosen in advance (`VerificationEngine.plannedID`), so a vendor session can name its verification before it
-    /// exists; `nil`: a new one. Only with an idempotency claim, which makes a repeat a replay.
+    /// exists; `nil`: a new one. With an idempotency claim a repeat is a replay; without one the id must be fresh (a
+    /// repeat is a store conflict).
     public var plannedID: String?
     /// A second destination the code also goes to (one verification, one attempt counter, one expiry), with a code
     /// of its own when `companionHasOwnCode`.

@@ -47,11 +47,15 @@ public struct VerificationEngine: Sendable {
 
     // MARK: start
 
-    public func start(_ request: StartRequest, principal: Principal, idempotency: IdempotencyClaim? = nil) async throws -> StartResult {
+    /// Starts a verification. With `binding`, a vendor session naming it is written in the same transaction first; the
+    /// start then throws `SessionBindingError` if the request was a replay or the session changed (nothing is written).
+    public func start(_ request: StartRequest, principal: Principal, idempotency: IdempotencyClaim? = nil, binding: SessionBinding? = nil)
+        async throws -> StartResult
+    {
         let now = clock.now()
         let policy = policy(for: principal)
         let id: String
-        if let planned = request.plannedID, idempotency != nil, Identifier.isWellFormed(planned, prefix: "vrf") {
+        if let planned = request.plannedID, Identifier.isWellFormed(planned, prefix: "vrf") {
             id = planned
         } else {
             id = Identifier.make("vrf", random: random, at: now)
@@ -73,7 +77,7 @@ public struct VerificationEngine: Sendable {
         let result = try await store.startVerification(
             StartCommand(
                 verification: verification, message: message, companionMessage: companionMessage, policy: policy,
-                keyRequest: keyRequest(principal, policy, now), idempotency: idempotency))
+                keyRequest: keyRequest(principal, policy, now), idempotency: idempotency, binding: binding))
         switch result {
         case .created:
             observer.verificationStarted(channel: verification.channel)

@@ -16,6 +16,7 @@ struct EkoMobileOTP {
     /// The proof token's lifetime, as Eko documents it.
     static let tokenLifetime: Duration = .seconds(300)
     static let tokenAudience = "otpgate:eko"
+    static let purpose = "mobile_verification"
 
     func send(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let principal = try context.caller
@@ -26,18 +27,34 @@ struct EkoMobileOTP {
         let ref = try params.clientRefID()
         var data: [String: JSONValue] = [:]
         data["client_ref_id"] = ref.map(JSONValue.string)
-        guard
-            let (session, isNew) = try await replayGuarded({
-                try await flow.subjectSession(
-                    id: sessionID(initiator: initiator, mobile: mobile, tenantID: principal.tenant.id), kind: "mobile", recordID: "",
-                    principal: principal, data: data, nonce: context.requestNonce)
-            })
-        else { throw EkoReply.sendRefusal(.resendCooldown(retryAfter: .seconds(1))) }
+        let id = sessionID(initiator: initiator, mobile: mobile, tenantID: principal.tenant.id)
+        let destination = Destination(unchecked: "+91" + mobile, channel: .sms)
         let sent: SessionOTP.Sent
         do {
-            sent = try await flow.otp.send(
-                session: session, to: Destination(unchecked: "+91" + mobile, channel: .sms), purpose: "mobile_verification", principal: principal,
-                sealedData: isNew ? nil : try flow.seal(data, for: session))
+            sent = try await replayGuarded {
+                switch try await flow.subjectSession(
+                    id: id, kind: "mobile", recordID: "", principal: principal, data: data, nonce: context.requestNonce)
+                {
+                case .live(let session):
+                    return try await flow.otp.send(
+                        session: session, to: destination, purpose: Self.purpose, principal: principal, sealedData: try flow.seal(data, for: session))
+                case .fresh(let session, let binding):
+                    do {
+                        // The first send of a new OTP: the session, the verification and its message in one transaction.
+                        return try await flow.otp.send(
+                            session: session, to: destination, purpose: Self.purpose, principal: principal, binding: binding)
+                    } catch SessionBindingError.sessionChanged {
+                        // A concurrent send restarted it first: this one is a send on its session.
+                        guard let current = try await flow.session(id, kinds: ["mobile"], principal: principal) else {
+                            throw VerificationError.resendCooldown(retryAfter: .seconds(1))
+                        }
+                        try await flow.claim(context.requestNonce)
+                        return try await flow.otp.send(
+                            session: current, to: destination, purpose: Self.purpose, principal: principal,
+                            sealedData: try flow.seal(data, for: current))
+                    }
+                }
+            }
         } catch let refusal as VerificationError {
             throw EkoReply.sendRefusal(refusal)
         }
@@ -114,6 +131,8 @@ struct EkoMobileOTP {
         do {
             return try await step()
         } catch is ReplayedRequest {
+            throw EkoReply.forbidden(2485, "this signed request was already received (replay)")
+        } catch SessionBindingError.replayed {
             throw EkoReply.forbidden(2485, "this signed request was already received (replay)")
         }
     }

@@ -1,8 +1,10 @@
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
 import OTPGateCore
 import OTPGateNativeAPI
+import Synchronization
 
 /// M2P's client-credentials flow: `POST /auth/token` exchanges `clientId` and `clientSecret` for a Bearer access token,
 /// an ES256 JWT OTPGate signs (`typ` `otpgate-m2p-access+jwt`, `aud` `otpgate:m2p`, `sub` the credential id, one hour).
@@ -11,6 +13,9 @@ import OTPGateNativeAPI
 struct M2PAccessTokens {
     let services: ProfileServices
     let authentication: ProfileAuthentication
+    /// Tokens whose signature was checked already (a token is immutable; its expiry and its credential are checked on
+    /// every call all the same).
+    let verified = VerifiedTokens()
 
     static let typ = "otpgate-m2p-access+jwt"
     static let audience = "otpgate:m2p"
@@ -50,6 +55,18 @@ struct M2PAccessTokens {
         ).response
     }
 
+    /// The credential, tenant and expiry an access token names, if OTPGate signed it as one.
+    func claims(of token: String) async -> (credentialID: String, tenantID: String, expires: Int64)? {
+        let key = Array(SHA256.hash(data: Array(token.utf8)))
+        if let known = verified.claims(key) { return known }
+        guard case .success(let claims) = await services.engine.signer.verifyProfileToken(token, typ: Self.typ, audience: Self.audience),
+            case .string(let credentialID)? = claims["sub"], case .string(let tenantID)? = claims["tenant_id"],
+            case .number(let exp)? = claims["exp"], let expires = exp.int64Value
+        else { return nil }
+        verified.remember(key, (credentialID, tenantID, expires))
+        return (credentialID, tenantID, expires)
+    }
+
     /// `X-TENANT-ID` must be the value registered with the credential.
     func checkTenant(_ header: String, _ principal: Principal) throws {
         let settings = try CredentialSettings(opening: principal.sealedSettings, with: services.engine.cipher, credentialID: principal.keyID)
@@ -75,12 +92,7 @@ struct M2PAuthentication: RouterMiddleware {
             throw M2PReply.unauthorized("The Authorization header must use the Bearer scheme")
         }
         let token = String(parts[1]).trimmingCharacters(in: .whitespaces)
-        guard
-            case .success(let claims) = await tokens.services.engine.signer.verifyProfileToken(
-                token, typ: M2PAccessTokens.typ, audience: M2PAccessTokens.audience),
-            case .string(let credentialID)? = claims["sub"], case .string(let tenantID)? = claims["tenant_id"],
-            case .number(let exp)? = claims["exp"], let expires = exp.int64Value
-        else {
+        guard let (credentialID, tenantID, expires) = await tokens.claims(of: token) else {
             if case .throttled(let wait) = try await authentication.failed(request, context: context) {
                 throw M2PReply.problem(429, title: "Too Many Requests", detail: "Rate limit exceeded", retryAfter: wait)
             }
@@ -146,6 +158,23 @@ struct M2PBody {
         case nil, .null?: return nil
         case .object(let members)?: return M2PBody(fields: members)
         default: throw M2PReply.unconvertible
+        }
+    }
+}
+
+/// A bounded cache of access tokens whose signatures were checked: process memory holds only what any instance can
+/// recompute (a signature check), never a decision (expiry and revocation are read on every call).
+final class VerifiedTokens: Sendable {
+    typealias Claims = (credentialID: String, tenantID: String, expires: Int64)
+    private let entries = Mutex<[[UInt8]: Claims]>([:])
+    private let capacity = 4096
+
+    func claims(_ key: [UInt8]) -> Claims? { entries.withLock { $0[key] } }
+
+    func remember(_ key: [UInt8], _ claims: Claims) {
+        entries.withLock {
+            if $0.count >= capacity { $0.removeAll(keepingCapacity: true) }
+            $0[key] = claims
         }
     }
 }

@@ -55,7 +55,7 @@ struct M2POTP {
         }
         let settings = try CredentialSettings(opening: principal.sealedSettings, with: services.engine.cipher, credentialID: principal.keyID)
         let trace = Trace(at: services.now, random: services.random)
-        let claim = try idempotencyClaim(request, body: body, principal: principal, trace: trace)
+        let claim = try idempotencyClaim(request, body: body, principal: principal)
         let start = StartRequest(
             destination: Destination(unchecked: mobile, channel: .sms), purpose: "card_otp", maxAttempts: 3, reference: trace.number,
             plannedID: trace.verificationID, companion: companion, companionHasOwnCode: settings.separateDualCodes)
@@ -159,11 +159,10 @@ struct M2POTP {
         return found
     }
 
-    /// `X-Request-ID` makes a generate idempotent (a repeat with another body is refused); without it the start is keyed
-    /// by its own trace number, which never repeats.
-    private func idempotencyClaim(_ request: Request, body: M2PBody, principal: Principal, trace: Trace) throws -> IdempotencyClaim {
+    /// `X-Request-ID` makes a generate idempotent (a repeat with another body is refused); without it every generate is new.
+    private func idempotencyClaim(_ request: Request, body: M2PBody, principal: Principal) throws -> IdempotencyClaim? {
         guard let requestID = request.headers[Self.requestIDHeader]?.trimmingCharacters(in: .whitespaces), !requestID.isEmpty else {
-            return IdempotencyClaim(key: "m2p-trace:" + trace.number, requestHash: [])
+            return nil
         }
         guard requestID.utf8.count <= 128, requestID.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw M2PReply.badRequest("X-Request-ID must be at most 128 printable characters")

@@ -45,30 +45,33 @@ struct ProfileFlow {
     /// OTP is pending with attempts left; a verified, spent, canceled or missing one starts over under a new planned
     /// verification. Of concurrent restarts one wins; the others go on with its session (their send is a resend).
     ///
-    /// A signed request's `nonce` is recorded with the restart's write, or on its own when the session goes on; a replay
-    /// throws `ReplayedRequest` before anything changes. `isNew` tells that the session was written with `data` (its
-    /// send need not write the data again).
+    /// A signed request's `nonce` is recorded on its own when the session goes on (a replay throws `ReplayedRequest`
+    /// before anything changes); a restart is not written here but returned as a `SessionBinding` (with `data` and the
+    /// nonce) for the send's start to write in its own transaction.
     func subjectSession(
         id: String, kind: String, recordID: String, principal: Principal, data: [String: JSONValue] = [:], nonce: RequestNonce?
-    ) async throws -> (session: ProfileSession, isNew: Bool)? {
+    ) async throws -> SubjectSession {
         let stored = try await services.sessions.session(id: id, tenantID: principal.tenant.id)
         let live = SessionDecider.isLive(stored, profile: profile, kinds: [kind], now: services.now)
         // Uncounted: the send that follows counts this request.
         let pending = try await live.asyncMap { try await otp.current(session: $0, principal: principal, counted: false) } ?? nil
         if let live, let pending, pending.state == .pending, pending.attempts < pending.maxAttempts {
             try await claim(nonce)
-            return (live, false)
+            return .live(live)
         }
         let now = services.now
         var fresh = ProfileSession(
             id: id, tenantID: principal.tenant.id, profile: profile, kind: kind, recordID: recordID, verificationID: services.engine.plannedID(),
             createdAt: now, expiresAt: now + services.sessionLifetime)
         fresh.sealedData = data.isEmpty ? [] : try seal(data, for: fresh)
-        switch try await services.sessions.replaceSession(fresh, expected: stored?.verificationID, claiming: nonce, now: now) {
-        case nil: throw ReplayedRequest()
-        case true?: return (fresh, true)
-        case false?: return try await session(id, kinds: [kind], principal: principal).map { ($0, false) }
-        }
+        return .fresh(fresh, SessionBinding(session: fresh, expected: stored?.verificationID, nonce: nonce))
+    }
+
+    enum SubjectSession {
+        /// The session goes on (its OTP pending); the request's nonce is recorded.
+        case live(ProfileSession)
+        /// A new session, written by the send's start (`SessionOTP.send(binding:)`).
+        case fresh(ProfileSession, SessionBinding)
     }
 
     /// Records a signed request's replay-guard entry; throws `ReplayedRequest` if it was seen already.

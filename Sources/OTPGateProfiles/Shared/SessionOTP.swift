@@ -21,13 +21,21 @@ struct SessionOTP {
 
     /// Sends (or resends) the session's OTP to `destination`; `sealedData` replaces the session's flow facts when given.
     /// With `replacingExpired` false, an expired code is reported (`expired`) instead of replaced on the session.
+    ///
+    /// With `binding` (a session not written yet, `ProfileFlow.subjectSession`), the session is written in the start's
+    /// transaction; the start then throws `SessionBindingError` when that does not hold.
     func send(
         session: ProfileSession, to destination: Destination, purpose: String, principal: Principal, sealedData: [UInt8]? = nil,
-        replacingExpired: Bool = true
+        replacingExpired: Bool = true, binding: SessionBinding? = nil
     ) async throws -> Sent {
         let engine = services.engine
-        let planned = try await plannedVerification(of: session, sealedData: sealedData)
-        switch try await start(session, planned, destination, purpose, principal) {
+        let planned: String
+        if let bound = binding?.session.verificationID {
+            planned = bound
+        } else {
+            planned = try await plannedVerification(of: session, sealedData: sealedData)
+        }
+        switch try await start(session, planned, destination, purpose, principal, binding: binding) {
         case .created(let v):
             if let sealedData, sealedData != session.sealedData {
                 _ = try await services.sessions.attachVerification(
@@ -73,15 +81,17 @@ struct SessionOTP {
         return id
     }
 
-    private func start(_ session: ProfileSession, _ id: String, _ destination: Destination, _ purpose: String, _ principal: Principal)
-        async throws -> StartResult
-    {
+    private func start(
+        _ session: ProfileSession, _ id: String, _ destination: Destination, _ purpose: String, _ principal: Principal,
+        binding: SessionBinding? = nil
+    ) async throws -> StartResult {
         let engine = services.engine
         // One key per session incarnation and planned verification: concurrent sends replay one, nothing else ever does.
         let key = "profile:\(session.id):\(session.createdAt.milliseconds):\(id)"
         let claim = IdempotencyClaim(key: key, requestHash: engine.cipher.requestDigest(Array("profile-session-send\n\(session.id)".utf8)))
         return try await engine.start(
-            StartRequest(destination: destination, purpose: purpose, reference: session.id, plannedID: id), principal: principal, idempotency: claim)
+            StartRequest(destination: destination, purpose: purpose, reference: session.id, plannedID: id), principal: principal, idempotency: claim,
+            binding: binding)
     }
 
     /// Checks `code` against the session's OTP; throws the engine's refusal (`notFound` when no OTP was sent yet).
