@@ -37,7 +37,8 @@ struct EkoMobileOTP {
                 {
                 case .live(let session):
                     return try await flow.otp.send(
-                        session: session, to: destination, purpose: Self.purpose, principal: principal, sealedData: try flow.seal(data, for: session))
+                        session: session, to: destination, purpose: Self.purpose, principal: principal, sealedData: try flow.seal(data, for: session),
+                        started: true)
                 case .fresh(let session, let binding):
                     do {
                         // The first send of a new OTP: the session, the verification and its message in one transaction.
@@ -51,7 +52,7 @@ struct EkoMobileOTP {
                         try await flow.claim(context.requestNonce)
                         return try await flow.otp.send(
                             session: current, to: destination, purpose: Self.purpose, principal: principal,
-                            sealedData: try flow.seal(data, for: current))
+                            sealedData: try flow.seal(data, for: current), started: true)
                     }
                 }
             }

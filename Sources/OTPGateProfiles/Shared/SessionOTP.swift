@@ -23,10 +23,12 @@ struct SessionOTP {
     /// With `replacingExpired` false, an expired code is reported (`expired`) instead of replaced on the session.
     ///
     /// With `binding` (a session not written yet, `ProfileFlow.subjectSession`), the session is written in the start's
-    /// transaction; the start then throws `SessionBindingError` when that does not hold.
+    /// transaction (the session's compare-and-set makes concurrent first sends one, so no idempotency record is kept);
+    /// the start then throws `SessionBindingError` when that does not hold. With `started`, the caller read the session's
+    /// verification already: the send is its resend, without a start attempt first.
     func send(
         session: ProfileSession, to destination: Destination, purpose: String, principal: Principal, sealedData: [UInt8]? = nil,
-        replacingExpired: Bool = true, binding: SessionBinding? = nil
+        replacingExpired: Bool = true, binding: SessionBinding? = nil, started: Bool = false
     ) async throws -> Sent {
         let engine = services.engine
         let planned: String
@@ -35,34 +37,33 @@ struct SessionOTP {
         } else {
             planned = try await plannedVerification(of: session, sealedData: sealedData)
         }
-        switch try await start(session, planned, destination, purpose, principal, binding: binding) {
-        case .created(let v):
+        if !started, case .created(let v) = try await start(session, planned, destination, purpose, principal, binding: binding) {
             if let sealedData, sealedData != session.sealedData {
                 _ = try await services.sessions.attachVerification(
                     sessionID: session.id, tenantID: session.tenantID, expected: planned, verificationID: planned, sealedData: sealedData)
             }
             return .sent(v)
-        case .replayed:
-            do {
-                let v = try await engine.resend(id: planned, channel: nil, principal: principal)
-                if let sealedData, sealedData != session.sealedData {
-                    _ = try await services.sessions.attachVerification(
-                        sessionID: session.id, tenantID: session.tenantID, expected: planned, verificationID: planned, sealedData: sealedData)
-                }
-                return .resent(v)
-            } catch VerificationError.expired where replacingExpired {
-                // The code expired: a fresh verification in its place.
-                let next = engine.plannedID()
-                guard
-                    try await services.sessions.attachVerification(
-                        sessionID: session.id, tenantID: session.tenantID, expected: planned, verificationID: next,
-                        sealedData: sealedData ?? session.sealedData)
-                else { throw VerificationError.resendCooldown(retryAfter: .seconds(1)) }  // another request replaced it just now
-                guard case .created(let v) = try await start(session, next, destination, purpose, principal) else {
-                    throw VerificationError.resendCooldown(retryAfter: .seconds(1))
-                }
-                return .sent(v)
+        }
+        // Started before (replayed, or read by the caller): a resend.
+        do {
+            let v = try await engine.resend(id: planned, channel: nil, principal: principal)
+            if let sealedData, sealedData != session.sealedData {
+                _ = try await services.sessions.attachVerification(
+                    sessionID: session.id, tenantID: session.tenantID, expected: planned, verificationID: planned, sealedData: sealedData)
             }
+            return .resent(v)
+        } catch VerificationError.expired where replacingExpired {
+            // The code expired: a fresh verification in its place.
+            let next = engine.plannedID()
+            guard
+                try await services.sessions.attachVerification(
+                    sessionID: session.id, tenantID: session.tenantID, expected: planned, verificationID: next,
+                    sealedData: sealedData ?? session.sealedData)
+            else { throw VerificationError.resendCooldown(retryAfter: .seconds(1)) }  // another request replaced it just now
+            guard case .created(let v) = try await start(session, next, destination, purpose, principal) else {
+                throw VerificationError.resendCooldown(retryAfter: .seconds(1))
+            }
+            return .sent(v)
         }
     }
 
@@ -88,7 +89,9 @@ struct SessionOTP {
         let engine = services.engine
         // One key per session incarnation and planned verification: concurrent sends replay one, nothing else ever does.
         let key = "profile:\(session.id):\(session.createdAt.milliseconds):\(id)"
-        let claim = IdempotencyClaim(key: key, requestHash: engine.cipher.requestDigest(Array("profile-session-send\n\(session.id)".utf8)))
+        let claim =
+            binding == nil
+            ? IdempotencyClaim(key: key, requestHash: engine.cipher.requestDigest(Array("profile-session-send\n\(session.id)".utf8))) : nil
         return try await engine.start(
             StartRequest(destination: destination, purpose: purpose, reference: session.id, plannedID: id), principal: principal, idempotency: claim,
             binding: binding)
