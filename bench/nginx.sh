@@ -9,7 +9,8 @@
 #   - every start acknowledged through nginx is stored, compared by id: start.lua records the "id" of every 2xx
 #     answer (BENCH_ID_FILE; an answer without one fails the run) and the script compares that set with
 #     `SELECT id FROM verifications` (see "Stored versus acknowledged" below);
-#   - both instances publish the same JWKS; no spelling of /metrics is served on the public port.
+#   - both instances publish the same JWKS; no spelling of /metrics is served on the public port;
+#   - Eko's `developer_key` header (an underscore in its name) reaches the instances through nginx;
 # and prints the throughput and latency seen through nginx.
 #
 # Usage: bash bench/nginx.sh            (release build, 10 s of load)
@@ -140,6 +141,11 @@ done
 jwks_a=$(curl -fs "http://127.0.0.1:$PORT_A/.well-known/jwks.json")
 jwks_b=$(curl -fs "http://127.0.0.1:$PORT_B/.well-known/jwks.json")
 [[ -n $jwks_a && $jwks_a == "$jwks_b" ]] || die "the instances publish different JWKS"
+# Eko's developer_key has an underscore, which nginx drops unless the config allows it (underscores_in_headers on):
+# through nginx an unknown key must be refused as invalid (Eko status 2483), not as missing (2487).
+eko=$(curl -s -X POST "http://127.0.0.1:$PUBLIC/ekoapi/v3/tools/kyc/mobile/otp" -H 'developer_key: 0123456789abcdef0123456789abcdef' \
+    -H 'secret-key: AAAA' -H "secret-key-timestamp: $(date +%s%3N)" -H 'content-type: application/json' -d '{}')
+[[ $eko == *'"status":2483'* ]] || die "Eko's developer_key header did not reach the instances through nginx (answer: $eko)"
 
 log "wrk -t2 -c$CONNECTIONS -d${DURATION}s POST /v1/verifications through nginx"
 # wrk counts a "timeout" only for an answer that arrived later than --timeout (it never abandons a request).

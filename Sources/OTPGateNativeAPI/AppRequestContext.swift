@@ -9,7 +9,7 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public var principal: Principal?
     /// A signed request's replay-guard entry, verified by a profile's authentication and left for its handler to record
-    /// with the handler's first write (`ProfileSessionStore.replaceSession(_:expected:claiming:now:)`), or on its own.
+    /// with the handler's first write (a `SessionBinding` in its start's transaction), or on its own.
     public var requestNonce: RequestNonce?
     /// The connected peer (a proxy, when there is one: see `TrustedProxies`).
     public let remoteAddress: SocketAddress?

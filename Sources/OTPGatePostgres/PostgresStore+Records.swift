@@ -119,13 +119,12 @@ extension PostgresStore {
         }
     }
 
-    /// A start's session write (`SessionBinding`), in the start's transaction: throws, rolling it back, when it does not hold.
-    func bind(_ binding: SessionBinding, now: Timestamp, on connection: PostgresConnection) async throws {
-        switch try await replaceSession(binding.session, expected: binding.expected, claiming: binding.nonce, now: now, on: connection) {
-        case nil: throw SessionBindingError.replayed
-        case false?: throw SessionBindingError.sessionChanged
-        case true?: return
-        }
+    /// A created start's session write (`SessionBinding`; its replay guard was recorded first), in the start's
+    /// transaction: throws, rolling it back, when the session changed.
+    func bind(_ binding: SessionBinding, on connection: PostgresConnection) async throws {
+        let replaced = try await replaceSession(
+            binding.session, expected: binding.expected, claiming: nil, now: binding.session.createdAt, on: connection)
+        guard replaced == true else { throw SessionBindingError.sessionChanged }
     }
 
     func replaceSession(_ s: ProfileSession, expected: String?, claiming nonce: RequestNonce?, now: Timestamp, on connection: PostgresConnection)

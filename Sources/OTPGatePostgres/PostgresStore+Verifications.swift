@@ -95,9 +95,11 @@ extension PostgresStore {
         if let request = command.keyRequest { try await countKeyRequest(request) }
         let v = command.verification
         let snapshot = v.withoutSecrets.snapshotJSON
-        return try await transaction { connection in
-            // The vendor session first: a replay or a lost restart rolls everything back.
-            if let binding = command.binding { try await self.bind(binding, now: command.now, on: connection) }
+        let outcome: Result<StartResult, VerificationError> = try await transaction { connection in
+            // A bound start records its request's replay guard first: kept even when the start is refused.
+            if let nonce = command.binding?.nonce, try await !self.claim(nonce, now: command.now, on: connection) {
+                throw SessionBindingError.replayed
+            }
             var loaded = StartDecider.Loaded()
             if let claim = command.idempotency {
                 // A concurrent request with the same key waits here for this one to finish.
@@ -124,9 +126,11 @@ extension PostgresStore {
             loaded.recentStarts = StartDecider.RecentStarts(
                 count: try recent["n"].decode(Int.self), oldest: try recent["oldest"].decode(Int64?.self).map(Timestamp.init(milliseconds:)))
             switch StartDecider.decide(command, loaded) {
-            case .refuse(let refusal): throw refusal
-            case .replay(let first): return .replayed(first)
+            case .refuse(let refusal): return .failure(refusal)
+            case .replay(let first): return .success(.replayed(first))
             case .create(let writes):
+                // The vendor session that names it: a lost restart rolls everything back.
+                if let binding = command.binding { try await self.bind(binding, on: connection) }
                 var insert = BatchJSON()
                 insert.append(StartBatch.row(writes.verification, writes.message, companion: writes.companionMessage))
                 _ = try await self.database.execute(InsertStarts(rows: insert), on: connection)
@@ -139,9 +143,10 @@ extension PostgresStore {
                             response = excluded.response, created_at = excluded.created_at
                         """, logger: self.logger)
                 }
-                return .created(writes.verification)
+                return .success(.created(writes.verification))
             }
         }
+        return try outcome.get()
     }
 
     /// Checks run batched (`CheckBatch`).

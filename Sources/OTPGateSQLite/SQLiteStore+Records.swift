@@ -103,12 +103,11 @@ extension SQLiteStore {
         try await write { db in try Self.replaceSession(db, session, expected: expected, claiming: nonce, now: now) }
     }
 
-    /// A start's session write (`SessionBinding`): throws, rolling the start's savepoint back, when it does not hold.
-    static func bind(_ db: Database, _ binding: SessionBinding, now: Timestamp) throws {
-        switch try replaceSession(db, binding.session, expected: binding.expected, claiming: binding.nonce, now: now) {
-        case nil: throw SessionBindingError.replayed
-        case false?: throw SessionBindingError.sessionChanged
-        case true?: return
+    /// A created start's session write (`SessionBinding`; its replay guard was recorded first): throws, rolling the
+    /// start's savepoint back, when the session changed.
+    static func bind(_ db: Database, _ binding: SessionBinding) throws {
+        guard try replaceSession(db, binding.session, expected: binding.expected, claiming: nil, now: binding.session.createdAt) == true else {
+            throw SessionBindingError.sessionChanged
         }
     }
 

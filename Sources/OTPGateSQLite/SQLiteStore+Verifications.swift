@@ -146,7 +146,8 @@ extension SQLiteStore {
         let snapshot = command.idempotency.map { _ in command.verification.withoutSecrets.snapshotJSON }
         return try await decide { db in
             let v = command.verification
-            if let binding = command.binding { try Self.bind(db, binding, now: command.now) }
+            // A bound start records its request's replay guard first: kept even when the start is refused.
+            if let nonce = command.binding?.nonce, try !Self.claim(db, nonce, now: command.now) { throw SessionBindingError.replayed }
             try Self.countKeyRequest(db, command.keyRequest)
             var loaded = StartDecider.Loaded()
             if let claim = command.idempotency { loaded.idempotency = try Self.fetchIdempotency(db, tenantID: v.tenantID, key: claim.key) }
@@ -166,6 +167,7 @@ extension SQLiteStore {
             case .refuse(let refusal): throw refusal
             case .replay(let first): return .replayed(first)
             case .create(let writes):
+                if let binding = command.binding { try Self.bind(db, binding) }
                 try Self.insertVerification(db, writes.verification)
                 for message in writes.messages { try Self.insertOutbox(db, message) }
                 if let record = writes.idempotency, let snapshot { try Self.saveIdempotency(db, record, snapshot: snapshot) }

@@ -332,6 +332,25 @@ import Testing
         }
     }
 
+    /// A first send refused by the engine (here the mobile's start limit) still records its signed request: sent again
+    /// inside its window it is a replay, on both backends, and nothing is sent.
+    @Test(arguments: Backend.available) func aRefusedFirstSendIsNotReplayable(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
+        let eko = try await user(h)
+        try await h.test { client in
+            for _ in 0..<h.engine.defaultPolicy.startsPerDestination { _ = try await client.start(to: "+919002336768") }
+            await h.deliver()
+            let sent = h.sender.messages.count
+            let signed = eko.headers()
+            let refused = try await client.eko(.post, "", Self.send, headers: signed)
+            #expect(refused.status == .tooManyRequests)
+            h.clock.advance(.seconds(h.engine.defaultPolicy.startWindowSeconds / 10))
+            #expect(try await client.eko(.post, "", Self.send, headers: signed).ekoStatus == 2485)
+            await h.deliver()
+            #expect(h.sender.messages.count == sent)
+        }
+    }
+
     /// Wrong codes guessed concurrently are counted exactly: the OTP takes `maxAttempts` checks, then no more.
     @Test(arguments: Backend.available) func concurrentWrongCodesAreCountedExactly(backend: Backend) async throws {
         let h = try await Harness.make(backend: backend)

@@ -257,6 +257,7 @@ import Testing
     @Test func customersAreFoundByEntityKitOrMobileAndMustAgree() async throws {
         let h = try await Harness.make()
         try await h.importRecords()
+        try await h.importRecords(#"{"kind":"customer","keys":{"entity_id":"ENT002","mobile":"9000000005","kit_no":"KIT-0002"}}"#)
         let m = try await m2p(h)
         try await h.test { client in
             let bearer = try await token(client, m)
@@ -266,6 +267,10 @@ import Testing
             let noAccount = Self.business(409, "No account found", "PP_MIDD_027")
             #expect(try await generate(#"{"entityId":"ENT001","mobileNumber":"9000000001"}"#).json == noAccount)
             #expect(try await generate(#"{"entityId":"ENT001","kitNo":"KIT9"}"#).json == noAccount)
+            // Two customers that exist, but not the same one.
+            #expect(try await generate(#"{"entityId":"ENT001","kitNo":"KIT-0002"}"#).json == noAccount)
+            #expect(try await generate(#"{"kitNo":"KIT-0001","mobileNumber":"9000000005"}"#).json == noAccount)
+            #expect(try await generate(#"{"entityId":"ENT002"}"#).status == .ok)
             #expect(try await generate(#"{"entityId":"NOPE"}"#).json == noAccount)
             let none = try await generate(#"{"otpType":"S"}"#)
             #expect(none.status == .badRequest)
