@@ -131,26 +131,20 @@ extension PostgresStore {
         async throws -> Bool?
     {
         let data = s.sealedData.isEmpty ? nil : ByteBuffer(bytes: s.sealedData)
-        do {
-            if let nonce, try await !self.claim(nonce, now: now, on: connection) { return nil }
-            let updated = try await self.rows(
-                """
-                UPDATE profile_sessions SET profile = \(s.profile), kind = \(s.kind), record_id = \(s.recordID),
-                    verification_id = \(s.verificationID), sealed_data = \(data), created_at = \(s.createdAt.milliseconds),
-                    expires_at = \(s.expiresAt.milliseconds)
-                WHERE tenant_id = \(s.tenantID) AND id = \(s.id) AND verification_id IS NOT DISTINCT FROM \(expected)
-                RETURNING id
-                """, on: connection)
-            if !updated.isEmpty { return true }
-            return try await !self.rows(
-                """
-                INSERT INTO profile_sessions (tenant_id, id, profile, kind, record_id, verification_id, sealed_data, created_at, expires_at)
-                VALUES (\(s.tenantID), \(s.id), \(s.profile), \(s.kind), \(s.recordID), \(s.verificationID), \(data),
-                        \(s.createdAt.milliseconds), \(s.expiresAt.milliseconds))
-                ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id
-                """, on: connection
-            ).isEmpty
-        }
+        if let nonce, try await !self.claim(nonce, now: now, on: connection) { return nil }
+        // One statement: inserted when there is none, replaced only while it still names `expected`.
+        return try await !self.rows(
+            """
+            INSERT INTO profile_sessions (tenant_id, id, profile, kind, record_id, verification_id, sealed_data, created_at, expires_at)
+            VALUES (\(s.tenantID), \(s.id), \(s.profile), \(s.kind), \(s.recordID), \(s.verificationID), \(data),
+                    \(s.createdAt.milliseconds), \(s.expiresAt.milliseconds))
+            ON CONFLICT (tenant_id, id) DO UPDATE SET profile = excluded.profile, kind = excluded.kind, record_id = excluded.record_id,
+                verification_id = excluded.verification_id, sealed_data = excluded.sealed_data, created_at = excluded.created_at,
+                expires_at = excluded.expires_at
+            WHERE profile_sessions.verification_id IS NOT DISTINCT FROM \(expected)
+            RETURNING id
+            """, on: connection
+        ).isEmpty
     }
 
     public func session(id: String, tenantID: String) async throws -> ProfileSession? {

@@ -114,28 +114,21 @@ extension SQLiteStore {
     static func replaceSession(_ db: Database, _ session: ProfileSession, expected: String?, claiming nonce: RequestNonce?, now: Timestamp) throws
         -> Bool?
     {
-        do {
-            if let nonce, try !Self.claim(db, nonce, now: now) { return nil }
-            try db.cachedStatement(
-                sql: """
-                    UPDATE profile_sessions SET profile = ?, kind = ?, record_id = ?, verification_id = ?, sealed_data = ?, created_at = ?,
-                        expires_at = ?
-                    WHERE tenant_id = ? AND id = ? AND verification_id IS ?
-                    """
-            ).execute(arguments: [
-                session.profile, session.kind, session.recordID, session.verificationID,
-                session.sealedData.isEmpty ? nil : Data(session.sealedData), session.createdAt.milliseconds, session.expiresAt.milliseconds,
-                session.tenantID, session.id, expected,
-            ])
-            if db.changesCount == 1 { return true }
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO profile_sessions (tenant_id, id, profile, kind, record_id, verification_id, sealed_data, created_at, expires_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, id) DO NOTHING
-                    """
-            ).execute(arguments: Self.sessionArguments(session))
-            return db.changesCount == 1
-        }
+        if let nonce, try !Self.claim(db, nonce, now: now) { return nil }
+        // One statement: inserted when there is none, replaced only while it still names `expected`.
+        var arguments = Self.sessionArguments(session)
+        arguments += [expected]
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO profile_sessions (tenant_id, id, profile, kind, record_id, verification_id, sealed_data, created_at, expires_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (tenant_id, id) DO UPDATE SET profile = excluded.profile, kind = excluded.kind, record_id = excluded.record_id,
+                    verification_id = excluded.verification_id, sealed_data = excluded.sealed_data, created_at = excluded.created_at,
+                    expires_at = excluded.expires_at
+                WHERE profile_sessions.verification_id IS ?
+                """
+        ).execute(arguments: arguments)
+        return db.changesCount == 1
     }
 
     public func session(id: String, tenantID: String) async throws -> ProfileSession? {
