@@ -75,7 +75,9 @@ struct EkoAuthentication: RouterMiddleware {
         let body = try await context.collectBody(request)
         let key = EkoSignature.replayKey(
             timestamp: timestamp, signature: signature, method: request.method.rawValue, pathAndQuery: request.uri.description, body: body)
-        let digest = Data(services.engine.cipher.requestDigest(key)).base64EncodedString()
+        // Led by the timestamp, so the replay guard's rows are inserted in time order (appended to its index, not
+        // scattered over it) and are swept in the same order.
+        let digest = timestamp + "." + Data(services.engine.cipher.requestDigest(key)).base64EncodedString()
         // Recorded by the handler, with its first write (`EkoMobileOTP`): a replay is refused before anything changes.
         context.requestNonce = RequestNonce(tenantID: principal.tenant.id, digest: digest, expiresAt: signedAt + EkoSignature.window)
         var replayable = request
