@@ -113,28 +113,22 @@ extension PostgresStore {
         ).isEmpty
     }
 
-    public func replaceSession(_ s: ProfileSession, expected: String?, claiming nonce: RequestNonce?, now: Timestamp) async throws -> Bool? {
-        try await database.transaction { connection -> Bool? in
-            try await self.replaceSession(s, expected: expected, claiming: nonce, now: now, on: connection)
-        }
+    public func replaceSession(_ s: ProfileSession, expected: String?) async throws -> Bool {
+        try await !rows(Self.replaceQuery(s, expected: expected)).isEmpty
     }
 
     /// A created start's session write (`SessionBinding`; its replay guard was recorded first), in the start's
     /// transaction: throws, rolling it back, when the session changed.
     func bind(_ binding: SessionBinding, on connection: PostgresConnection) async throws {
-        let replaced = try await replaceSession(
-            binding.session, expected: binding.expected, claiming: nil, now: binding.session.createdAt, on: connection)
-        guard replaced == true else { throw SessionBindingError.sessionChanged }
+        guard try await !rows(Self.replaceQuery(binding.session, expected: binding.expected), on: connection).isEmpty else {
+            throw SessionBindingError.sessionChanged
+        }
     }
 
-    func replaceSession(_ s: ProfileSession, expected: String?, claiming nonce: RequestNonce?, now: Timestamp, on connection: PostgresConnection)
-        async throws -> Bool?
-    {
+    /// One statement: inserted when there is none, replaced only while it still names `expected`.
+    static func replaceQuery(_ s: ProfileSession, expected: String?) -> PostgresQuery {
         let data = s.sealedData.isEmpty ? nil : ByteBuffer(bytes: s.sealedData)
-        if let nonce, try await !self.claim(nonce, now: now, on: connection) { return nil }
-        // One statement: inserted when there is none, replaced only while it still names `expected`.
-        return try await !self.rows(
-            """
+        return """
             INSERT INTO profile_sessions (tenant_id, id, profile, kind, record_id, verification_id, sealed_data, created_at, expires_at)
             VALUES (\(s.tenantID), \(s.id), \(s.profile), \(s.kind), \(s.recordID), \(s.verificationID), \(data),
                     \(s.createdAt.milliseconds), \(s.expiresAt.milliseconds))
@@ -143,8 +137,7 @@ extension PostgresStore {
                 expires_at = excluded.expires_at
             WHERE profile_sessions.verification_id IS NOT DISTINCT FROM \(expected)
             RETURNING id
-            """, on: connection
-        ).isEmpty
+            """
     }
 
     public func session(id: String, tenantID: String) async throws -> ProfileSession? {

@@ -99,22 +99,19 @@ extension SQLiteStore {
         }
     }
 
-    public func replaceSession(_ session: ProfileSession, expected: String?, claiming nonce: RequestNonce?, now: Timestamp) async throws -> Bool? {
-        try await write { db in try Self.replaceSession(db, session, expected: expected, claiming: nonce, now: now) }
+    public func replaceSession(_ session: ProfileSession, expected: String?) async throws -> Bool {
+        try await write { db in try Self.replaceSession(db, session, expected: expected) }
     }
 
     /// A created start's session write (`SessionBinding`; its replay guard was recorded first): throws, rolling the
     /// start's savepoint back, when the session changed.
     static func bind(_ db: Database, _ binding: SessionBinding) throws {
-        guard try replaceSession(db, binding.session, expected: binding.expected, claiming: nil, now: binding.session.createdAt) == true else {
+        guard try replaceSession(db, binding.session, expected: binding.expected) else {
             throw SessionBindingError.sessionChanged
         }
     }
 
-    static func replaceSession(_ db: Database, _ session: ProfileSession, expected: String?, claiming nonce: RequestNonce?, now: Timestamp) throws
-        -> Bool?
-    {
-        if let nonce, try !Self.claim(db, nonce, now: now) { return nil }
+    static func replaceSession(_ db: Database, _ session: ProfileSession, expected: String?) throws -> Bool {
         // One statement: inserted when there is none, replaced only while it still names `expected`.
         var arguments = Self.sessionArguments(session)
         arguments += [expected]

@@ -44,3 +44,22 @@ public enum Base32 {
         return out
     }
 }
+
+/// Lowercase hexadecimal, and the 8-4-4-4-12 form of 16 bytes that UUIDs are written in (the caller sets the version bits).
+public enum Hex {
+    public static func encode(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func uuidText(_ bytes: [UInt8]) -> String {
+        let h = encode(bytes)
+        return [h.prefix(8), h.dropFirst(8).prefix(4), h.dropFirst(12).prefix(4), h.dropFirst(16).prefix(4), h.dropFirst(20)].joined(separator: "-")
+    }
+}

@@ -5,11 +5,8 @@ public protocol ProfileSessionStore: Sendable {
     func insertSession(_ session: ProfileSession) async throws -> Bool
     /// Starts a per-subject session over: replaces the tenant's session with that id if its verification is still
     /// `expected`, or inserts it if there is none; `false` if another request got there first (one of several
-    /// concurrent restarts wins).
-    ///
-    /// With `nonce`, the signed request is recorded in the same transaction first (`RequestNonceStore`): `nil` if it
-    /// was seen already (nothing is changed), so a request's replay guard costs no write of its own.
-    func replaceSession(_ session: ProfileSession, expected: String?, claiming nonce: RequestNonce?, now: Timestamp) async throws -> Bool?
+    /// concurrent restarts wins). A first send's restart rides in its start instead (`SessionBinding`).
+    func replaceSession(_ session: ProfileSession, expected: String?) async throws -> Bool
     func session(id: String, tenantID: String) async throws -> ProfileSession?
     /// Sets the session's verification and sealed data if its verification is still `expected`; `false` otherwise.
     func attachVerification(
@@ -17,10 +14,4 @@ public protocol ProfileSessionStore: Sendable {
     ) async throws -> Bool
     /// Ends a session; `false` if there was none.
     func deleteSession(id: String, tenantID: String) async throws -> Bool
-}
-
-extension ProfileSessionStore {
-    public func replaceSession(_ session: ProfileSession, expected: String?) async throws -> Bool {
-        try await replaceSession(session, expected: expected, claiming: nil, now: session.createdAt) ?? false
-    }
 }

@@ -131,8 +131,6 @@ struct EkoMobileOTP {
     private func replayGuarded<T>(_ step: () async throws -> T) async throws -> T {
         do {
             return try await step()
-        } catch is ReplayedRequest {
-            throw EkoReply.forbidden(2485, "this signed request was already received (replay)")
         } catch SessionBindingError.replayed {
             throw EkoReply.forbidden(2485, "this signed request was already received (replay)")
         }

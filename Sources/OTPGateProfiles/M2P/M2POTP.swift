@@ -180,18 +180,7 @@ struct M2POTP {
     }
 
     /// 24 hex digits, the form of M2P's reference numbers.
-    static func objectID(_ bytes: [UInt8]) -> String { hex(bytes) }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    static func objectID(_ bytes: [UInt8]) -> String { Hex.encode(bytes) }
 }
 
 /// `messageHash`: proof that a validate succeeded, which M2P returns for later operations. OTPGate defines it as the
@@ -200,7 +189,7 @@ struct M2POTP {
 enum M2PMessageHash {
     static func compute(cipher: PersonalDataCipher, tenantID: String, traceNumber: String, refNumber: String, validatedAt: Timestamp) -> String {
         let message = "m2p-message-hash\n\(tenantID)\n\(traceNumber)\n\(refNumber)\n\(validatedAt.milliseconds)"
-        return M2POTP.hex(cipher.requestDigest(Array(message.utf8))).uppercased()
+        return Hex.encode(cipher.requestDigest(Array(message.utf8))).uppercased()
     }
 }
 
@@ -231,10 +220,7 @@ struct Trace {
         bytes = b
     }
 
-    var number: String {
-        let h = M2POTP.hex(bytes)
-        return [h.prefix(8), h.dropFirst(8).prefix(4), h.dropFirst(12).prefix(4), h.dropFirst(16).prefix(4), h.dropFirst(20)].joined(separator: "-")
-    }
+    var number: String { Hex.uuidText(bytes) }
 
     var verificationID: String { "vrf_" + Base32.encode(bytes) }
 

@@ -45,7 +45,7 @@ struct ProfileFlow {
     /// OTP is pending with attempts left; a verified, spent, canceled or missing one starts over under a new planned
     /// verification. Of concurrent restarts one wins; the others go on with its session (their send is a resend).
     ///
-    /// A signed request's `nonce` is recorded on its own when the session goes on (a replay throws `ReplayedRequest`
+    /// A signed request's `nonce` is recorded on its own when the session goes on (a replay throws `SessionBindingError.replayed`
     /// before anything changes); a restart is not written here but returned as a `SessionBinding` (with `data` and the
     /// nonce) for the send's start to write in its own transaction.
     func subjectSession(
@@ -74,12 +74,12 @@ struct ProfileFlow {
         case fresh(ProfileSession, SessionBinding)
     }
 
-    /// Records a signed request's replay-guard entry; throws `ReplayedRequest` if it was seen already.
+    /// Records a signed request's replay-guard entry; throws `SessionBindingError.replayed` if it was seen already.
     func claim(_ nonce: RequestNonce?) async throws {
         guard let nonce else { return }
         guard
             try await services.nonces.claimRequestNonce(tenantID: nonce.tenantID, digest: nonce.digest, now: services.now, expiresAt: nonce.expiresAt)
-        else { throw ReplayedRequest() }
+        else { throw SessionBindingError.replayed }
     }
 
     /// The flow facts sealed in a session.
@@ -123,6 +123,3 @@ extension AppRequestContext {
         }
     }
 }
-
-/// A signed request seen before inside its window: refused, whatever it asks.
-struct ReplayedRequest: Error, Equatable {}

@@ -72,7 +72,7 @@ public struct CredentialAdmin: Sendable {
             guard let initiator = options.initiatorID, Self.isMobile(initiator) else {
                 throw ConfigurationError("an eko credential needs --initiator-id, the API user's registered 10-digit mobile")
             }
-            secret = Self.hex(random.bytes(16))
+            secret = Hex.encode(random.bytes(16))
             settings.accessKey = Self.uuid(random.bytes(16))
             settings.initiatorID = initiator
             fields = [("developer_key", secret), ("access_key", settings.accessKey!), ("initiator_id", initiator)]
@@ -110,16 +110,12 @@ public struct CredentialAdmin: Sendable {
 
     static func isMobile(_ value: String) -> Bool { value.utf8.count == 10 && value.allSatisfy { $0.isASCII && $0.isNumber } }
 
-    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String($0, radix: 16).leftPadded(2) }.joined() }
-
     /// Eko's access keys are UUID-shaped; so are these (version 4 form, 122 random bits).
     static func uuid(_ bytes: [UInt8]) -> String {
         var b = bytes
         b[6] = (b[6] & 0x0F) | 0x40
         b[8] = (b[8] & 0x3F) | 0x80
-        let h = hex(b)
-        let parts = [h.prefix(8), h.dropFirst(8).prefix(4), h.dropFirst(12).prefix(4), h.dropFirst(16).prefix(4), h.dropFirst(20)]
-        return parts.joined(separator: "-")
+        return Hex.uuidText(b)
     }
 
     static func base64URL(_ bytes: [UInt8]) -> String {
@@ -131,8 +127,4 @@ public struct CredentialAdmin: Sendable {
     public func list(tenantID: String, profile: String? = nil) async throws -> [APIKeyRecord] {
         try await store.apiKeys(tenantID: tenantID).filter { $0.profile != nil && (profile == nil || $0.profile == profile) }
     }
-}
-
-extension String {
-    fileprivate func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
 }
