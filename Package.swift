@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
@@ -85,7 +86,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Delivery: the outbox worker and the senders. Imports: Core, Observability, ServiceLifecycle, Logging.
+        // Delivery: the outbox worker and the providers (an SMTP client on SwiftNIO, SMS gateways over AsyncHTTPClient).
+        // Imports: Core, Observability, ServiceLifecycle, Logging, NIO, NIOSSL, AsyncHTTPClient, Crypto.
         .target(
             name: "OTPGateDelivery",
             dependencies: [
@@ -93,6 +95,11 @@ let package = Package(
                 "OTPGateObservability",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

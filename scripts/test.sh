@@ -24,6 +24,14 @@ python3 -c 'import openapi_spec_validator' >/dev/null 2>&1 || {
 }
 python3 -m openapi_spec_validator --schema 3.1 "$OPENAPI_YAML"
 
+# A real SMTP server for the delivery tests (aiosmtpd, from PyPI; started per test by scripts/smtp-test-server.py), and
+# openssl for their test certificates (scripts/make-test-cert.sh).
+python3 -c 'import aiosmtpd' >/dev/null 2>&1 || {
+  echo "installing: aiosmtpd (PyPI)"
+  python3 -m pip install --quiet aiosmtpd
+}
+command -v openssl >/dev/null || { echo "openssl is needed for the SMTP tests' certificates" >&2; exit 1; }
+
 # Formatting: the code as `swift format` (from the toolchain) writes it with the checked-in .swift-format.
 # Fix a failure with: swift format -i -r --parallel Sources Tests Package.swift
 swift format lint -r --strict --parallel Sources Tests Package.swift

@@ -19,7 +19,7 @@ public struct ConsoleSender: MessageSender {
         stdout.withLock { $0.write(Data((line + "\n").utf8)) }
     }
 
-    public func send(_ message: OutgoingMessage) async throws {
+    public func send(_ message: OutgoingMessage) async throws -> SendReceipt {
         var object: [String: JSONValue] = [
             "type": .string("otpgate.console.message"),
             "message_id": .string(message.messageID),
@@ -30,7 +30,10 @@ public struct ConsoleSender: MessageSender {
             "text": .string(message.text),
         ]
         if let subject = message.subject { object["subject"] = .string(subject) }
+        if let html = message.html { object["html"] = .string(html) }
+        if let template = message.dltTemplateID { object["dlt_template_id"] = .string(template) }
         write(JSONValue.object(object).canonicalText)
+        return SendReceipt()
     }
 }
 
@@ -39,5 +42,5 @@ public struct ConsoleSender: MessageSender {
 public struct DiscardSender: MessageSender {
     public let name = "discard"
     public init() {}
-    public func send(_ message: OutgoingMessage) async throws {}
+    public func send(_ message: OutgoingMessage) async throws -> SendReceipt { SendReceipt() }
 }

@@ -9,10 +9,12 @@ public import ServiceLifecycle
 /// a claim abandoned by a crashed process is picked up again when its lease runs out.
 public struct OutboxWorker: Service {
     let store: any OutboxStore
-    let sender: any MessageSender
+    let routes: DeliveryRoutes
     let cipher: PersonalDataCipher
     let renderer: MessageRenderer
     let clock: any OTPGateCore.Clock
+    /// Spreads retries (`DeliveryDecider.backoff`).
+    let random: any RandomSource
     let metrics: ServerMetrics
     let local: LocalDeliveryQueue
     let logger: Logger
@@ -20,16 +22,17 @@ public struct OutboxWorker: Service {
     /// claims to run out) without being able to wake this one.
     public var maxIdle: Duration = .milliseconds(500)
     var batchSize = 128
-    var lease: Duration = .seconds(30)
+    public var lease: Duration = .seconds(30)
     public var maxAttempts = 5
     var concurrency = 16
 
     public init(
-        store: any OutboxStore, sender: any MessageSender, cipher: PersonalDataCipher, renderer: MessageRenderer, clock: any OTPGateCore.Clock,
-        metrics: ServerMetrics, local: LocalDeliveryQueue, logger: Logger
+        store: any OutboxStore, routes: DeliveryRoutes, cipher: PersonalDataCipher, renderer: MessageRenderer, clock: any OTPGateCore.Clock,
+        random: any RandomSource = SystemRandomSource(), metrics: ServerMetrics, local: LocalDeliveryQueue, logger: Logger
     ) {
         self.store = store
-        self.sender = sender
+        self.routes = routes
+        self.random = random
         self.cipher = cipher
         self.renderer = renderer
         self.clock = clock
@@ -40,7 +43,12 @@ public struct OutboxWorker: Service {
 
     public func run() async throws {
         await withGracefulShutdownHandler {
+            var lastBacklog = ContinuousClock.now - backlogInterval
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                if ContinuousClock.now - lastBacklog >= backlogInterval {
+                    await recordBacklog()
+                    lastBacklog = .now
+                }
                 if await drainOnce() == 0 { await sleepUntilDue() }
             }
         } onGracefulShutdown: {
@@ -48,6 +56,18 @@ public struct OutboxWorker: Service {
         }
         // Messages already handed over are claimed by this process: deliver them before exiting.
         while !local.isEmpty { await deliverBatch(await stillCurrent(local.take(batchSize))) }
+    }
+
+    /// How often the backlog gauges are refreshed (one small query).
+    var backlogInterval: Duration = .seconds(5)
+
+    private func recordBacklog() async {
+        do {
+            let backlog = try await store.outboxBacklog()
+            metrics.outboxBacklog(depth: backlog.depth, oldestAge: backlog.oldest.map { max(clock.now() - $0, .zero) } ?? .zero)
+        } catch {
+            logger.warning("outbox backlog unavailable", metadata: ["error": .string(String(describing: error))])
+        }
     }
 
     /// Delivers the messages handed over in-process, then claims and delivers one batch of due messages from
@@ -119,11 +139,16 @@ public struct OutboxWorker: Service {
 
     package func deliver(_ message: OutboxMessage) async -> DeliveryResult {
         let now = clock.now()
+        let sender = routes.sender(for: message.channel)
         func result(_ outcome: DeliveryOutcome, _ label: String) -> DeliveryResult {
-            metrics.messageDelivered(channel: message.channel, sender: sender.name, outcome: label)
-            return DeliveryResult(messageID: message.id, attempt: message.attempts, outcome: outcome)
+            metrics.messageDelivered(channel: message.channel, sender: sender?.name ?? "none", outcome: label)
+            return DeliveryResult(messageID: message.id, attempt: message.attempts, outcome: outcome, provider: sender?.name)
         }
         if DeliveryDecider.isExpired(message, now: now) { return result(.expired, "expired") }
+        guard let sender else {
+            // Written before a restart that dropped the channel's provider: the code cannot go out here.
+            return result(.failed(error: "no provider serves the \(message.channel.rawValue) channel"), "failed")
+        }
         guard let sealed = message.sealedPayload,
             let payload = try? cipher.openPayload(sealed, verificationID: message.verificationID)
         else {
@@ -134,17 +159,21 @@ public struct OutboxWorker: Service {
         let outgoing = OutgoingMessage(
             messageID: message.id, tenantID: message.tenantID, verificationID: message.verificationID, channel: message.channel,
             destination: payload.destination, subject: rendered.subject, text: rendered.text)
+        let started = ContinuousClock.now
         do {
-            try await sender.send(outgoing)
-            return result(.sent, "sent")
+            let receipt = try await sender.send(outgoing)
+            metrics.sendLatency(channel: message.channel, sender: sender.name, duration: ContinuousClock.now - started)
+            return result(.sent(providerMessageID: receipt.providerMessageID), "sent")
         } catch {
+            metrics.sendLatency(channel: message.channel, sender: sender.name, duration: ContinuousClock.now - started)
             let delivery = error as? DeliveryError ?? DeliveryError(retryable: true, reason: String(describing: type(of: error)))
             logger.warning(
                 "delivery attempt failed",
                 metadata: [
                     "message_id": .stringConvertible(message.id), "attempt": .stringConvertible(message.attempts), "reason": .string(delivery.reason),
                 ])
-            let outcome = DeliveryDecider.afterFailure(message, error: delivery, now: now, maxAttempts: maxAttempts)
+            let jitter = Double(random.uniform(below: 1 << 20)) / Double(1 << 20)
+            let outcome = DeliveryDecider.afterFailure(message, error: delivery, now: clock.now(), maxAttempts: maxAttempts, jitter: jitter)
             if case .retry = outcome { return result(outcome, "retry") }
             return result(outcome, "failed")
         }

@@ -7,6 +7,7 @@ public import OTPGateObservability
 public struct NativeAPI: Sendable {
     let engine: VerificationEngine
     let tenants: any TenantStore
+    let deliveries: any VerificationQueries
     let health: any StoreLifecycle
     let signer: any TokenSigner
     let metrics: ServerMetrics
@@ -20,7 +21,8 @@ public struct NativeAPI: Sendable {
     ///   - authFailuresPerMinute: invalid API keys a client address may present per minute before it gets 429s.
     ///   - trustedProxies: the peers whose `X-Forwarded-For` names the client.
     public init(
-        engine: VerificationEngine, tenants: any TenantStore, counters: any RequestCounters, health: any StoreLifecycle,
+        engine: VerificationEngine, tenants: any TenantStore, deliveries: any VerificationQueries, counters: any RequestCounters,
+        health: any StoreLifecycle,
         signer: any TokenSigner, metrics: ServerMetrics, principalCacheTTL: Duration, authFailuresPerMinute: Int,
         trustedProxies: TrustedProxies, clock: any Clock
     ) {
@@ -28,6 +30,7 @@ public struct NativeAPI: Sendable {
         self.proxies = trustedProxies
         self.engine = engine
         self.tenants = tenants
+        self.deliveries = deliveries
         self.health = health
         self.signer = signer
         self.metrics = metrics
@@ -42,7 +45,7 @@ public struct NativeAPI: Sendable {
         for profile in profiles { profile.addRoutes(to: router, authentication: authentication) }
         OpsController(store: health, signer: signer, metrics: metrics).addRoutes(to: router, routes: routes)
         let api = router.group("v1").add(middleware: APIKeyAuthenticator(store: tenants, cache: principalCache, failures: failures, proxies: proxies))
-        VerificationController(engine: engine, defaultCountryCode: "91").addRoutes(to: api, routes: routes)
+        VerificationController(engine: engine, deliveries: deliveries, defaultCountryCode: "91").addRoutes(to: api, routes: routes)
         TokenController(engine: engine).addRoutes(to: api, routes: routes)
         for route in profiles.flatMap(\.nativeRoutes) { routes.add(route.method, api, route.path, route.handler) }
         return router

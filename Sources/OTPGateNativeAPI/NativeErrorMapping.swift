@@ -67,6 +67,9 @@ extension Problem {
             self.init(ProblemCatalog.idempotencyKeyReused, detail: "this Idempotency-Key was used with a different request in the last 24 hours")
         case .channelMismatch:
             self.init(ProblemCatalog.invalidField, detail: "channel cannot deliver to this verification's destination", field: "channel")
+        case .channelUnavailable(let channel):
+            self.init(ProblemCatalog.channelUnavailable, detail: "no delivery provider serves the \(channel.rawValue) channel on this server")
+            extensions["channel"] = .string(channel.rawValue)
         }
     }
 }

@@ -37,13 +37,15 @@ public enum ProblemCatalog {
     public static let resendCooldown = Entry("resend_cooldown", .tooManyRequests, "Resend cooldown")
     public static let rateLimited = Entry("rate_limited", .tooManyRequests, "Rate limited")
     public static let destinationLocked = Entry("destination_locked", .tooManyRequests, "Destination locked")
+    /// The channel has no delivery provider on this server (production without a gateway for it).
+    public static let channelUnavailable = Entry("channel_unavailable", .unprocessableContent, "Channel unavailable")
     public static let internalError = Entry("internal", .internalServerError, "Internal error")
     public static let unavailable = Entry("unavailable", .serviceUnavailable, "Service unavailable")
 
     public static let all: [Entry] = [
         malformedJSON, invalidJSON, malformedForm, unauthorized, notFound, alreadyApproved, canceled, expired, payloadTooLarge,
         invalidField, unknownField, invalidHeader, incorrectCode, idempotencyKeyReused, maxAttemptsReached, maxSendsReached,
-        resendCooldown, rateLimited, destinationLocked, internalError, unavailable,
+        resendCooldown, rateLimited, destinationLocked, channelUnavailable, internalError, unavailable,
     ]
 
     /// The error statuses an operation can answer (`method` lowercased, `path` as OpenAPI writes it). Every `/v1`

@@ -6,6 +6,8 @@ import OTPGateCore
 /// The native verification API: start, check, resend, cancel and read.
 struct VerificationController: Sendable {
     let engine: VerificationEngine
+    /// The outbox, read for each verification's delivery status.
+    let deliveries: any VerificationQueries
     let defaultCountryCode: String
 
     func addRoutes(to group: RouterGroup<AppRequestContext>, routes: RouteTable) {
@@ -17,26 +19,19 @@ struct VerificationController: Sendable {
     }
 
     static let startFields: Set<String> = [
-        "to", "channel", "purpose", "code_length", "ttl_seconds", "max_attempts", "locale", "reference", "context",
+        "to", "to_email", "channel", "purpose", "code_length", "ttl_seconds", "max_attempts", "locale", "reference", "context",
     ]
 
     @Sendable func start(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let body = try await JSONBody.read(request, context: context, allowed: Self.startFields)
         let idempotency = try idempotencyClaim(request, body: body)
-        guard let channel = try body.channel("channel") else { throw Problem.invalidField("channel", "is required") }
-        let to = try body.requiredString("to", maxLength: 320)
-        let destination: Destination
-        do throws(DestinationError) {
-            destination = try Destination.parse(to, channel: channel, defaultCountryCode: defaultCountryCode)
-        } catch {
-            throw Problem.invalidField("to", error.reason)
-        }
+        let (destination, companion) = try destinations(body)
         let start = StartRequest(
             destination: destination, purpose: try body.label("purpose"), codeLength: try body.int("code_length", in: Policy.codeLengthRange),
             ttlSeconds: try body.int("ttl_seconds", in: Policy.ttlRange), maxAttempts: try body.int("max_attempts", in: Policy.maxAttemptsRange),
             locale: try body.locale("locale"), reference: try body.printable("reference", maxLength: 128),
-            context: try body.object("context", maxBytes: 2048))
+            context: try body.object("context", maxBytes: 2048), companion: companion)
         let result = try await engine.start(start, principal: principal, idempotency: idempotency)
         let now = engine.clock.now()
         switch result {
@@ -46,6 +41,27 @@ struct VerificationController: Sendable {
             var headers: HTTPFields = [.location: "/v1/verifications/\(v.id)"]
             headers[HTTPField.Name("Idempotent-Replayed")!] = "true"
             return JSONResponse.make(.created, VerificationView.render(v, now: v.createdAt), headers: headers)
+        }
+    }
+
+    /// `to` on `channel`; with `channel: "dual"`, `to` is the phone number and `to_email` the email address, and one
+    /// code goes to both.
+    private func destinations(_ body: JSONBody) throws -> (Destination, companion: Destination?) {
+        guard let channelName = try body.string("channel", maxLength: 32) else { throw Problem.invalidField("channel", "is required") }
+        let to = try body.requiredString("to", maxLength: 320)
+        if channelName == "dual" {
+            return (try parse(to, .sms, field: "to"), try parse(try body.requiredString("to_email", maxLength: 320), .email, field: "to_email"))
+        }
+        guard let channel = try body.channel("channel") else { throw Problem.invalidField("channel", "is required") }
+        guard try body.string("to_email", maxLength: 320) == nil else { throw Problem.invalidField("to_email", "is only for channel dual") }
+        return (try parse(to, channel, field: "to"), nil)
+    }
+
+    private func parse(_ raw: String, _ channel: OTPGateCore.Channel, field: String) throws -> Destination {
+        do throws(DestinationError) {
+            return try Destination.parse(raw, channel: channel, defaultCountryCode: defaultCountryCode)
+        } catch {
+            throw Problem.invalidField(field, error.reason)
         }
     }
 
@@ -62,7 +78,8 @@ struct VerificationController: Sendable {
     @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let v = try await engine.verification(id: try id(context), principal: principal)
-        return JSONResponse.make(.ok, VerificationView.render(v, now: engine.clock.now()))
+        let messages = try await deliveries.outboxMessages(verificationID: v.id)
+        return JSONResponse.make(.ok, VerificationView.render(v, now: engine.clock.now(), deliveries: messages))
     }
 
     @Sendable func check(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -78,7 +95,7 @@ struct VerificationController: Sendable {
             .object([
                 "id": .string(approval.verification.id),
                 "status": .string("approved"),
-                "channel": .string(approval.verification.channel.rawValue),
+                "channel": .string(VerificationView.channel(approval.verification)),
                 "to": .string(approval.verification.maskedDestination),
                 "token": .string(approval.token),
                 "token_type": .string("JWT"),
@@ -89,7 +106,9 @@ struct VerificationController: Sendable {
     @Sendable func resend(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let body = try await JSONBody.read(request, context: context, allowed: ["channel"])
-        let v = try await engine.resend(id: try id(context), channel: try body.channel("channel"), principal: principal)
+        // A dual verification resends to both destinations; `dual` names no single channel.
+        let channel = try body.string("channel", maxLength: 32) == "dual" ? nil : try body.channel("channel")
+        let v = try await engine.resend(id: try id(context), channel: channel, principal: principal)
         return JSONResponse.make(.ok, VerificationView.render(v, now: engine.clock.now()))
     }
 

@@ -60,10 +60,33 @@ public final class ServerMetrics: EngineObserver, Sendable {
 
     public func messageDelivered(channel: Channel, sender: String, outcome: String) {
         counter(
-            "otpgate_messages_total", "Outbox delivery attempts by outcome",
+            "otpgate_messages_total", "Outbox delivery attempts by channel, provider and outcome",
             [("channel", channel.rawValue), ("sender", sender), ("outcome", outcome)]
         )
         .increment()
+    }
+
+    static let sendBuckets: [Duration] = [
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+        .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30),
+    ]
+
+    /// How long one provider call took (success or failure).
+    public func sendLatency(channel: Channel, sender: String, duration: Duration) {
+        registry.makeDurationHistogram(
+            descriptor: MetricNameDescriptor(metricName: "otpgate_send_duration_seconds", helpText: "Provider send latency by channel and provider"),
+            labels: [("channel", channel.rawValue), ("sender", sender)], buckets: Self.sendBuckets
+        ).record(duration)
+    }
+
+    /// The outbox's backlog: messages waiting or being sent, and how long the oldest has waited (0 when empty).
+    public func outboxBacklog(depth: Int, oldestAge: Duration) {
+        registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "otpgate_outbox_depth", helpText: "Outbox messages not yet finished"))
+            .set(Double(depth))
+        registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                metricName: "otpgate_outbox_oldest_age_seconds", helpText: "Age of the oldest outbox message not yet finished")
+        ).set(Double(oldestAge.components.seconds) + Double(oldestAge.components.attoseconds) / 1e18)
     }
 
     public func exposition() -> [UInt8] { registry.emitToBuffer() }

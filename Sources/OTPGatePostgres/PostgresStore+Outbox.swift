@@ -16,7 +16,9 @@ extension PostgresStore {
             nextAttemptAt: Timestamp(milliseconds: try row["next_attempt_at"].decode(Int64.self)),
             expiresAt: Timestamp(milliseconds: try row["expires_at"].decode(Int64.self)),
             leaseUntil: try row["lease_until"].decode(Int64?.self).map(Timestamp.init(milliseconds:)),
-            lastError: try row["last_error"].decode(String?.self))
+            lastError: try row["last_error"].decode(String?.self), provider: try row["provider"].decode(String?.self),
+            providerMessageID: try row["provider_message_id"].decode(String?.self),
+            finishedAt: try row["finished_at"].decode(Int64?.self).map(Timestamp.init(milliseconds:)))
     }
 
     /// `FOR UPDATE SKIP LOCKED`: concurrent workers on any instance claim disjoint messages without waiting.
@@ -39,8 +41,11 @@ extension PostgresStore {
         var rows = BatchJSON()
         for result in results {
             var row: [String: JSONValue] = ["id": .string(result.messageID), "attempts": .int(result.attempt), "now": .time(now)]
+            row["provider"] = result.provider.map(JSONValue.string)
             switch result.outcome {
-            case .sent: row["state"] = .string(OutboxState.sent.rawValue)
+            case .sent(let providerMessageID):
+                row["state"] = .string(OutboxState.sent.rawValue)
+                row["provider_message_id"] = providerMessageID.map(JSONValue.string)
             case .retry(let at, let error):
                 row["state"] = .string(OutboxState.pending.rawValue)
                 row["next_attempt_at"] = .time(at)
@@ -74,6 +79,13 @@ extension PostgresStore {
     public func nextOutboxDue() async throws -> Timestamp? {
         try await rows("SELECT min(next_attempt_at) AS due FROM outbox WHERE state IN ('pending', 'sending')")
             .first.flatMap { try $0["due"].decode(Int64?.self) }.map(Timestamp.init(milliseconds:))
+    }
+
+    public func outboxBacklog() async throws -> (depth: Int, oldest: Timestamp?) {
+        let row = try await rows("SELECT count(*)::bigint AS n, min(created_at) AS oldest FROM outbox WHERE state IN ('pending', 'sending')").first
+        return (
+            try row?["n"].decode(Int.self) ?? 0, try row?["oldest"].decode(Int64?.self).map(Timestamp.init(milliseconds:))
+        )
     }
 
     // MARK: housekeeping
@@ -182,8 +194,11 @@ struct FinishDeliveries: BatchStatement {
             lease_until = NULL,
             next_attempt_at = COALESCE(x.next_attempt_at, outbox.next_attempt_at),
             finished_at = CASE WHEN x.state = 'pending' THEN outbox.finished_at ELSE x.now END,
-            last_error = CASE WHEN x.state = 'expired' THEN outbox.last_error ELSE x.error END
-        FROM jsonb_to_recordset($1) AS x(id text, attempts int, state text, next_attempt_at bigint, error text, now bigint)
+            last_error = CASE WHEN x.state = 'expired' THEN outbox.last_error ELSE x.error END,
+            provider = COALESCE(x.provider, outbox.provider),
+            provider_message_id = CASE WHEN x.state = 'sent' THEN x.provider_message_id ELSE outbox.provider_message_id END
+        FROM jsonb_to_recordset($1) AS x(
+            id text, attempts int, state text, next_attempt_at bigint, error text, now bigint, provider text, provider_message_id text)
         WHERE outbox.id = x.id AND outbox.attempts = x.attempts AND outbox.state = 'sending'
         """
     let rows: BatchJSON

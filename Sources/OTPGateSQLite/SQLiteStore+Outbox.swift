@@ -12,7 +12,8 @@ extension SQLiteStore {
             sealedPayload: (row["payload"] as Data?).map(Array.init), state: state, attempts: row["attempts"],
             createdAt: Timestamp(milliseconds: row["created_at"]), nextAttemptAt: Timestamp(milliseconds: row["next_attempt_at"]),
             expiresAt: Timestamp(milliseconds: row["expires_at"]), leaseUntil: (row["lease_until"] as Int64?).map(Timestamp.init(milliseconds:)),
-            lastError: row["last_error"])
+            lastError: row["last_error"], provider: row["provider"], providerMessageID: row["provider_message_id"],
+            finishedAt: (row["finished_at"] as Int64?).map(Timestamp.init(milliseconds:)))
     }
 
     public func claimOutbox(limit: Int, now: Timestamp, leaseUntil: Timestamp) async throws -> [OutboxMessage] {
@@ -34,46 +35,58 @@ extension SQLiteStore {
         guard !results.isEmpty else { return }
         try await write { db in
             // The common case, a batch of successful sends, is one statement; the rest one each.
-            let sent = results.filter { $0.outcome == .sent }
+            let sent = results.filter(\.isSent)
             for start in stride(from: 0, to: sent.count, by: 200) {
                 let chunk = sent[start..<min(start + 200, sent.count)]
-                let ids = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
-                let pairs = Array(repeating: "(?, ?)", count: chunk.count).joined(separator: ", ")
+                let rows = Array(repeating: "(?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
                 var arguments: StatementArguments = [now.milliseconds]
-                for result in chunk { arguments += [result.messageID] }
-                for result in chunk { arguments += [result.messageID, result.attempt] }
-                // `id IN (…)` lets SQLite use the primary key; the row-value test alone would scan the table.
+                for result in chunk {
+                    guard case .sent(let providerMessageID) = result.outcome else { continue }
+                    arguments += [result.messageID, result.attempt, result.provider, providerMessageID]
+                }
+                // The join on `outbox.id` uses the primary key.
                 try db.execute(
                     sql: """
-                        UPDATE outbox SET state = 'sent', payload = NULL, lease_until = NULL, finished_at = ?, last_error = NULL
-                        WHERE id IN (\(ids)) AND state = 'sending' AND (id, attempts) IN (VALUES \(pairs))
+                        UPDATE outbox SET state = 'sent', payload = NULL, lease_until = NULL, finished_at = ?, last_error = NULL,
+                            provider = v.column3, provider_message_id = v.column4
+                        FROM (VALUES \(rows)) AS v
+                        WHERE outbox.id = v.column1 AND outbox.attempts = v.column2 AND outbox.state = 'sending'
                         """,
                     arguments: arguments)
             }
-            for result in results where result.outcome != .sent {
-                try Self.finish(db, id: result.messageID, attempt: result.attempt, outcome: result.outcome, now: now)
+            for result in results where !result.isSent {
+                try Self.finish(db, result, now: now)
             }
         }
     }
 
-    static func finish(_ db: Database, id: String, attempt: Int, outcome: DeliveryOutcome, now: Timestamp) throws {
+    static func finish(_ db: Database, _ result: DeliveryResult, now: Timestamp) throws {
+        let (id, attempt, provider) = (result.messageID, result.attempt, result.provider)
         // `attempts = ?` fences out a worker whose lease ran out and whose message was claimed again.
-        switch outcome {
-        case .sent:
+        switch result.outcome {
+        case .sent(let providerMessageID):
             try db.execute(
-                sql:
-                    "UPDATE outbox SET state = 'sent', payload = NULL, lease_until = NULL, finished_at = ?, last_error = NULL WHERE id = ? AND attempts = ? AND state = 'sending'",
-                arguments: [now.milliseconds, id, attempt])
+                sql: """
+                    UPDATE outbox SET state = 'sent', payload = NULL, lease_until = NULL, finished_at = ?, last_error = NULL, provider = ?,
+                        provider_message_id = ?
+                    WHERE id = ? AND attempts = ? AND state = 'sending'
+                    """,
+                arguments: [now.milliseconds, provider, providerMessageID, id, attempt])
         case .retry(let at, let error):
             try db.execute(
-                sql:
-                    "UPDATE outbox SET state = 'pending', lease_until = NULL, next_attempt_at = ?, last_error = ? WHERE id = ? AND attempts = ? AND state = 'sending'",
-                arguments: [at.milliseconds, error, id, attempt])
+                sql: """
+                    UPDATE outbox SET state = 'pending', lease_until = NULL, next_attempt_at = ?, last_error = ?, provider = coalesce(?, provider)
+                    WHERE id = ? AND attempts = ? AND state = 'sending'
+                    """,
+                arguments: [at.milliseconds, error, provider, id, attempt])
         case .failed(let error):
             try db.execute(
-                sql:
-                    "UPDATE outbox SET state = 'failed', payload = NULL, lease_until = NULL, finished_at = ?, last_error = ? WHERE id = ? AND attempts = ? AND state = 'sending'",
-                arguments: [now.milliseconds, error, id, attempt])
+                sql: """
+                    UPDATE outbox SET state = 'failed', payload = NULL, lease_until = NULL, finished_at = ?, last_error = ?,
+                        provider = coalesce(?, provider)
+                    WHERE id = ? AND attempts = ? AND state = 'sending'
+                    """,
+                arguments: [now.milliseconds, error, provider, id, attempt])
         case .expired:
             try db.execute(
                 sql:
@@ -118,6 +131,13 @@ extension SQLiteStore {
         try await read { db in
             try Int64.fetchOne(db, sql: "SELECT min(next_attempt_at) FROM outbox WHERE state IN ('pending', 'sending')").map(
                 Timestamp.init(milliseconds:))
+        }
+    }
+
+    public func outboxBacklog() async throws -> (depth: Int, oldest: Timestamp?) {
+        try await read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT count(*) AS n, min(created_at) AS oldest FROM outbox WHERE state IN ('pending', 'sending')")
+            return (row?["n"] ?? 0, (row?["oldest"] as Int64?).map(Timestamp.init(milliseconds:)))
         }
     }
 

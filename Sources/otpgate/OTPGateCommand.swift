@@ -81,7 +81,7 @@ struct Serve: AsyncParsableCommand {
                 "starting",
                 metadata: metadata.merging([
                     "database": .string(settings.database.description), "address": .string("\(settings.host):\(settings.port)"),
-                    "delivery": .string(runtime.sender.name),
+                    "delivery": .string(runtime.routes.summary),
                     "metrics": .string("\(settings.metricsHost):\(settings.metricsPort)"),
                 ]) { $1 })
         }

@@ -310,11 +310,19 @@ import Testing
             id: "vrf_1.1", tenantID: "ten_a", verificationID: "vrf_1", channel: .sms, sealedPayload: [1], state: .sending, attempts: 1,
             createdAt: Self.t0, nextAttemptAt: Self.t0, expiresAt: Self.t0 + .seconds(300))
         let retryable = DeliveryError(retryable: true, reason: "timeout")
+        // Equal jitter: half the step fixed, half random (jitter 0 → half, jitter → 1 → the whole step).
         #expect(
-            DeliveryDecider.afterFailure(m, error: retryable, now: Self.t0, maxAttempts: 3) == .retry(at: Self.t0 + .seconds(2), error: "timeout"))
+            DeliveryDecider.afterFailure(m, error: retryable, now: Self.t0, maxAttempts: 3, jitter: 0)
+                == .retry(at: Self.t0 + .seconds(1), error: "timeout"))
+        #expect(
+            DeliveryDecider.afterFailure(m, error: retryable, now: Self.t0, maxAttempts: 3, jitter: 0.5)
+                == .retry(at: Self.t0 + .milliseconds(1500), error: "timeout"))
         m.attempts = 2
         #expect(
-            DeliveryDecider.afterFailure(m, error: retryable, now: Self.t0, maxAttempts: 3) == .retry(at: Self.t0 + .seconds(4), error: "timeout"))
+            DeliveryDecider.afterFailure(m, error: retryable, now: Self.t0, maxAttempts: 3, jitter: 0.999)
+                == .retry(at: Self.t0 + .milliseconds(3998), error: "timeout"))
+        // The step stops growing at 256 s.
+        #expect(DeliveryDecider.backoff(afterAttempt: 20, jitter: 0) == .seconds(128))
         m.attempts = 3
         #expect(DeliveryDecider.afterFailure(m, error: retryable, now: Self.t0, maxAttempts: 3) == .failed(error: "timeout"))
         m.attempts = 1

@@ -50,7 +50,7 @@ import Testing
         #expect(row.state == .pending)
         #expect(row.attempts == 1)
         #expect(row.lastError == "gateway 503")
-        #expect(row.nextAttemptAt == h.clock.now() + .seconds(2))
+        #expect(row.nextAttemptAt >= h.clock.now() + .seconds(1) && row.nextAttemptAt <= h.clock.now() + .seconds(2))
         await h.deliver()
         #expect(h.sender.messages.isEmpty)
         h.clock.advance(.seconds(2))
@@ -67,7 +67,7 @@ import Testing
     /// again, and counted.
     @Test(arguments: Backend.available) func retryableFailuresAreGivenUpAfterTheAttemptLimit(backend: Backend) async throws {
         let h = try await Harness.make(backend: backend)
-        let limit = h.runtime.settings.maxDeliveryAttempts
+        let limit = h.runtime.settings.delivery.maxAttempts
         #expect(limit == 5)
         let v = try await start(h)
         h.sender.failNext(Array(repeating: DeliveryError(retryable: true, reason: "gateway 503"), count: limit + 1))
@@ -78,8 +78,10 @@ import Testing
             #expect(h.sender.attempts == attempt)
             if attempt < limit {
                 #expect(row.state == .pending, "attempt \(attempt)")
-                #expect(row.nextAttemptAt == h.clock.now() + .seconds(1 << attempt))
-                h.clock.advance(.seconds(1 << attempt))
+                // Exponential with jitter: between half the step and the step.
+                let step = Duration.seconds(1 << attempt)
+                #expect(row.nextAttemptAt >= h.clock.now() + step / 2 && row.nextAttemptAt <= h.clock.now() + step, "attempt \(attempt)")
+                h.clock.advance(step)
             }
         }
         let row = try await h.store.outboxMessages(verificationID: v.id)[0]
@@ -167,7 +169,8 @@ import Testing
         #expect(row.state == .sending)
         #expect(row.sealedPayload != nil)
         #expect(row.lastError == nil)
-        try await h.store.finishOutbox([DeliveryResult(messageID: second[0].id, attempt: second[0].attempts, outcome: .sent)], now: h.clock.now())
+        try await h.store.finishOutbox(
+            [DeliveryResult(messageID: second[0].id, attempt: second[0].attempts, outcome: .sent(providerMessageID: nil))], now: h.clock.now())
         row = try await h.store.outboxMessages(verificationID: v.id)[0]
         #expect(row.state == .sent)
     }
@@ -220,10 +223,12 @@ import Testing
 
     @Test func productionRefusesTheConsoleUnlessAllowed() throws {
         let production = try ServerSettings(environment: ["OTPGATE_ENV": "production"])
-        #expect(throws: ConfigurationError.self) { _ = try ServerRuntime.chooseSender(production) }
+        #expect(throws: ConfigurationError.self) { _ = try DeliverySetup.routes(production) }
+        let forced = try ServerSettings(environment: ["OTPGATE_ENV": "production", "OTPGATE_DELIVERY": "console"])
+        #expect(throws: ConfigurationError.self) { _ = try DeliverySetup.routes(forced) }
         let allowed = try ServerSettings(environment: ["OTPGATE_ENV": "production", "OTPGATE_ALLOW_CONSOLE_IN_PRODUCTION": "true"])
-        #expect(try ServerRuntime.chooseSender(allowed).name == "console")
-        #expect(try ServerRuntime.chooseSender(try ServerSettings(environment: [:])).name == "console")
+        #expect(try DeliverySetup.routes(allowed).sender(for: .sms)?.name == "console")
+        #expect(try DeliverySetup.routes(try ServerSettings(environment: [:])).sender(for: .email)?.name == "console")
     }
 
     @Test(arguments: Backend.available) func theSweeperExpiresVerificationsAndCountsThem(backend: Backend) async throws {

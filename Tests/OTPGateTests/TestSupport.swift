@@ -59,10 +59,11 @@ final class RecordingSender: MessageSender, Sendable {
     var attempts: Int { attemptCount.withLock { $0 } }
     private let attemptCount = Mutex(0)
 
-    func send(_ message: OutgoingMessage) async throws {
+    func send(_ message: OutgoingMessage) async throws -> SendReceipt {
         attemptCount.withLock { $0 += 1 }
         if let failure = failures.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) { throw failure }
         sent.withLock { $0.append(message) }
+        return SendReceipt(providerMessageID: "rec-\(message.messageID)")
     }
 
     /// The code in the last message to a verification.

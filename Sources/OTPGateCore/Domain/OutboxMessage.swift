@@ -4,7 +4,10 @@ public enum OutboxState: String, Sendable {
     case pending
     /// Claimed by a worker until `leaseUntil`; an expired lease makes it claimable again.
     case sending
+    /// Taken by the provider.
     case sent
+    /// The provider reported it delivered to the handset or mailbox.
+    case delivered
     /// Gave up after the last retry.
     case failed
     /// A resend or cancel made the code obsolete before it went out.
@@ -30,12 +33,21 @@ public struct OutboxMessage: Sendable, Equatable {
     public var expiresAt: Timestamp
     public var leaseUntil: Timestamp?
     public var lastError: String?
+    /// The sender of the last attempt, and the id its provider gave the message.
+    public var provider: String?
+    public var providerMessageID: String?
+    /// When the message reached its final state (sent, failed, superseded, expired), or was reported delivered.
+    public var finishedAt: Timestamp?
 
     public init(
         id: String, tenantID: String, verificationID: String, channel: Channel, sealedPayload: [UInt8]?,
         state: OutboxState, attempts: Int, createdAt: Timestamp, nextAttemptAt: Timestamp, expiresAt: Timestamp,
-        leaseUntil: Timestamp? = nil, lastError: String? = nil
+        leaseUntil: Timestamp? = nil, lastError: String? = nil, provider: String? = nil, providerMessageID: String? = nil,
+        finishedAt: Timestamp? = nil
     ) {
+        self.provider = provider
+        self.providerMessageID = providerMessageID
+        self.finishedAt = finishedAt
         self.id = id
         self.tenantID = tenantID
         self.verificationID = verificationID

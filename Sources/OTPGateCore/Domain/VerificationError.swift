@@ -17,4 +17,6 @@ public enum VerificationError: Error, Sendable, Equatable {
     case keyRateLimited(retryAfter: Duration)
     case idempotencyKeyReused
     case channelMismatch
+    /// No provider serves this channel here (production with no gateway configured for it).
+    case channelUnavailable(Channel)
 }

@@ -19,13 +19,17 @@ public struct VerificationEngine: Sendable {
     public let observer: any EngineObserver
     /// This process's outbox worker, if it runs one.
     public let localDelivery: (any LocalDelivery)?
+    /// The channels a provider (or, in development, the console) delivers here: a start on another is refused with
+    /// `channelUnavailable` before anything is written.
+    public let servedChannels: Set<Channel>
 
     public init(
         store: any VerificationStore, tokenLedger: any TokenLedger, clock: any Clock, random: any RandomSource, hasher: CodeHasher,
         cipher: PersonalDataCipher,
         signer: any TokenSigner, defaultPolicy: Policy, issuer: String, observer: any EngineObserver = NoEngineObserver(),
-        localDelivery: (any LocalDelivery)? = nil
+        localDelivery: (any LocalDelivery)? = nil, servedChannels: Set<Channel> = Set(Channel.allCases)
     ) {
+        self.servedChannels = servedChannels
         self.store = store
         self.tokenLedger = tokenLedger
         self.clock = clock
@@ -52,6 +56,9 @@ public struct VerificationEngine: Sendable {
     public func start(_ request: StartRequest, principal: Principal, idempotency: IdempotencyClaim? = nil, binding: SessionBinding? = nil)
         async throws -> StartResult
     {
+        for channel in [request.destination.channel] + (request.companion.map { [$0.channel] } ?? []) where !servedChannels.contains(channel) {
+            throw VerificationError.channelUnavailable(channel)
+        }
         let now = clock.now()
         let policy = policy(for: principal)
         let id: String

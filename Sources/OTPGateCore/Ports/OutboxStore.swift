@@ -12,6 +12,9 @@ public protocol OutboxStore: Sendable {
     /// When the earliest message not yet claimed (or whose claim runs out) becomes due, if any: the worker sleeps
     /// until then.
     func nextOutboxDue() async throws -> Timestamp?
+    /// Messages not yet finished (waiting, retrying or being sent) and when the oldest was written: the backlog a
+    /// provider outage builds, for the metrics.
+    func outboxBacklog() async throws -> (depth: Int, oldest: Timestamp?)
 }
 
 /// A claimed message: its id and the attempt number its claim returned (the fence of every later write).
@@ -26,7 +29,7 @@ public struct OutboxClaim: Sendable, Hashable {
 }
 
 public enum DeliveryOutcome: Sendable, Equatable {
-    case sent
+    case sent(providerMessageID: String?)
     case retry(at: Timestamp, error: String)
     case failed(error: String)
     /// Not sent because the code is no longer useful.
@@ -38,10 +41,18 @@ public struct DeliveryResult: Sendable, Equatable {
     public var messageID: String
     public var attempt: Int
     public var outcome: DeliveryOutcome
+    /// The sender that made the attempt (`nil` when none did: the message had expired).
+    public var provider: String?
 
-    public init(messageID: String, attempt: Int, outcome: DeliveryOutcome) {
+    public init(messageID: String, attempt: Int, outcome: DeliveryOutcome, provider: String? = nil) {
         self.messageID = messageID
         self.attempt = attempt
         self.outcome = outcome
+        self.provider = provider
+    }
+
+    public var isSent: Bool {
+        if case .sent = outcome { return true }
+        return false
     }
 }

@@ -7,8 +7,16 @@ public struct OutgoingMessage: Sendable, Equatable {
     public var destination: String
     public var subject: String?
     public var text: String
+    /// An HTML alternative of `text` (email only).
+    public var html: String?
+    /// India's DLT content template id the text was registered under (SMS only): gateways refuse an SMS to an Indian
+    /// number whose text does not match a registered template.
+    public var dltTemplateID: String?
 
-    public init(messageID: String, tenantID: String, verificationID: String, channel: Channel, destination: String, subject: String?, text: String) {
+    public init(
+        messageID: String, tenantID: String, verificationID: String, channel: Channel, destination: String, subject: String?, text: String,
+        html: String? = nil, dltTemplateID: String? = nil
+    ) {
         self.messageID = messageID
         self.tenantID = tenantID
         self.verificationID = verificationID
@@ -16,7 +24,18 @@ public struct OutgoingMessage: Sendable, Equatable {
         self.destination = destination
         self.subject = subject
         self.text = text
+        self.html = html
+        self.dltTemplateID = dltTemplateID
     }
+}
+
+/// What a provider said when it took a message.
+public struct SendReceipt: Sendable, Equatable {
+    /// The provider's id for the message (Twilio's `SM…` sid, MSG91's request id, the SMTP server's queue id), kept
+    /// with the message so a delivery report can find it; `nil` when the provider gives none.
+    public var providerMessageID: String?
+
+    public init(providerMessageID: String? = nil) { self.providerMessageID = providerMessageID }
 }
 
 /// A delivery failure. `retryable` failures are tried again with backoff; others fail the message at once.
@@ -30,13 +49,16 @@ public struct DeliveryError: Error, Sendable, Equatable, CustomStringConvertible
         self.reason = reason
     }
 
+    public static func retryable(_ reason: String) -> DeliveryError { DeliveryError(retryable: true, reason: reason) }
+    public static func permanent(_ reason: String) -> DeliveryError { DeliveryError(retryable: false, reason: reason) }
+
     public var description: String { reason }
 }
 
 /// Hands a message to the world: the development console, an SMS gateway, an SMTP server.
-/// The outbox worker calls `send` once per delivery attempt.
+/// The outbox worker calls `send` once per delivery attempt; a thrown `DeliveryError` says whether to retry.
 public protocol MessageSender: Sendable {
-    /// A short name for logs and metrics (`console`, `discard`, …).
+    /// A short name for logs, metrics and a message's delivery status (`console`, `smtp`, `twilio`, …).
     var name: String { get }
-    func send(_ message: OutgoingMessage) async throws
+    func send(_ message: OutgoingMessage) async throws -> SendReceipt
 }

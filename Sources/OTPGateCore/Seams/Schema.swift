@@ -120,6 +120,14 @@ public enum Schema {
                 """,
                 "CREATE INDEX request_nonces_expiry ON request_nonces (expires_at)",
             ]),
+        // Real delivery: which provider took each message and its id there (a delivery report finds the message by it).
+        Migration(
+            version: 5, name: "delivery-status",
+            statements: [
+                "ALTER TABLE outbox ADD COLUMN provider TEXT",
+                "ALTER TABLE outbox ADD COLUMN provider_message_id TEXT",
+                "CREATE INDEX outbox_provider_message ON outbox (provider, provider_message_id) WHERE provider_message_id IS NOT NULL",
+            ]),
     ]
 }
 

@@ -106,6 +106,7 @@ struct EkoReply: Error, Equatable {
         case .destinationLocked(let wait): rateLimited("This mobile is temporarily locked after failed verifications.", retryAfter: wait)
         case .keyRateLimited(let wait): rateLimited("Too many requests.", retryAfter: wait)
         case .maxSendsReached: rateLimited("Maximum OTP resends reached. Please retry later.", retryAfter: nil)
+        case .channelUnavailable: transport(503, "Service temporarily unavailable")
         case .notFound, .canceled, .expired, .incorrectCode, .idempotencyKeyReused, .channelMismatch, .alreadyApproved, .maxAttemptsReached:
             rateLimited("Please retry.", retryAfter: .seconds(1))
         }

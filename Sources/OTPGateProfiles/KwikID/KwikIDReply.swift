@@ -54,6 +54,7 @@ struct KwikIDReply: Error, Equatable {
         case .maxAttemptsReached: badRequest("Maximum OTP attempts exceeded. Call get_otp after the session ends.")
         case .alreadyApproved: badRequest("OTP already verified for this session.")
         case .notFound, .canceled, .expired, .incorrectCode, .idempotencyKeyReused, .channelMismatch: sessionNotFound
+        case .channelUnavailable: serverError(503, "SMS delivery is not available")
         }
     }
 
@@ -65,7 +66,7 @@ struct KwikIDReply: Error, Equatable {
         case .alreadyApproved: validation(field: "otp", "OTP already used")
         case .notFound, .canceled: sessionNotFound
         case .destinationLocked(let wait), .keyRateLimited(let wait), .destinationRateLimited(let wait): rateLimited(retryAfter: wait)
-        case .resendCooldown, .maxSendsReached, .idempotencyKeyReused, .channelMismatch: invalidOTP
+        case .resendCooldown, .maxSendsReached, .idempotencyKeyReused, .channelMismatch, .channelUnavailable: invalidOTP
         }
     }
 

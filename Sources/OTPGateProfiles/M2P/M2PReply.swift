@@ -66,7 +66,7 @@ struct M2PReply: Error, Equatable {
         case .keyRateLimited(let wait): problem(429, title: "Too Many Requests", detail: "Rate limit exceeded", retryAfter: wait)
         case .idempotencyKeyReused:
             business("X-Request-ID was already used with a different request", code: "IDEMPOTENCY_KEY_REUSED")
-        case .notFound, .canceled, .expired, .incorrectCode, .channelMismatch, .alreadyApproved, .maxAttemptsReached:
+        case .notFound, .canceled, .expired, .incorrectCode, .channelMismatch, .alreadyApproved, .maxAttemptsReached, .channelUnavailable:
             problem(503, title: "Service Unavailable", detail: "Please retry")
         }
     }
@@ -82,7 +82,7 @@ struct M2PReply: Error, Equatable {
             business("OTP validation is blocked for this customer after failed validations.", code: "OTP_005", retryAfter: wait)
         case .keyRateLimited(let wait), .destinationRateLimited(let wait):
             problem(429, title: "Too Many Requests", detail: "Rate limit exceeded", retryAfter: wait)
-        case .resendCooldown, .maxSendsReached, .idempotencyKeyReused, .channelMismatch: invalidOTP
+        case .resendCooldown, .maxSendsReached, .idempotencyKeyReused, .channelMismatch, .channelUnavailable: invalidOTP
         }
     }
 

@@ -69,6 +69,7 @@ struct SurepassReply: Error, Equatable {
         case .alreadyApproved: failure(422, "otp_already_verified", "OTP already verified for this client_id.")
         case .maxAttemptsReached: failure(422, "max_attempts_exceeded", "Maximum OTP attempts exceeded. Start a new session.")
         case .notFound, .canceled, .expired, .incorrectCode, .idempotencyKeyReused, .channelMismatch: clientNotFound
+        case .channelUnavailable: failure(503, "service_unavailable", "OTP delivery is not available. Please retry later.")
         }
     }
 
@@ -91,7 +92,7 @@ struct SurepassReply: Error, Equatable {
         case .destinationLocked(let wait): rateLimited("too_many_attempts", "Too many wrong OTPs. Please try again later.", retryAfter: wait)
         case .keyRateLimited(let wait), .destinationRateLimited(let wait):
             rateLimited("rate_limit_exceeded", "Too many requests. Please try again later.", retryAfter: wait)
-        case .resendCooldown, .maxSendsReached, .idempotencyKeyReused, .channelMismatch: invalid
+        case .resendCooldown, .maxSendsReached, .idempotencyKeyReused, .channelMismatch, .channelUnavailable: invalid
         }
     }
 

@@ -17,7 +17,8 @@ public struct ServerRuntime: Sendable {
     public let engine: VerificationEngine
     public let metrics: ServerMetrics
     public let signer: any TokenSigner
-    public let sender: any MessageSender
+    /// The sender of each channel; a channel without one is refused (`channel_unavailable`).
+    public let routes: DeliveryRoutes
     public let outboxWorker: OutboxWorker
     public let sweeper: Sweeper
     public let api: NativeAPI
@@ -45,7 +46,7 @@ public struct ServerRuntime: Sendable {
     public static func make(settings: ServerSettings, store: any Store, dependencies: ServerDependencies = ServerDependencies()) async throws
         -> ServerRuntime
     {
-        let sender = try dependencies.sender ?? chooseSender(settings)
+        let routes = try dependencies.sender.map { DeliveryRoutes(every: $0) } ?? DeliverySetup.routes(settings)
         let master = try MasterKey.ring(settings: settings, random: dependencies.random)
         let now = dependencies.clock.now()
         // The code-hashing secret and the data key are shared by every instance: the first to start writes them.
@@ -57,16 +58,17 @@ public struct ServerRuntime: Sendable {
         let signer = try await JWTTokenSigner.load(store: store, master: master, clock: dependencies.clock)
         let metrics = ServerMetrics()
         // Only a process that runs the worker hands messages to it; others leave them to the workers that claim them from the store.
-        let local = LocalDeliveryQueue(lease: .seconds(30))
+        let local = LocalDeliveryQueue(lease: settings.delivery.lease)
         let engine = VerificationEngine(
             store: store, tokenLedger: store, clock: dependencies.clock, random: dependencies.random, hasher: CodeHasher(secret: codeSecret),
             cipher: cipher, signer: signer, defaultPolicy: settings.policy, issuer: settings.issuer, observer: metrics,
-            localDelivery: dependencies.runBackgroundServices ? local : nil)
+            localDelivery: dependencies.runBackgroundServices ? local : nil, servedChannels: routes.servedChannels)
         var worker = OutboxWorker(
-            store: store, sender: sender, cipher: cipher, renderer: MessageRenderer(), clock: dependencies.clock, metrics: metrics,
-            local: local, logger: dependencies.logger)
+            store: store, routes: routes, cipher: cipher, renderer: MessageRenderer(), clock: dependencies.clock, random: dependencies.random,
+            metrics: metrics, local: local, logger: dependencies.logger)
         worker.maxIdle = settings.outboxMaxIdle
-        worker.maxAttempts = settings.maxDeliveryAttempts
+        worker.maxAttempts = settings.delivery.maxAttempts
+        worker.lease = settings.delivery.lease
         let sweeper = Sweeper(
             store: store, clock: dependencies.clock, metrics: metrics, logger: dependencies.logger, interval: settings.sweepInterval,
             retention: .seconds(Int64(settings.retentionDays) * 86_400))
@@ -74,25 +76,13 @@ public struct ServerRuntime: Sendable {
             engine: engine, records: RecordBook(store: store, cipher: cipher), sessions: store, nonces: store,
             passwords: PasswordCheckPool(threads: settings.passwordThreads), sessionLifetime: settings.profileSessionLifetime)
         return ServerRuntime(
-            settings: settings, store: store, engine: engine, metrics: metrics, signer: signer, sender: sender, outboxWorker: worker,
+            settings: settings, store: store, engine: engine, metrics: metrics, signer: signer, routes: routes, outboxWorker: worker,
             sweeper: sweeper,
             api: NativeAPI(
-                engine: engine, tenants: store, counters: store, health: store, signer: signer, metrics: metrics,
+                engine: engine, tenants: store, deliveries: store, counters: store, health: store, signer: signer, metrics: metrics,
                 principalCacheTTL: settings.principalCacheTTL, authFailuresPerMinute: settings.authFailuresPerMinute,
                 trustedProxies: settings.trustedProxies, clock: dependencies.clock),
             profiles: profiles, dependencies: dependencies)
-    }
-
-    static func chooseSender(_ settings: ServerSettings) throws -> any MessageSender {
-        if settings.environment == .production && !settings.allowConsoleInProduction {
-            throw ConfigurationError(
-                "OTPGATE_ENV=production has no real delivery provider configured; the \(settings.delivery.rawValue) channel is refused in production (set OTPGATE_ALLOW_CONSOLE_IN_PRODUCTION=true to override)"
-            )
-        }
-        switch settings.delivery {
-        case .console: return ConsoleSender()
-        case .discard: return DiscardSender()
-        }
     }
 
     /// How the connection to PostgreSQL is protected, for the start-up line (`nil` on SQLite).

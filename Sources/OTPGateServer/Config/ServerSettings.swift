@@ -13,8 +13,9 @@ public import OTPGateNativeAPI
 /// - `otpgate.master.key` (`OTPGATE_MASTER_KEY`, secret: 32 bytes as base64 or 64 hex digits)
 /// - `otpgate.master.key.file` (`OTPGATE_MASTER_KEY_FILE`, default: `<database>.master-key` beside a SQLite file)
 /// - `otpgate.master.key.previous` (`OTPGATE_MASTER_KEY_PREVIOUS`, secret: the key a rotation moves away from)
-/// - `otpgate.delivery` (`OTPGATE_DELIVERY`: `console` or `discard`, default console)
-/// - `otpgate.allow.console.in.production` (`OTPGATE_ALLOW_CONSOLE_IN_PRODUCTION`, default false)
+/// - delivery: providers per channel, see `DeliverySettings` (`OTPGATE_DELIVERY`, `OTPGATE_SMTP_*`, `OTPGATE_SMS_*` …)
+/// - `otpgate.allow.console.in.production` (`OTPGATE_ALLOW_CONSOLE_IN_PRODUCTION`, default false): the console serves
+///   the channels without a provider in production too
 /// - `otpgate.issuer` (`OTPGATE_ISSUER`, default `otpgate`): the `iss` of verification tokens
 /// - `otpgate.log.level` (`OTPGATE_LOG_LEVEL`, default info)
 /// - `otpgate.sqlite.synchronous` (`OTPGATE_SQLITE_SYNCHRONOUS`: FULL or NORMAL, default FULL)
@@ -31,7 +32,6 @@ public import OTPGateNativeAPI
 /// - `otpgate.policy.*` (`OTPGATE_POLICY_*`): default limits, see `Policy`
 public struct ServerSettings: Sendable {
     public enum Environment: String, Sendable, CaseIterable { case development, production }
-    public enum Delivery: String, Sendable, CaseIterable { case console, discard }
     /// SQLite's `synchronous` pragma: `FULL` survives power loss, `NORMAL` a process crash.
     public enum SQLiteSynchronous: String, Sendable, CaseIterable {
         case full = "FULL"
@@ -47,7 +47,7 @@ public struct ServerSettings: Sendable {
     /// The master key being rotated away from (`OTPGATE_MASTER_KEY_PREVIOUS`): secrets still wrapped by it open
     /// while a rotation rolls out, and `otpgate master-key rotate` re-wraps them under the current one.
     public var masterKeyPrevious: String?
-    public var delivery: Delivery
+    public var delivery: DeliverySettings
     public var allowConsoleInProduction: Bool
     public var issuer: String
     public var logLevel: Logger.Level
@@ -72,7 +72,6 @@ public struct ServerSettings: Sendable {
     public var metricsPort = 9464
     public var outboxMaxIdle: Duration = .milliseconds(500)
     public var sweepInterval: Duration = .seconds(30)
-    public var maxDeliveryAttempts = 5
     /// Tenants' API keys and settings are cached this long (by the injected clock); a revoked key or a changed
     /// tenant policy takes effect within it.
     public var principalCacheTTL: Duration = .seconds(5)
@@ -113,7 +112,7 @@ public struct ServerSettings: Sendable {
         masterKey = r.string("otpgate.master.key", isSecret: true)
         masterKeyFile = r.string("otpgate.master.key.file")
         masterKeyPrevious = r.string("otpgate.master.key.previous", isSecret: true)
-        delivery = try r.choice("otpgate.delivery", default: .console, Delivery.self)
+        delivery = try DeliverySettings(r)
         allowConsoleInProduction = try r.bool("otpgate.allow.console.in.production", default: false)
         issuer = try r.string("otpgate.issuer", default: "otpgate")
         logLevel = try r.choice("otpgate.log.level", default: .info, Logger.Level.self)
