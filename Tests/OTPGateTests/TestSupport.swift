@@ -132,7 +132,8 @@ struct Harness {
     /// - Parameter localDelivery: whether the engine hands new messages to this runtime's worker (as `serve` does)
     ///   instead of leaving them to polling; the worker itself is only run by `deliver()`.
     static func make(
-        backend: Backend = .sqlite, environment: [String: String] = [:], seed: UInt64 = 42, localDelivery: Bool = false
+        backend: Backend = .sqlite, environment: [String: String] = [:], seed: UInt64 = 42, localDelivery: Bool = false,
+        realDelivery: Bool = false
     ) async throws -> Harness {
         let directory = try temporaryDirectory()
         // A generous PostgreSQL deadline: on a loaded CI machine a slow answer must not turn into a 503 that breaks
@@ -156,7 +157,8 @@ struct Harness {
         logger.logLevel = .critical
         let runtime = try await ServerRuntime.make(
             settings: settings, store: store,
-            dependencies: ServerDependencies(clock: clock, random: random, sender: sender, logger: logger, runBackgroundServices: localDelivery))
+            dependencies: ServerDependencies(
+                clock: clock, random: random, sender: realDelivery ? nil : sender, logger: logger, runBackgroundServices: localDelivery))
         let created = try await TenantAdmin(store: store, clock: clock, random: random).createTenant(name: "acme")
         return Harness(directory: directory, clock: clock, sender: sender, runtime: runtime, tenant: created.tenant, apiKey: created.apiKey)
     }

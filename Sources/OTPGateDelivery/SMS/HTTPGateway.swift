@@ -23,7 +23,8 @@ struct HTTPGateway: Sendable {
         request.body = .bytes(ByteBuffer(bytes: body))
         let answer: Answer
         do {
-            let response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000))
+            let response = try await client.execute(
+                request, timeout: .milliseconds(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
             let bytes = try await response.body.collect(upTo: 256 * 1024)
             answer = Answer(status: Int(response.status.code), body: Array(buffer: bytes))
         } catch {

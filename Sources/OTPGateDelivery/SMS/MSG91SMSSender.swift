@@ -26,9 +26,9 @@ public struct MSG91SMSSender: MessageSender {
     let settings: Settings
     let gateway: HTTPGateway
 
-    public init(_ settings: Settings, client: HTTPClient = .shared) {
+    public init(_ settings: Settings, client: HTTPClient = .shared, timeout: Duration = .seconds(10)) {
         self.settings = settings
-        self.gateway = HTTPGateway(client: client, provider: "msg91")
+        self.gateway = HTTPGateway(client: client, provider: "msg91", timeout: timeout)
     }
 
     /// MSG91's error codes that a later attempt can get past: 306 (route closed for now), 311 (duplicate within 10 s),

@@ -36,9 +36,9 @@ public struct TwilioSMSSender: MessageSender {
     let settings: Settings
     let gateway: HTTPGateway
 
-    public init(_ settings: Settings, client: HTTPClient = .shared) {
+    public init(_ settings: Settings, client: HTTPClient = .shared, timeout: Duration = .seconds(10)) {
         self.settings = settings
-        self.gateway = HTTPGateway(client: client, provider: "twilio")
+        self.gateway = HTTPGateway(client: client, provider: "twilio", timeout: timeout)
     }
 
     public func send(_ message: OutgoingMessage) async throws -> SendReceipt {

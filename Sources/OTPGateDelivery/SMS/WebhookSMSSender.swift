@@ -13,11 +13,14 @@ public struct WebhookSMSSender: MessageSender {
     let gateway: HTTPGateway
     let clock: any Clock
 
-    public init(url: String, secret: String, dlt: DLTRegistration, client: HTTPClient = .shared, clock: any Clock = SystemClock()) throws {
+    public init(
+        url: String, secret: String, dlt: DLTRegistration, client: HTTPClient = .shared, timeout: Duration = .seconds(10),
+        clock: any Clock = SystemClock()
+    ) throws {
         self.url = url
         self.signature = try StandardWebhookSignature(secret: secret)
         self.dlt = dlt
-        self.gateway = HTTPGateway(client: client, provider: "webhook")
+        self.gateway = HTTPGateway(client: client, provider: "webhook", timeout: timeout)
         self.clock = clock
     }
 

@@ -46,7 +46,7 @@ public struct ServerRuntime: Sendable {
     public static func make(settings: ServerSettings, store: any Store, dependencies: ServerDependencies = ServerDependencies()) async throws
         -> ServerRuntime
     {
-        let routes = try dependencies.sender.map { DeliveryRoutes(every: $0) } ?? DeliverySetup.routes(settings)
+        let routes = try dependencies.sender.map { DeliveryRoutes(every: $0) } ?? DeliverySetup.routes(settings, clock: dependencies.clock)
         let master = try MasterKey.ring(settings: settings, random: dependencies.random)
         let now = dependencies.clock.now()
         // The code-hashing secret and the data key are shared by every instance: the first to start writes them.
