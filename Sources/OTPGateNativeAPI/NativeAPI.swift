@@ -8,6 +8,7 @@ public struct NativeAPI: Sendable {
     let engine: VerificationEngine
     let tenants: any TenantStore
     let deliveries: any VerificationQueries
+    let reports: DeliveryReportController
     let health: any StoreLifecycle
     let signer: any TokenSigner
     let metrics: ServerMetrics
@@ -24,8 +25,11 @@ public struct NativeAPI: Sendable {
         engine: VerificationEngine, tenants: any TenantStore, deliveries: any VerificationQueries, counters: any RequestCounters,
         health: any StoreLifecycle,
         signer: any TokenSigner, metrics: ServerMetrics, principalCacheTTL: Duration, authFailuresPerMinute: Int,
-        trustedProxies: TrustedProxies, clock: any Clock
+        trustedProxies: TrustedProxies, clock: any Clock, reportReaders: [any DeliveryReportReader] = [],
+        reportStore: any DeliveryReportStore
     ) {
+        self.reports = DeliveryReportController(
+            readers: Dictionary(reportReaders.map { ($0.provider, $0) }, uniquingKeysWith: { $1 }), store: reportStore, clock: clock)
         self.failures = FailedAuthenticationLimiter(counters: counters, cipher: engine.cipher, clock: clock, limitPerMinute: authFailuresPerMinute)
         self.proxies = trustedProxies
         self.engine = engine
@@ -44,6 +48,7 @@ public struct NativeAPI: Sendable {
         let authentication = ProfileAuthentication(store: tenants, cache: principalCache, failures: failures, proxies: proxies)
         for profile in profiles { profile.addRoutes(to: router, authentication: authentication) }
         OpsController(store: health, signer: signer, metrics: metrics).addRoutes(to: router, routes: routes)
+        reports.addRoutes(to: router, routes: routes)
         let api = router.group("v1").add(middleware: APIKeyAuthenticator(store: tenants, cache: principalCache, failures: failures, proxies: proxies))
         VerificationController(engine: engine, deliveries: deliveries, defaultCountryCode: "91").addRoutes(to: api, routes: routes)
         TokenController(engine: engine).addRoutes(to: api, routes: routes)

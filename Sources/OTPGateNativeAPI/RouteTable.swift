@@ -29,6 +29,11 @@ package final class RouteTable: Sendable {
         router.on(RouterPath(Self.hummingbirdPath(path)), method: .get, use: handler)
     }
 
+    func post(_ router: Router<AppRequestContext>, _ path: String, use handler: @escaping Handler) {
+        table.withLock { $0.append(Route(method: "post", path: path)) }
+        router.on(RouterPath(Self.hummingbirdPath(path)), method: .post, use: handler)
+    }
+
     func add(_ method: HTTPRequest.Method, _ group: RouterGroup<AppRequestContext>, _ path: String, _ handler: @escaping Handler) {
         table.withLock { $0.append(Route(method: method.rawValue.lowercased(), path: path)) }
         // Groups are mounted at /v1; the table keeps full paths as OpenAPI writes them.

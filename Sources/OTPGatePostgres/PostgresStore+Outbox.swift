@@ -81,6 +81,21 @@ extension PostgresStore {
             .first.flatMap { try $0["due"].decode(Int64?.self) }.map(Timestamp.init(milliseconds:))
     }
 
+    public func recordDeliveryReports(_ reports: [DeliveryReport], now: Timestamp) async throws -> Int {
+        guard !reports.isEmpty else { return 0 }
+        var input = BatchJSON()
+        for report in reports {
+            var row: [String: JSONValue] = [
+                "provider": .string(report.provider), "id": .string(report.providerMessageID),
+                "state": .string(report.delivered ? "delivered" : "failed"), "now": .time(now),
+            ]
+            row["error"] = report.error.map(JSONValue.string)
+            input.append(row)
+        }
+        let statement = ApplyDeliveryReports(rows: input)
+        return try await connection { connection in try await self.database.execute(statement, on: connection) }.count
+    }
+
     public func outboxBacklog() async throws -> (depth: Int, oldest: Timestamp?) {
         let row = try await rows("SELECT count(*)::bigint AS n, min(created_at) AS oldest FROM outbox WHERE state IN ('pending', 'sending')").first
         return (
@@ -200,6 +215,17 @@ struct FinishDeliveries: BatchStatement {
         FROM jsonb_to_recordset($1) AS x(
             id text, attempts int, state text, next_attempt_at bigint, error text, now bigint, provider text, provider_message_id text)
         WHERE outbox.id = x.id AND outbox.attempts = x.attempts AND outbox.state = 'sending'
+        """
+    let rows: BatchJSON
+}
+
+/// Delivery reports: a `sent` message found by its provider's id becomes `delivered` or `failed`.
+struct ApplyDeliveryReports: BatchStatement {
+    static let sql = """
+        UPDATE outbox SET state = x.state, finished_at = x.now, last_error = x.error
+        FROM jsonb_to_recordset($1) AS x(provider text, id text, state text, error text, now bigint)
+        WHERE outbox.provider = x.provider AND outbox.provider_message_id = x.id AND outbox.state = 'sent'
+        RETURNING outbox.id
         """
     let rows: BatchJSON
 }

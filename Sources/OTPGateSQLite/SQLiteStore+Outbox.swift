@@ -134,6 +134,23 @@ extension SQLiteStore {
         }
     }
 
+    public func recordDeliveryReports(_ reports: [DeliveryReport], now: Timestamp) async throws -> Int {
+        guard !reports.isEmpty else { return 0 }
+        return try await write { db in
+            var changed = 0
+            for report in reports {
+                try db.execute(
+                    sql: """
+                        UPDATE outbox SET state = ?, finished_at = ?, last_error = ?
+                        WHERE provider = ? AND provider_message_id = ? AND state = 'sent'
+                        """,
+                    arguments: [report.delivered ? "delivered" : "failed", now.milliseconds, report.error, report.provider, report.providerMessageID])
+                changed += db.changesCount
+            }
+            return changed
+        }
+    }
+
     public func outboxBacklog() async throws -> (depth: Int, oldest: Timestamp?) {
         try await read { db in
             let row = try Row.fetchOne(db, sql: "SELECT count(*) AS n, min(created_at) AS oldest FROM outbox WHERE state IN ('pending', 'sending')")

@@ -3,6 +3,19 @@ public import OTPGateDelivery
 
 /// Turns the delivery settings into a sender per channel, and refuses a production set-up that could not deliver.
 public enum DeliverySetup {
+    /// The delivery-report callbacks this server accepts: Twilio's when its status callback URL is set, the webhook
+    /// gateway's, and MSG91's when its report token is set.
+    public static func reportReaders(_ delivery: DeliverySettings) throws -> [any DeliveryReportReader] {
+        var readers: [any DeliveryReportReader] = []
+        if let twilio = delivery.twilio, let callback = twilio.statusCallback {
+            // Twilio signs with the auth token; with an API key, `password` is the key's secret, which does not sign.
+            readers.append(TwilioReportReader(callbackURL: callback, authToken: delivery.twilioAuthToken ?? twilio.password))
+        }
+        if delivery.smsProvider == .webhook, let secret = delivery.webhookSecret { readers.append(try WebhookReportReader(secret: secret)) }
+        if let token = delivery.msg91ReportToken { readers.append(MSG91ReportReader(token: token)) }
+        return readers
+    }
+
     /// - `OTPGATE_DELIVERY=console|discard`: that sender for every channel (refused in production unless
     ///   `OTPGATE_ALLOW_CONSOLE_IN_PRODUCTION=true`).
     /// - Otherwise each configured provider serves its channel; a channel without one uses the console in development

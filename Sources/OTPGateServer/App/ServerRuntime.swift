@@ -81,7 +81,8 @@ public struct ServerRuntime: Sendable {
             api: NativeAPI(
                 engine: engine, tenants: store, deliveries: store, counters: store, health: store, signer: signer, metrics: metrics,
                 principalCacheTTL: settings.principalCacheTTL, authFailuresPerMinute: settings.authFailuresPerMinute,
-                trustedProxies: settings.trustedProxies, clock: dependencies.clock),
+                trustedProxies: settings.trustedProxies, clock: dependencies.clock,
+                reportReaders: try DeliverySetup.reportReaders(settings.delivery), reportStore: store),
             profiles: profiles, dependencies: dependencies)
     }
 

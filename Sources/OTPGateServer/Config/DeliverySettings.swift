@@ -13,7 +13,7 @@ public import OTPGateDelivery
 ///   default message's content template id
 /// - `otpgate.twilio.*` (`OTPGATE_TWILIO_ACCOUNT_SID`, `_AUTH_TOKEN` or `_API_KEY_SID` + `_API_KEY_SECRET`, `_FROM` or
 ///   `_MESSAGING_SERVICE_SID`, `_STATUS_CALLBACK_URL`, `_BASE_URL`)
-/// - `otpgate.msg91.*` (`OTPGATE_MSG91_AUTH_KEY`, `_ROUTE`, `_BASE_URL`)
+/// - `otpgate.msg91.*` (`OTPGATE_MSG91_AUTH_KEY`, `_ROUTE`, `_BASE_URL`, `_REPORT_TOKEN`)
 /// - `otpgate.outbox.max.attempts` (`OTPGATE_OUTBOX_MAX_ATTEMPTS`, 1 to 20, default 5) and `otpgate.outbox.lease.seconds`
 ///   (`OTPGATE_OUTBOX_LEASE_SECONDS`, 5 to 600, default 30): retries, and how long a claimed message waits before
 ///   another worker may send it
@@ -30,6 +30,10 @@ public struct DeliverySettings: Sendable {
     public var dlt = DLTRegistration()
     public var twilio: TwilioSMSSender.Settings?
     public var msg91: MSG91SMSSender.Settings?
+    /// Twilio's auth token, which signs its status callbacks (also when messages are sent with an API key).
+    public var twilioAuthToken: String?
+    /// The secret path segment of MSG91's delivery-report URL (`OTPGATE_MSG91_REPORT_TOKEN`, at least 16 characters).
+    public var msg91ReportToken: String?
     public var maxAttempts = 5
     public var lease: Duration = .seconds(30)
 
@@ -70,8 +74,18 @@ public struct DeliverySettings: Sendable {
             guard let secret = webhookSecret, (try? StandardWebhookSignature(secret: secret)) != nil else {
                 throw ConfigurationError("OTPGATE_SMS_WEBHOOK_SECRET must be set: whsec_ followed by base64, or at least 16 characters")
             }
-        case .twilio?: twilio = try Self.twilio(r)
-        case .msg91?: msg91 = try Self.msg91(r, dlt: dlt)
+        case .twilio?:
+            twilio = try Self.twilio(r)
+            twilioAuthToken = r.string("otpgate.twilio.auth.token", isSecret: true)
+            if twilio?.statusCallback != nil, twilioAuthToken == nil {
+                throw ConfigurationError("OTPGATE_TWILIO_STATUS_CALLBACK_URL needs OTPGATE_TWILIO_AUTH_TOKEN: Twilio signs its callbacks with it")
+            }
+        case .msg91?:
+            msg91 = try Self.msg91(r, dlt: dlt)
+            msg91ReportToken = r.string("otpgate.msg91.report.token", isSecret: true)
+            if let token = msg91ReportToken, token.count < 16 || !token.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) {
+                throw ConfigurationError("OTPGATE_MSG91_REPORT_TOKEN must be at least 16 letters and digits")
+            }
         case nil: break
         }
     }
