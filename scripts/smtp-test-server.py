@@ -76,6 +76,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--require-auth", action="store_true", help="530 for MAIL/RCPT/DATA before AUTH")
     p.add_argument("--auth-over-plain", action="store_true", help="allow AUTH without TLS")
     p.add_argument(
+        "--greeting-delay", type=float, default=0.0, metavar="SECONDS",
+        help="hold each connection this long before the 220 greeting (a client stuck before it hands over a message)")
+    p.add_argument(
         "--auth-exclude", action="append", default=[], metavar="MECHANISM",
         help="do not offer this AUTH mechanism (PLAIN or LOGIN; repeatable), to test a client's other one")
 
@@ -260,7 +263,20 @@ async def hang_up(server: SMTP, reply: str | None) -> None:
     await asyncio.get_running_loop().create_future()
 
 
+GREETING_DELAY = 0.0
+
+
+class SlowGreetingSMTP(SMTP):
+    """Waits --greeting-delay seconds before the session starts (the greeting)."""
+
+    async def _handle_client(self):
+        await asyncio.sleep(GREETING_DELAY)
+        await super()._handle_client()
+
+
 async def serve(args: argparse.Namespace) -> None:
+    global GREETING_DELAY
+    GREETING_DELAY = args.greeting_delay
     handler = Handler(args)
     loop = asyncio.get_running_loop()
 
@@ -285,7 +301,7 @@ async def serve(args: argparse.Namespace) -> None:
     )
 
     server = await loop.create_server(
-        lambda: SMTP(handler, **smtp_kwargs),
+        lambda: (SlowGreetingSMTP if args.greeting_delay else SMTP)(handler, **smtp_kwargs),
         host=args.host,
         port=args.port,
         ssl=listener_ssl,

@@ -107,14 +107,14 @@ public struct OutboxWorker: Service {
     private func deliverBatch(_ claimed: [OutboxMessage]) async {
         guard !claimed.isEmpty else { return }
         // At most `concurrency` sends in flight: enough to hide a gateway's latency without flooding the executor.
-        let results = await withTaskGroup(of: DeliveryResult.self) { group in
+        let results = await withTaskGroup(of: DeliveryResult?.self) { group in
             var results: [DeliveryResult] = []
             var pending = claimed[...]
             while let message = pending.popFirst() {
-                group.addTask { await deliver(message) }
-                if claimed.count - pending.count >= concurrency, let result = await group.next() { results.append(result) }
+                group.addTask { await deliverWithinLease(message) }
+                if claimed.count - pending.count >= concurrency, let result = await group.next(), let result { results.append(result) }
             }
-            for await result in group { results.append(result) }
+            for await result in group { if let result { results.append(result) } }
             return results
         }
         do {
@@ -135,6 +135,14 @@ public struct OutboxWorker: Service {
             logger.warning("outbox due time unavailable", metadata: ["error": .string(String(describing: error))])
         }
         await local.sleep(upTo: wait)
+    }
+
+    /// Sends a claimed message only while at least half its lease is left: a batch behind slow providers must not
+    /// send a message whose lease may run out mid-send, when another worker could claim and send it too. A message
+    /// skipped here is claimed again when its lease ends.
+    private func deliverWithinLease(_ message: OutboxMessage) async -> DeliveryResult? {
+        if let leaseUntil = message.leaseUntil, leaseUntil - clock.now() < lease / 2 { return nil }
+        return await deliver(message)
     }
 
     package func deliver(_ message: OutboxMessage) async -> DeliveryResult {

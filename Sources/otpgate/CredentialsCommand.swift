@@ -39,7 +39,7 @@ struct CredentialsCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let settings = try db.settings()
+            let settings = try await db.settings()
             let master = try MasterKey.ring(settings: settings, random: SystemRandomSource())
             let (tenant, profile, json) = (self.tenant, self.profile, self.json)
             let options = CredentialAdmin.Options(initiatorID: initiatorId, vendorTenantID: xTenantId, separateDualCodes: dualOtp == "different")
@@ -70,7 +70,7 @@ struct CredentialsCommand: AsyncParsableCommand {
         @OptionGroup var db: DatabaseOption
 
         func run() async throws {
-            let settings = try db.settings()
+            let settings = try await db.settings()
             let master = try MasterKey.ring(settings: settings, random: SystemRandomSource())
             let (tenant, profile) = (self.tenant, self.profile)
             let lines = try await Bootstrap.withStore(settings) { store in
@@ -91,7 +91,7 @@ struct CredentialsCommand: AsyncParsableCommand {
         func run() async throws {
             let id = credentialID
             guard id.hasPrefix("crd_") else { throw ValidationError("a credential id starts with crd_") }
-            try await Bootstrap.withStore(try db.settings()) { store in
+            try await Bootstrap.withStore(try await db.settings()) { store in
                 guard try await store.revokeAPIKey(id: id, at: SystemClock().now()) else { throw ValidationError("no active credential \(id)") }
                 print("revoked \(id)")
             }

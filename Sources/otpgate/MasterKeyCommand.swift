@@ -28,7 +28,7 @@ struct MasterKeyCommand: AsyncParsableCommand {
         @OptionGroup var db: DatabaseOption
 
         func run() async throws {
-            let settings = try db.settings()
+            let settings = try await db.settings()
             guard settings.masterKeyPrevious != nil else {
                 throw ValidationError("set OTPGATE_MASTER_KEY_PREVIOUS to the key being rotated away from (and OTPGATE_MASTER_KEY to the new one)")
             }

@@ -22,8 +22,13 @@ struct DatabaseOption: ParsableArguments {
     @Option(name: .long, help: "sqlite:PATH or postgres://user:pass@host:port/db (env OTPGATE_DATABASE_URL)")
     var database: String?
 
-    func settings() throws -> ServerSettings {
-        var settings = try ServerSettings(environment: ProcessInfo.processInfo.environment)
+    @Option(name: .long, help: "A YAML settings file (deploy/otpgate.example.yaml); environment variables override it")
+    var config: String?
+
+    func settings() async throws -> ServerSettings {
+        var file: ConfigFile?
+        if let config { file = try await ConfigFile.load(path: config) }
+        var settings = try ServerSettings(environment: ProcessInfo.processInfo.environment, file: file)
         if let database { settings.database = try DatabaseURL(parsing: database) }
         return settings
     }
@@ -54,7 +59,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var db: DatabaseOption
 
     func run() async throws {
-        var configured = try db.settings()
+        var configured = try await db.settings()
         if let host { configured.host = host }
         if let port { configured.port = port }
         if let metricsPort {
@@ -93,7 +98,7 @@ struct Migrate: AsyncParsableCommand {
     @OptionGroup var db: DatabaseOption
 
     func run() async throws {
-        try await Bootstrap.withStore(try db.settings()) { _ in }
+        try await Bootstrap.withStore(try await db.settings()) { _ in }
         print("migrations applied")
     }
 }

@@ -18,7 +18,7 @@ struct RecordsCommand: AsyncParsableCommand {
         @OptionGroup var db: DatabaseOption
 
         func run() async throws {
-            let settings = try db.settings()
+            let settings = try await db.settings()
             let data: Data
             if file == "-" {
                 data = FileHandle.standardInput.readDataToEndOfFile()
@@ -66,7 +66,7 @@ struct RecordsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let tenant = self.tenant
-            let counts = try await Bootstrap.withStore(try db.settings()) { store in try await store.recordCounts(tenantID: tenant) }
+            let counts = try await Bootstrap.withStore(try await db.settings()) { store in try await store.recordCounts(tenantID: tenant) }
             for kind in RecordKind.allCases { print("\(kind.rawValue)\t\(counts[kind.rawValue] ?? 0)") }
         }
     }

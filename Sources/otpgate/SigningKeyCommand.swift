@@ -25,7 +25,7 @@ struct SigningKeyCommand: AsyncParsableCommand {
             guard activateIn >= minimum, activateIn <= 30 * 86_400 else {
                 throw ValidationError("--activate-in must be \(minimum) to 2592000 seconds: instances and JWKS caches need the notice")
             }
-            let settings = try db.settings()
+            let settings = try await db.settings()
             let master = try MasterKey.ring(settings: settings, random: SystemRandomSource())
             let now = SystemClock().now()
             let activatesAt = now + .seconds(activateIn)
@@ -41,7 +41,7 @@ struct SigningKeyCommand: AsyncParsableCommand {
         @OptionGroup var db: DatabaseOption
 
         func run() async throws {
-            let settings = try db.settings()
+            let settings = try await db.settings()
             let master = try MasterKey.ring(settings: settings, random: SystemRandomSource())
             let states = try await Bootstrap.withStore(settings) { store in
                 try await JWTTokenSigner.load(store: store, master: master, clock: SystemClock()).keyStates(at: SystemClock().now())

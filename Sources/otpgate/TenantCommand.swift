@@ -14,7 +14,7 @@ struct TenantCommand: AsyncParsableCommand {
         @OptionGroup var db: DatabaseOption
 
         func run() async throws {
-            try await Bootstrap.withStore(try db.settings()) { store in
+            try await Bootstrap.withStore(try await db.settings()) { store in
                 let created = try await TenantAdmin(store: store).createTenant(name: name)
                 print("tenant \(created.tenant.id) \"\(created.tenant.name)\" created")
                 print("API key \(created.keyID), shown once and stored only as a hash:")
@@ -33,7 +33,7 @@ struct TenantCommand: AsyncParsableCommand {
         @OptionGroup var db: DatabaseOption
 
         func run() async throws {
-            try await Bootstrap.withStore(try db.settings()) { store in
+            try await Bootstrap.withStore(try await db.settings()) { store in
                 for tenant in try await store.tenants() {
                     if json {
                         print(JSONLine.encode(["tenant_id": tenant.id, "name": tenant.name, "created_at": tenant.createdAt.iso8601]))
@@ -60,7 +60,7 @@ struct TenantCommand: AsyncParsableCommand {
         @OptionGroup var db: DatabaseOption
 
         func run() async throws {
-            let settings = try db.settings()
+            let settings = try await db.settings()
             try await Bootstrap.withStore(settings) { store in
                 guard var overrides = try await store.tenant(id: tenant)?.policy else { throw ValidationError("no tenant \(tenant)") }
                 if let v = startsPerDestination { overrides.startsPerDestination = v }
@@ -90,7 +90,7 @@ struct KeyCommand: AsyncParsableCommand {
         @OptionGroup var db: DatabaseOption
 
         func run() async throws {
-            try await Bootstrap.withStore(try db.settings()) { store in
+            try await Bootstrap.withStore(try await db.settings()) { store in
                 let created = try await TenantAdmin(store: store).createKey(tenantID: tenant)
                 print("API key \(created.keyID) for \(tenant), shown once and stored only as a hash:")
                 print(json ? JSONLine.encode(["tenant_id": tenant, "key_id": created.keyID, "api_key": created.apiKey]) : created.apiKey)
@@ -104,7 +104,7 @@ struct KeyCommand: AsyncParsableCommand {
         @OptionGroup var db: DatabaseOption
 
         func run() async throws {
-            try await Bootstrap.withStore(try db.settings()) { store in
+            try await Bootstrap.withStore(try await db.settings()) { store in
                 guard try await store.revokeAPIKey(id: keyID, at: SystemClock().now()) else {
                     throw ValidationError("no active key \(keyID)")
                 }
@@ -119,7 +119,7 @@ struct KeyCommand: AsyncParsableCommand {
         @OptionGroup var db: DatabaseOption
 
         func run() async throws {
-            try await Bootstrap.withStore(try db.settings()) { store in
+            try await Bootstrap.withStore(try await db.settings()) { store in
                 for key in try await store.apiKeys(tenantID: tenant) {
                     print("\(key.id)\t\(key.prefix)…\t\(key.createdAt.iso8601)\t\(key.revokedAt.map { "revoked " + $0.iso8601 } ?? "active")")
                 }

@@ -190,6 +190,27 @@ import Testing
         #expect(try await h.store.outboxMessages(verificationID: v.id)[0].state == .sent)
     }
 
+    /// A batch behind a slow provider: once less than half of a claim's lease is left, the worker leaves the message
+    /// for a later claim instead of sending it while another worker may take it.
+    @Test func aWorkerDoesNotSendAMessageWhoseLeaseIsNearlyOver() async throws {
+        let h = try await Harness.make()
+        for n in 0..<20 { _ = try await start(h, to: "+9198765432\(String(format: "%02d", n))", ttl: 600) }
+        let slow = ClockAdvancingSender(clock: h.clock, step: .seconds(20))
+        let worker = try await ServerRuntime.make(
+            settings: h.runtime.settings, store: h.store,
+            dependencies: ServerDependencies(clock: h.clock, random: SeededRandom(seed: 5), sender: slow, runBackgroundServices: false))
+        _ = await worker.outboxWorker.drainOnce()
+        // The first 16 start together with a full lease; each send takes 20 s of the 30 s lease, so the rest are left.
+        #expect(slow.sent.count == 16)
+        let rows = try await h.store.outboxBacklog()
+        #expect(rows.depth == 4)
+        // They are claimed again when their lease ends, and sent.
+        h.clock.advance(.seconds(30))
+        _ = await worker.outboxWorker.drainOnce()
+        #expect(slow.sent.count == 20)
+        #expect(Set(slow.sent).count == 20)
+    }
+
     @Test(arguments: Backend.available) func aHandedOffMessageOfADeadProcessIsDeliveredByAnotherWorkerAfterItsLease(backend: Backend) async throws {
         let h = try await Harness.make(backend: backend, localDelivery: true)
         let v = try await start(h)
@@ -258,4 +279,25 @@ import Testing
         #expect(try await h.store.outboxMessages(verificationID: canceled.id).map(\.state) == [.superseded])
     }
 
+}
+
+/// A provider that takes `step` of the test clock per message.
+final class ClockAdvancingSender: MessageSender, Sendable {
+    let name = "slow"
+    let clock: TestClock
+    let step: Duration
+    private let log = Mutex<[String]>([])
+    var sent: [String] { log.withLock { $0 } }
+
+    init(clock: TestClock, step: Duration) {
+        self.clock = clock
+        self.step = step
+    }
+
+    func send(_ message: OutgoingMessage) async throws -> SendReceipt {
+        try await Task.sleep(for: .milliseconds(20))
+        clock.advance(step)
+        log.withLock { $0.append(message.messageID) }
+        return SendReceipt()
+    }
 }

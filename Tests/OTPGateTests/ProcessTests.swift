@@ -83,6 +83,46 @@ extension RealProcesses {
             _ = try await restarted.stop(signal: SIGTERM)
         }
 
+        /// SIGKILL while the worker holds a claimed message it has not handed to the provider yet (the SMTP server holds
+        /// its greeting): after a restart, the message goes out once its lease ends, once, and its code works.
+        @Test func aMessageClaimedByAKilledProcessIsSentAfterItsLease() async throws {
+            let stuck = try await SMTPTestServer.start(["--greeting-delay", "120"])
+            let healthy = try await SMTPTestServer.start()
+            func environment(_ smtp: SMTPTestServer) -> [String: String] {
+                [
+                    "OTPGATE_SMTP_URL": "smtp://127.0.0.1:\(smtp.port)?starttls=never", "OTPGATE_SMTP_FROM": "otp@acme.example",
+                    "OTPGATE_OUTBOX_LEASE_SECONDS": "5",
+                ]
+            }
+            let dir = try temporaryDirectory()
+            let server = try await OTPGateServerProcess.start(directory: dir, environment: environment(stuck))
+            let key = try #require(server.apiKey)
+            let started = try await server.post("/v1/verifications", #"{"to":"riya@example.com","channel":"email"}"#, key: key)
+            #expect(started.status == 201)
+            let id = try #require(started.json?["id"] as? String)
+            let startedAt = ContinuousClock.now
+            try await waitUntil("the worker connected to the SMTP server") { stuck.log.contains("Peer:") }
+            _ = try await server.stop(signal: SIGKILL)
+
+            let restarted = try await OTPGateServerProcess.start(directory: dir, environment: environment(healthy))
+            let mails = try await healthy.waitForMails(1, within: .seconds(60))
+            #expect(ContinuousClock.now - startedAt >= .seconds(5), "sent before the lease ended")
+            let code = try #require(
+                mails[0].decodedBody.range(of: #"\b[0-9]{6}\b"#, options: .regularExpression).map { String(mails[0].decodedBody[$0]) })
+            let shown = try await restarted.get("/v1/verifications/\(id)", key: key)
+            let deliveries = try #require(shown.json?["deliveries"] as? [[String: Any]])
+            #expect(deliveries.count == 1)
+            #expect(deliveries.first?["status"] as? String == "sent")
+            #expect(deliveries.first?["attempts"] as? Int == 2)
+            #expect(
+                try await restarted.post("/v1/verifications/\(id)/check", #"{"code":"\#(code)"}"#, key: key).json?["status"] as? String == "approved")
+            // Once, and never through the killed process's connection.
+            try await Task.sleep(for: .seconds(1))
+            #expect(healthy.mails.count == 1)
+            #expect(stuck.mails.isEmpty)
+            _ = try await restarted.stop(signal: SIGTERM)
+        }
+
         /// SIGTERM under load: the server stops taking requests, finishes those in flight, delivers the message of every
         /// verification it acknowledged, and exits 0.
         @Test func sigtermWithRequestsInFlightDeliversEveryAcknowledgedVerificationAndExitsZero() async throws {

@@ -103,6 +103,9 @@ final class SMTPTestServer: Sendable {
         throw TestFailure("expected \(count) mails, the server accepted \(mails.count)")
     }
 
+    /// What the server logged (every SMTP line: it runs with `--verbose`).
+    var log: String { (try? String(contentsOf: directory.appendingPathComponent("stderr"), encoding: .utf8)) ?? "" }
+
     /// A file whose content `down` makes the server answer DATA with 421 (an outage), until it is set back to `up`.
     var controlFile: URL { directory.appendingPathComponent("control") }
     func setDown(_ down: Bool) throws { try Data((down ? "down" : "up").utf8).write(to: controlFile) }

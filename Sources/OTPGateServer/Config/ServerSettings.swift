@@ -101,8 +101,11 @@ public struct ServerSettings: Sendable {
 
     /// Reads settings from the process environment (or the given variables, for tests). A value that is set but
     /// cannot be used (not a number, out of range, an unknown word) is refused with a message naming its variable.
-    public init(environment variables: [String: String]) throws {
-        let r = SettingReader(reader: ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: variables)))
+    public init(environment variables: [String: String], file: ConfigFile? = nil) throws {
+        // Environment variables win over the file (flags, applied by the command line, win over both).
+        let fromEnvironment = EnvironmentVariablesProvider(environmentVariables: variables)
+        let r = SettingReader(
+            reader: file.map { ConfigReader(providers: [fromEnvironment, $0.provider]) } ?? ConfigReader(provider: fromEnvironment))
         database = try DatabaseURL(parsing: try r.string("otpgate.database.url", default: "sqlite:otpgate.sqlite"))
         host = try r.string("otpgate.host", default: "127.0.0.1")
         port = try r.int("otpgate.port", default: 8080, in: 0...65535)
@@ -153,6 +156,9 @@ public struct ServerSettings: Sendable {
         try Self.validate(policy)
         self.policy = policy
         unrecognizedVariables = variables.keys.filter { $0.hasPrefix("OTPGATE_") && !r.asked.names.contains($0) }.sorted()
+        if let file {
+            unrecognizedVariables += file.keys.filter { !r.asked.names.contains(SettingReader.variable($0)) }.map { "\($0) (in \(file.path))" }
+        }
     }
 
     public static func validate(_ p: Policy) throws {
