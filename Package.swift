@@ -30,16 +30,19 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // Each module has one reason to change; the comment lists what it may import (docs/ARCHITECTURE.md).
 
-        // The engine: domain types, deciders, the store ports and the seams. No I/O. Imports: Crypto, CryptoExtras.
+        // The engine: domain types, deciders, the store ports and the seams. No I/O. Imports: Crypto, CryptoExtras,
+        // Mustache (message templates are validated and rendered here, one rule for the API, the CLI and the worker).
         .target(
             name: "OTPGateCore",
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -12,6 +12,8 @@ public struct OutboxWorker: Service {
     let routes: DeliveryRoutes
     let cipher: PersonalDataCipher
     let renderer: MessageRenderer
+    /// Tenants' own wording; without one (or a template that fails to render), `renderer`'s.
+    let templates: TemplateCache?
     let clock: any OTPGateCore.Clock
     /// Spreads retries (`DeliveryDecider.backoff`).
     let random: any RandomSource
@@ -28,8 +30,10 @@ public struct OutboxWorker: Service {
 
     public init(
         store: any OutboxStore, routes: DeliveryRoutes, cipher: PersonalDataCipher, renderer: MessageRenderer, clock: any OTPGateCore.Clock,
-        random: any RandomSource = SystemRandomSource(), metrics: ServerMetrics, local: LocalDeliveryQueue, logger: Logger
+        random: any RandomSource = SystemRandomSource(), metrics: ServerMetrics, local: LocalDeliveryQueue, logger: Logger,
+        templates: TemplateCache? = nil
     ) {
+        self.templates = templates
         self.store = store
         self.routes = routes
         self.random = random
@@ -137,6 +141,25 @@ public struct OutboxWorker: Service {
         await local.sleep(upTo: wait)
     }
 
+    /// The tenant's template for the message's purpose, locale and channel, else the built-in wording.
+    private func render(_ payload: MessagePayload, message: OutboxMessage) async -> RenderedMessage {
+        if let templates,
+            let template = await templates.templates(tenantID: message.tenantID).best(
+                purpose: payload.purpose, locale: payload.locale, channel: message.channel)
+        {
+            let values = TemplateValues(
+                code: payload.code, minutes: max(1, (payload.ttlSeconds + 59) / 60), brand: renderer.brand, purpose: payload.purpose)
+            do {
+                return try template.render(values)
+            } catch {
+                // Saved templates parse (they are validated); this is a template written around the API.
+                logger.error("template does not render", metadata: ["tenant_id": .string(message.tenantID), "error": .string("\(error)")])
+            }
+        }
+        let builtIn = renderer.render(payload, channel: message.channel)
+        return RenderedMessage(subject: builtIn.subject, text: builtIn.text, html: nil, dltTemplateID: nil)
+    }
+
     /// Sends a claimed message only while at least half its lease is left: a batch behind slow providers must not
     /// send a message whose lease may run out mid-send, when another worker could claim and send it too. A message
     /// skipped here is claimed again when its lease ends.
@@ -163,10 +186,11 @@ public struct OutboxWorker: Service {
             logger.error("outbox payload does not open", metadata: ["message_id": .stringConvertible(message.id)])
             return result(.failed(error: "payload does not open under the data key"), "failed")
         }
-        let rendered = renderer.render(payload, channel: message.channel)
+        let rendered = await render(payload, message: message)
         let outgoing = OutgoingMessage(
             messageID: message.id, tenantID: message.tenantID, verificationID: message.verificationID, channel: message.channel,
-            destination: payload.destination, subject: rendered.subject, text: rendered.text)
+            destination: payload.destination, subject: rendered.subject, text: rendered.text, html: rendered.html,
+            dltTemplateID: rendered.dltTemplateID)
         let started = ContinuousClock.now
         do {
             let receipt = try await sender.send(outgoing)

@@ -9,6 +9,8 @@ public struct NativeAPI: Sendable {
     let tenants: any TenantStore
     let deliveries: any VerificationQueries
     let reports: DeliveryReportController
+    let templates: any TemplateStore
+    let brand: String
     let health: any StoreLifecycle
     let signer: any TokenSigner
     let metrics: ServerMetrics
@@ -26,8 +28,10 @@ public struct NativeAPI: Sendable {
         health: any StoreLifecycle,
         signer: any TokenSigner, metrics: ServerMetrics, principalCacheTTL: Duration, authFailuresPerMinute: Int,
         trustedProxies: TrustedProxies, clock: any Clock, reportReaders: [any DeliveryReportReader] = [],
-        reportStore: any DeliveryReportStore
+        reportStore: any DeliveryReportStore, templates: any TemplateStore, brand: String = "OTPGate"
     ) {
+        self.templates = templates
+        self.brand = brand
         self.reports = DeliveryReportController(
             readers: Dictionary(reportReaders.map { ($0.provider, $0) }, uniquingKeysWith: { $1 }), store: reportStore, clock: clock)
         self.failures = FailedAuthenticationLimiter(counters: counters, cipher: engine.cipher, clock: clock, limitPerMinute: authFailuresPerMinute)
@@ -52,6 +56,7 @@ public struct NativeAPI: Sendable {
         let api = router.group("v1").add(middleware: APIKeyAuthenticator(store: tenants, cache: principalCache, failures: failures, proxies: proxies))
         VerificationController(engine: engine, deliveries: deliveries, defaultCountryCode: "91").addRoutes(to: api, routes: routes)
         TokenController(engine: engine).addRoutes(to: api, routes: routes)
+        TemplateController(engine: engine, store: templates, brand: brand).addRoutes(to: api, routes: routes)
         for route in profiles.flatMap(\.nativeRoutes) { routes.add(route.method, api, route.path, route.handler) }
         return router
     }

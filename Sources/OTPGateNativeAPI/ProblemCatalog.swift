@@ -60,6 +60,10 @@ public enum ProblemCatalog {
             return withBody.union([404, 409, 410])
         case ("post", "/v1/tokens/verify"), ("post", "/v1/profiles/m2p/message-hash"): return withBody
         case ("get", "/readyz"): return [503]
+        case ("get", "/v1/templates"): return authenticated
+        case ("put", "/v1/templates/{purpose}/{locale}/{channel}"): return withBody
+        case ("get", "/v1/templates/{purpose}/{locale}/{channel}"), ("delete", "/v1/templates/{purpose}/{locale}/{channel}"):
+            return authenticated.union([404, 422])
         case ("post", "/delivery-reports/{provider}"), ("post", "/delivery-reports/{provider}/{token}"): return [401, 404, 413, 500, 503]
         default: return []
         }

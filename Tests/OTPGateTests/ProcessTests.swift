@@ -83,6 +83,28 @@ extension RealProcesses {
             _ = try await restarted.stop(signal: SIGTERM)
         }
 
+        @Test func templateCommands() async throws {
+            let dir = try temporaryDirectory()
+            let db = "sqlite:\(dir.path)/templates.sqlite"
+            let created = try OTPGateProcess.run(["tenant", "create", "Acme", "--json", "--database", db])
+            let line = try #require(created.stdout.split(separator: "\n").last)
+            let tenant = try #require(try JSONDecoder().decode([String: String].self, from: Data(line.utf8))["tenant_id"])
+            let key = ["--tenant", tenant, "--purpose", "login", "--locale", "hi", "--channel", "sms", "--database", db]
+            let set = try OTPGateProcess.run(
+                ["template", "set"] + key + ["--body", "{{code}} आपका ओटीपी है", "--dlt-template-id", "1207161234567890123"])
+            #expect(set.status == 0)
+            #expect(set.stdout.contains("preview (UCS-2, 1 segment(s)):"))
+            #expect(set.stdout.contains("123456 आपका ओटीपी है"))
+            let refused = try OTPGateProcess.run(["template", "set"] + key + ["--body", "no code here"])
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains("must contain the code"))
+            let listed = try OTPGateProcess.run(["template", "list", "--tenant", tenant, "--database", db])
+            #expect(listed.stdout.contains("login\thi\tsms dlt=1207161234567890123\t{{code}} आपका ओटीपी है"))
+            #expect(try OTPGateProcess.run(["template", "delete"] + key).status == 0)
+            #expect(try OTPGateProcess.run(["template", "list", "--tenant", tenant, "--database", db]).stdout.isEmpty)
+            #expect(try OTPGateProcess.run(["template", "delete"] + key).status != 0)
+        }
+
         /// SIGKILL while the worker holds a claimed message it has not handed to the provider yet (the SMTP server holds
         /// its greeting): after a restart, the message goes out once its lease ends, once, and its code works.
         @Test func aMessageClaimedByAKilledProcessIsSentAfterItsLease() async throws {

@@ -128,6 +128,17 @@ public enum Schema {
                 "ALTER TABLE outbox ADD COLUMN provider_message_id TEXT",
                 "CREATE INDEX outbox_provider_message ON outbox (provider, provider_message_id) WHERE provider_message_id IS NOT NULL",
             ]),
+        // Tenants' message templates (`MessageTemplate`).
+        Migration(
+            version: 6, name: "message-templates",
+            statements: [
+                """
+                CREATE TABLE message_templates (
+                    tenant_id TEXT NOT NULL, purpose TEXT NOT NULL, locale TEXT NOT NULL, channel TEXT NOT NULL, body TEXT NOT NULL,
+                    subject TEXT, html TEXT, dlt_template_id TEXT, webotp_domain TEXT, android_app_hash TEXT, updated_at BIGINT NOT NULL,
+                    PRIMARY KEY (tenant_id, purpose, locale, channel))
+                """
+            ]),
     ]
 }
 

@@ -64,8 +64,9 @@ public struct ServerRuntime: Sendable {
             cipher: cipher, signer: signer, defaultPolicy: settings.policy, issuer: settings.issuer, observer: metrics,
             localDelivery: dependencies.runBackgroundServices ? local : nil, servedChannels: routes.servedChannels)
         var worker = OutboxWorker(
-            store: store, routes: routes, cipher: cipher, renderer: MessageRenderer(), clock: dependencies.clock, random: dependencies.random,
-            metrics: metrics, local: local, logger: dependencies.logger)
+            store: store, routes: routes, cipher: cipher, renderer: MessageRenderer(brand: settings.brand), clock: dependencies.clock,
+            random: dependencies.random,
+            metrics: metrics, local: local, logger: dependencies.logger, templates: TemplateCache(store: store, clock: dependencies.clock))
         worker.maxIdle = settings.outboxMaxIdle
         worker.maxAttempts = settings.delivery.maxAttempts
         worker.lease = settings.delivery.lease
@@ -82,7 +83,7 @@ public struct ServerRuntime: Sendable {
                 engine: engine, tenants: store, deliveries: store, counters: store, health: store, signer: signer, metrics: metrics,
                 principalCacheTTL: settings.principalCacheTTL, authFailuresPerMinute: settings.authFailuresPerMinute,
                 trustedProxies: settings.trustedProxies, clock: dependencies.clock,
-                reportReaders: try DeliverySetup.reportReaders(settings.delivery), reportStore: store),
+                reportReaders: try DeliverySetup.reportReaders(settings.delivery), reportStore: store, templates: store, brand: settings.brand),
             profiles: profiles, dependencies: dependencies)
     }
 

@@ -50,6 +50,8 @@ public struct ServerSettings: Sendable {
     public var delivery: DeliverySettings
     public var allowConsoleInProduction: Bool
     public var issuer: String
+    /// The name the built-in message and templates' `{{brand}}` say (`OTPGATE_BRAND`, default OTPGate).
+    public var brand = "OTPGate"
     public var logLevel: Logger.Level
     public var sqliteSynchronous: String
     /// Connections each instance keeps to PostgreSQL at most (`OTPGATE_POSTGRES_POOL_SIZE`, default 32).
@@ -118,6 +120,10 @@ public struct ServerSettings: Sendable {
         delivery = try DeliverySettings(r)
         allowConsoleInProduction = try r.bool("otpgate.allow.console.in.production", default: false)
         issuer = try r.string("otpgate.issuer", default: "otpgate")
+        brand = try r.string("otpgate.brand", default: "OTPGate")
+        guard brand.count <= 32, !brand.contains(where: \.isNewline) else {
+            throw ConfigurationError("OTPGATE_BRAND must be one line of at most 32 characters")
+        }
         logLevel = try r.choice("otpgate.log.level", default: .info, Logger.Level.self)
         sqliteSynchronous = try r.choice("otpgate.sqlite.synchronous", default: .full, SQLiteSynchronous.self, caseInsensitive: true).rawValue
         retentionDays = try r.int("otpgate.retention.days", default: 30, in: 1...3650)
