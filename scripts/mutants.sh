@@ -41,8 +41,8 @@ class Malformed(Exception):
 
 def parse(path):
     name = os.path.basename(path)
-    if not re.fullmatch(r"[0-9]{2}-[a-z0-9][a-z0-9-]*\.mutant", name):
-        raise Malformed("file name must be NN-short-name.mutant (lowercase, digits, dashes)")
+    if not re.fullmatch(r"[0-9]{2,3}-[a-z0-9][a-z0-9-]*\.mutant", name):
+        raise Malformed("file name must be NN-short-name.mutant or NNN-short-name.mutant (lowercase, digits, dashes)")
     with open(path, encoding="utf-8", newline="") as f:
         text = f.read()
     if "\r" in text:

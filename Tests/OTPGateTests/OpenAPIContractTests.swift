@@ -201,7 +201,22 @@ import Testing
                         let id = try await client.start(to: "+9198000" + String(format: "%05d", destinations))
                         path = path.replacingOccurrences(of: "{id}", with: id)
                     }
-                    let response = try await client.post(path, value.canonicalText)
+                    // Other path parameters take the parameter's example named like this body example (a template's
+                    // purpose, locale and channel must fit its fields), else its single example.
+                    for parameter in JSONNode.array(operation.body["parameters"]) ?? [] {
+                        guard let parameter = JSONNode.object(document.resolve(parameter)), JSONNode.string(parameter["in"]) == "path",
+                            let key = JSONNode.string(parameter["name"]), key != "id"
+                        else { continue }
+                        let named = JSONNode.object(document.resolve(JSONNode.object(parameter["examples"])?[name]))?["value"]
+                        guard let filler = JSONNode.string(named ?? parameter["example"]) else {
+                            Issue.record("\(place) example \(name): no example for the path parameter \(key)")
+                            continue
+                        }
+                        path = path.replacingOccurrences(of: "{\(key)}", with: filler)
+                    }
+                    #expect(!path.contains("{"), "\(place) example \(name): \(path) still has a parameter")
+                    let method = try #require(HTTPRequest.Method(operation.method.uppercased()))
+                    let response = try await client.call(method, path, json: value.canonicalText)
                     bodies += 1
                     let code = response.problemCode ?? ""
                     #expect(!Self.validationCodes.contains(code), "\(place) example \(name) is refused: \(code)")

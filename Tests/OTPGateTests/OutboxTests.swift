@@ -190,6 +190,18 @@ import Testing
         #expect(try await h.store.outboxMessages(verificationID: v.id)[0].state == .sent)
     }
 
+    /// Messages that fail together (a gateway outage) come back at different times, not as one burst.
+    @Test func retriesOfMessagesThatFailedTogetherAreSpread() async throws {
+        let h = try await Harness.make()
+        var ids: [String] = []
+        for n in 0..<8 { ids.append(try await start(h, to: "+9198765433\(n)0").id) }
+        h.sender.failNext(Array(repeating: DeliveryError(retryable: true, reason: "gateway 503"), count: 8))
+        await h.deliver()
+        var due: Set<Timestamp> = []
+        for id in ids { due.insert(try #require(try await h.store.outboxMessages(verificationID: id).first).nextAttemptAt) }
+        #expect(due.count >= 6, "retry times: \(due.sorted { $0 < $1 })")
+    }
+
     /// A batch behind a slow provider: once less than half of a claim's lease is left, the worker leaves the message
     /// for a later claim instead of sending it while another worker may take it.
     @Test func aWorkerDoesNotSendAMessageWhoseLeaseIsNearlyOver() async throws {

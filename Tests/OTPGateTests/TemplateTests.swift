@@ -122,6 +122,7 @@ import Testing
         (#"{"body":"{{code}}","webotp_domain":"bank.example","android_app_hash":"FA+9qCX9VSu"}"#, "webotp_domain"),
         (#"{"body":"{{code}}","colour":"red"}"#, "colour"),
         (#"{"body":""}"#, "body"),
+        (#"{"body":"Your code","webotp_domain":"bank.example"}"#, "body"),  // the autofill line alone does not count
     ])
     func invalidTemplatesAreRefusedNamingTheField(json: String, field: String) async throws {
         let h = try await Harness.make()

@@ -85,6 +85,7 @@ extension MessageTemplate {
         }
         var renderedSubject: String?
         if let subject { renderedSubject = try Self.compile(subject, field: "subject", html: false).render(context) }
+        if channel == .email && renderedSubject == nil { renderedSubject = "Your \(values.brand) verification code" }
         var renderedHTML: String?
         if let html { renderedHTML = try Self.compile(html, field: "html", html: true).render(context) }
         return RenderedMessage(subject: renderedSubject, text: text, html: renderedHTML, dltTemplateID: dltTemplateID)
