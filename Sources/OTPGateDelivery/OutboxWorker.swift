@@ -62,6 +62,9 @@ public struct OutboxWorker: Service {
         while !local.isEmpty { await deliverBatch(await stillCurrent(local.take(batchSize))) }
     }
 
+    /// The DLT content template id the built-in SMS text is registered under (`OTPGATE_SMS_DLT_TEMPLATE_ID`).
+    public var builtInDLTTemplateID: String?
+
     /// How often the backlog gauges are refreshed (one small query).
     var backlogInterval: Duration = .seconds(5)
 
@@ -157,7 +160,8 @@ public struct OutboxWorker: Service {
             }
         }
         let builtIn = renderer.render(payload, channel: message.channel)
-        return RenderedMessage(subject: builtIn.subject, text: builtIn.text, html: nil, dltTemplateID: nil)
+        return RenderedMessage(
+            subject: builtIn.subject, text: builtIn.text, html: nil, dltTemplateID: message.channel == .sms ? builtInDLTTemplateID : nil)
     }
 
     /// Sends a claimed message only while at least half its lease is left: a batch behind slow providers must not

@@ -82,6 +82,8 @@ import Testing
                 await h.deliver()
                 let request = try #require(server.requests.first)
                 let code = try #require(Self.code(in: Self.text(of: request, gateway)))
+                // The built-in text goes under OTPGATE_SMS_DLT_TEMPLATE_ID.
+                if gateway == .msg91 { #expect(request.form["DLT_TE_ID"] == "1207161234567890123") }
                 let shown = try await client.get("/v1/verifications/\(id)")
                 guard case .array(let deliveries)? = shown["deliveries"], case .object(let delivery)? = deliveries.first else {
                     throw TestFailure("no deliveries")

@@ -53,7 +53,7 @@ import Testing
         let gateway = GatewayTestServer()
         try await gateway.run { base in
             let sender = try WebhookSMSSender(url: base + "/sms", secret: Self.secret, dlt: Self.dlt, clock: FixedTestClock(seconds: 1_800_000_000))
-            let receipt = try await sender.send(Self.message())
+            let receipt = try await sender.send(Self.message(template: "1207161234567890123"))
             #expect(receipt.providerMessageID == "gw-1")
         }
         let request = try #require(gateway.requests.first)

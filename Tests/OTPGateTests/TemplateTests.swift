@@ -40,7 +40,7 @@ import Testing
     }
 
     @Test(arguments: Backend.available) func aSavedSMSTemplateShapesTheMessageAndCarriesItsDLTID(backend: Backend) async throws {
-        let h = try await Harness.make(backend: backend)
+        let h = try await Harness.make(backend: backend, environment: ["OTPGATE_SMS_DLT_TEMPLATE_ID": "1207999999999999999"])
         try await h.test { (client: TestClient) async throws in
             let saved = try await client.call(.put, "/v1/templates/login/en/sms", json: Self.sms)
             #expect(saved.status == .ok)
@@ -54,12 +54,18 @@ import Testing
             let code = String(message.text.prefix { $0.isNumber })
             #expect(message.text == "\(code) is your OTPGate login code. Valid 2 min. Do not share.")
             #expect(message.dltTemplateID == "1207161234567890123")
-            // Another purpose has no template: the built-in wording, no DLT id.
+            // Another purpose has no template: the built-in wording, under the built-in text's DLT id.
             let other = try await client.start(to: "+919876543219", extra: #","purpose":"kyc""#)
             await h.deliver()
             let builtIn = try #require(h.sender.messages.last { $0.verificationID == other })
             #expect(builtIn.text.contains("is your OTPGate kyc verification code"))
-            #expect(builtIn.dltTemplateID == nil)
+            #expect(builtIn.dltTemplateID == "1207999999999999999")
+            // A template without an id of its own never borrows the built-in text's.
+            _ = try await client.call(.put, "/v1/templates/kyc/en/sms", json: #"{"body":"{{code}} kyc"}"#)
+            h.clock.advance(.seconds(6))  // past the worker's template cache
+            let third = try await client.start(to: "+919876543216", extra: #","purpose":"kyc""#)
+            await h.deliver()
+            #expect(h.sender.messages.last { $0.verificationID == third }?.dltTemplateID == nil)
             #expect(try await client.check(id, code).string("status") == "approved")
         }
     }

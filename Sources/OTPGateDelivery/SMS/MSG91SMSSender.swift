@@ -42,9 +42,9 @@ public struct MSG91SMSSender: MessageSender {
             ("authkey", settings.authKey), ("mobiles", String(message.destination.drop { $0 == "+" })), ("message", message.text),
             ("sender", sender), ("route", settings.route), ("country", "0"), ("response", "json"),
         ]
-        if let template = message.dltTemplateID ?? settings.dlt.templateID { fields.append(("DLT_TE_ID", template)) }
+        if let template = message.dltTemplateID { fields.append(("DLT_TE_ID", template)) }
         if let entity = settings.dlt.entityID { fields.append(("PE_ID", entity)) }
-        if message.text.unicodeScalars.contains(where: { !$0.isASCII }) { fields.append(("unicode", "1")) }
+        if SMSEncoding(message.text) == .ucs2 { fields.append(("unicode", "1")) }
         let base = settings.baseURL.hasSuffix("/") ? String(settings.baseURL.dropLast()) : settings.baseURL
         let answer = try await gateway.post(
             "\(base)/api/sendhttp.php",

@@ -5,7 +5,8 @@ public struct DLTRegistration: Sendable, Equatable {
     public var sender: String?
     /// The principal entity (PE) id (`OTPGATE_SMS_DLT_ENTITY_ID`).
     public var entityID: String?
-    /// The content template id of the default message (`OTPGATE_SMS_DLT_TEMPLATE_ID`); a message's own template id wins.
+    /// The content template id of the built-in message (`OTPGATE_SMS_DLT_TEMPLATE_ID`); a tenant template carries its own
+    /// (a text sent under another text's id would be dropped by the operator).
     public var templateID: String?
 
     public init(sender: String? = nil, entityID: String? = nil, templateID: String? = nil) {

@@ -31,7 +31,7 @@ public struct WebhookSMSSender: MessageSender {
             "to": .string(message.destination),
             "text": .string(message.text),
         ]
-        object["dlt_template_id"] = (message.dltTemplateID ?? dlt.templateID).map(JSONValue.string)
+        object["dlt_template_id"] = message.dltTemplateID.map(JSONValue.string)
         object["dlt_entity_id"] = dlt.entityID.map(JSONValue.string)
         object["sender"] = dlt.sender.map(JSONValue.string)
         let body = Array(JSONValue.object(object).canonicalText.utf8)

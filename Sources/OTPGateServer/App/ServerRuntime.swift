@@ -70,6 +70,7 @@ public struct ServerRuntime: Sendable {
         worker.maxIdle = settings.outboxMaxIdle
         worker.maxAttempts = settings.delivery.maxAttempts
         worker.lease = settings.delivery.lease
+        worker.builtInDLTTemplateID = settings.delivery.dlt.templateID
         let sweeper = Sweeper(
             store: store, clock: dependencies.clock, metrics: metrics, logger: dependencies.logger, interval: settings.sweepInterval,
             retention: .seconds(Int64(settings.retentionDays) * 86_400))
