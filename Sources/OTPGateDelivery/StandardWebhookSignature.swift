@@ -1,4 +1,4 @@
-public import Crypto
+import Crypto
 import Foundation
 
 /// Signs (and checks) a webhook as the Standard Webhooks specification says: `webhook-id`, `webhook-timestamp` and

@@ -33,7 +33,9 @@ import Testing
     @Test(.enabled(if: Backend.available.contains(.postgres))) func requiredTLSNeverFallsBackToPlainText() async throws {
         let base = try #require(Backend.postgresURL).replacingOccurrences(of: "sslmode=disable", with: "")
         let joiner = base.contains("?") ? "&" : "?"
-        let prefer = try ServerRuntime.openStore(try ServerSettings(environment: ["OTPGATE_DATABASE_URL": base + joiner + "sslmode=prefer"]))
+        // A generous deadline for the connection that must succeed: the suite runs beside others on two cores.
+        let prefer = try ServerRuntime.openStore(
+            try ServerSettings(environment: ["OTPGATE_DATABASE_URL": base + joiner + "sslmode=prefer", "OTPGATE_POSTGRES_TIMEOUT_SECONDS": "60"]))
         let required = try ServerRuntime.openStore(
             try ServerSettings(environment: ["OTPGATE_DATABASE_URL": base + joiner + "sslmode=verify-full", "OTPGATE_POSTGRES_TIMEOUT_SECONDS": "3"]))
         for store in [prefer, required] { if let pool = store as? PostgresStore { Task { try? await pool.run() } } }

@@ -111,11 +111,10 @@ final class SMTPTestServer: Sendable {
     func setDown(_ down: Bool) throws { try Data((down ? "down" : "up").utf8).write(to: controlFile) }
 
     func stop() {
-        // Killed outright: every accepted message is on disk before its 250, and a connection the sender keeps open
-        // would otherwise hold a polite shutdown.
+        // Killed outright, without waiting (a blocked thread would starve the test's executor): every accepted message
+        // is on disk before its 250, and a connection the sender keeps open would otherwise hold a polite shutdown.
         guard process.process.isRunning else { return }
         kill(process.process.processIdentifier, SIGKILL)
-        for _ in 0..<200 where process.process.isRunning { usleep(5_000) }
     }
 
     deinit { stop() }
