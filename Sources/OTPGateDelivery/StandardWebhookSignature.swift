@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import OTPGateCore
 
 /// Signs (and checks) a webhook as the Standard Webhooks specification says: `webhook-id`, `webhook-timestamp` and
 /// `webhook-signature: v1,<base64 HMAC-SHA256 over "id.timestamp.body">`, keyed by a `whsec_<base64>` secret.
@@ -40,9 +41,7 @@ public struct StandardWebhookSignature: Sendable {
         let expected = Array(signature(id: id, timestamp: time, body: body).utf8)
         return signatures.split(separator: " ").contains { candidate in
             guard candidate.hasPrefix("v1,") else { return false }
-            let given = Array(candidate.dropFirst(3).utf8)
-            // Constant time over equal lengths.
-            return given.count == expected.count && zip(given, expected).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+            return constantTimeEquals(Array(candidate.dropFirst(3).utf8), expected)
         }
     }
 }

@@ -14,7 +14,7 @@ public struct MSG91ReportReader: DeliveryReportReader {
     static let failures: Set<String> = ["2", "9", "16", "17", "25"]
 
     public func reports(in request: DeliveryReportRequest, now: Timestamp) -> [DeliveryReport]? {
-        guard let given = request.token, ConstantTime.equal(given, token) else { return nil }
+        guard let given = request.token, constantTimeEquals(Array(given.utf8), Array(token.utf8)) else { return nil }
         var text = String(decoding: request.body, as: UTF8.self)
         if text.hasPrefix("data=") { text = FormDecoding.decode(request.body).first { $0.0 == "data" }?.1 ?? "" }
         guard let value = try? JSONValue(parsing: text) else { return [] }

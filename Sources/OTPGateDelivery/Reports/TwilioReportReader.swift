@@ -19,7 +19,9 @@ public struct TwilioReportReader: DeliveryReportReader {
     public func reports(in request: DeliveryReportRequest, now: Timestamp) -> [DeliveryReport]? {
         guard let signature = request.headers["x-twilio-signature"] else { return nil }
         let fields = FormDecoding.decode(request.body)
-        guard ConstantTime.equal(Self.signature(url: callbackURL, fields: fields, authToken: authToken), signature) else { return nil }
+        guard constantTimeEquals(Array(Self.signature(url: callbackURL, fields: fields, authToken: authToken).utf8), Array(signature.utf8)) else {
+            return nil
+        }
         let values = Dictionary(fields, uniquingKeysWith: { first, _ in first })
         guard let sid = values["MessageSid"] ?? values["SmsSid"], let status = values["MessageStatus"] ?? values["SmsStatus"] else { return [] }
         switch status {
@@ -51,12 +53,5 @@ enum FormDecoding {
             }
             return (parts[0], parts.count > 1 ? parts[1] : "")
         }
-    }
-}
-
-enum ConstantTime {
-    static func equal(_ a: String, _ b: String) -> Bool {
-        let (x, y) = (Array(a.utf8), Array(b.utf8))
-        return x.count == y.count && zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 }
