@@ -175,9 +175,10 @@ public struct OutboxWorker: Service {
     package func deliver(_ message: OutboxMessage) async -> DeliveryResult {
         let now = clock.now()
         let sender = routes.sender(for: message.channel)
-        func result(_ outcome: DeliveryOutcome, _ label: String) -> DeliveryResult {
+        func result(_ outcome: DeliveryOutcome, _ label: String, awaitsReport: Bool = false) -> DeliveryResult {
             metrics.messageDelivered(channel: message.channel, sender: sender?.name ?? "none", outcome: label)
-            return DeliveryResult(messageID: message.id, attempt: message.attempts, outcome: outcome, provider: sender?.name)
+            return DeliveryResult(
+                messageID: message.id, attempt: message.attempts, outcome: outcome, provider: sender?.name, awaitsReport: awaitsReport)
         }
         if DeliveryDecider.isExpired(message, now: now) { return result(.expired, "expired") }
         guard let sender else {
@@ -199,7 +200,7 @@ public struct OutboxWorker: Service {
         do {
             let receipt = try await sender.send(outgoing)
             metrics.sendLatency(channel: message.channel, sender: sender.name, duration: ContinuousClock.now - started)
-            return result(.sent(providerMessageID: receipt.providerMessageID), "sent")
+            return result(.sent(providerMessageID: receipt.providerMessageID), "sent", awaitsReport: receipt.awaitsReport)
         } catch {
             metrics.sendLatency(channel: message.channel, sender: sender.name, duration: ContinuousClock.now - started)
             let delivery = error as? DeliveryError ?? DeliveryError(retryable: true, reason: String(describing: type(of: error)))

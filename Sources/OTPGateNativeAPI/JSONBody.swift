@@ -76,6 +76,25 @@ package struct JSONBody {
         return channel
     }
 
+    /// An array of distinct channel names (`fallback`).
+    func channels(_ name: String, maxCount: Int) throws -> [OTPGateCore.Channel]? {
+        switch fields[name] {
+        case nil, .null?: return nil
+        case .array(let items)?:
+            let names = OTPGateCore.Channel.allCases.map(\.rawValue).joined(separator: ", ")
+            var out: [OTPGateCore.Channel] = []
+            for item in items {
+                guard case .string(let text) = item, let channel = OTPGateCore.Channel(rawValue: text), !out.contains(channel) else {
+                    throw Problem.invalidField(name, "must be an array of distinct channels (\(names))")
+                }
+                out.append(channel)
+            }
+            guard out.count <= maxCount else { throw Problem.invalidField(name, "takes at most \(maxCount) channel") }
+            return out
+        case let other?: throw Problem.invalidField(name, "must be an array, not \(other.typeName)")
+        }
+    }
+
     /// A short label (`purpose`): letters, digits and `_ . : -`, because it is rendered into the message text.
     func label(_ name: String) throws -> String? {
         guard let text = try string(name, maxLength: 64) else { return nil }

@@ -44,6 +44,11 @@ enum VerificationView {
         if let reference = v.reference { o["reference"] = .string(reference) }
         if let context = v.context, let value = try? JSONValue(parsing: context) { o["context"] = value }
         if let companion = v.companion, companion.channel == .email { o["to_email"] = .string(companion.masked) }
+        if let fallback = v.fallback {
+            o["fallback"] = .object([
+                "channel": .string(fallback.channel.rawValue), "to": .string(fallback.masked), "after_seconds": .int(v.fallbackAfterSeconds),
+            ])
+        }
         if let deliveries { o["deliveries"] = .array(deliveries.map(DeliveryView.render)) }
         return .object(o)
     }
@@ -59,6 +64,7 @@ enum DeliveryView {
             "attempts": .int(m.attempts),
             "at": .string((m.finishedAt ?? m.createdAt).iso8601),
         ]
+        if m.id.hasSuffix(".\(NewOutboxMessage.fallbackPart)") && m.id.split(separator: ".").count == 3 { o["fallback"] = .bool(true) }
         o["provider"] = m.provider.map(JSONValue.string)
         o["provider_message_id"] = m.providerMessageID.map(JSONValue.string)
         if m.state != .sent && m.state != .delivered { o["error"] = m.lastError.map(JSONValue.string) }

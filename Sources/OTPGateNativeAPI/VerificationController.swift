@@ -19,19 +19,27 @@ struct VerificationController: Sendable {
     }
 
     static let startFields: Set<String> = [
-        "to", "to_email", "channel", "purpose", "code_length", "ttl_seconds", "max_attempts", "locale", "reference", "context",
+        "to", "to_email", "to_phone", "channel", "purpose", "code_length", "ttl_seconds", "max_attempts", "locale", "reference", "context",
+        "fallback", "fallback_after_seconds",
     ]
 
     @Sendable func start(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let body = try await JSONBody.read(request, context: context, allowed: Self.startFields)
         let idempotency = try idempotencyClaim(request, body: body)
-        let (destination, companion) = try destinations(body)
+        let policy = engine.policy(for: principal)
+        let (destination, companion, fallback) = try destinations(body, policy: policy)
+        let ttl = try body.int("ttl_seconds", in: Policy.ttlRange)
+        let fallbackAfter = try body.int("fallback_after_seconds", in: Policy.fallbackAfterRange)
+        if fallbackAfter != nil && fallback == nil { throw Problem.invalidField("fallback_after_seconds", "needs a fallback channel") }
+        if fallback != nil && fallbackAfter ?? policy.fallbackAfterSeconds >= ttl ?? policy.defaultTTLSeconds {
+            throw Problem.invalidField("fallback_after_seconds", "must be shorter than the code's lifetime (ttl_seconds)")
+        }
         let start = StartRequest(
             destination: destination, purpose: try body.label("purpose"), codeLength: try body.int("code_length", in: Policy.codeLengthRange),
-            ttlSeconds: try body.int("ttl_seconds", in: Policy.ttlRange), maxAttempts: try body.int("max_attempts", in: Policy.maxAttemptsRange),
+            ttlSeconds: ttl, maxAttempts: try body.int("max_attempts", in: Policy.maxAttemptsRange),
             locale: try body.locale("locale"), reference: try body.printable("reference", maxLength: 128),
-            context: try body.object("context", maxBytes: 2048), companion: companion)
+            context: try body.object("context", maxBytes: 2048), companion: companion, fallback: fallback, fallbackAfterSeconds: fallbackAfter)
         let result = try await engine.start(start, principal: principal, idempotency: idempotency)
         let now = engine.clock.now()
         switch result {
@@ -45,16 +53,41 @@ struct VerificationController: Sendable {
     }
 
     /// `to` on `channel`; with `channel: "dual"`, `to` is the phone number and `to_email` the email address, and one
-    /// code goes to both.
-    private func destinations(_ body: JSONBody) throws -> (Destination, companion: Destination?) {
+    /// code goes to both. With `fallback: ["email"]` (or `["sms"]`), `to_email` (or `to_phone`) gets the same code
+    /// when the first message fails or is not reported delivered in time; without `fallback`, the tenant's default
+    /// chain applies to a start that names such a destination.
+    private func destinations(_ body: JSONBody, policy: Policy) throws -> (Destination, companion: Destination?, fallback: Destination?) {
         guard let channelName = try body.string("channel", maxLength: 32) else { throw Problem.invalidField("channel", "is required") }
         let to = try body.requiredString("to", maxLength: 320)
+        let requested = try body.channels("fallback", maxCount: 1)
         if channelName == "dual" {
-            return (try parse(to, .sms, field: "to"), try parse(try body.requiredString("to_email", maxLength: 320), .email, field: "to_email"))
+            if requested?.isEmpty == false { throw Problem.invalidField("fallback", "is not for channel dual (the code goes to both at once)") }
+            if try body.string("to_phone", maxLength: 64) != nil { throw Problem.invalidField("to_phone", "is not for channel dual (use to)") }
+            return (
+                try parse(to, .sms, field: "to"), try parse(try body.requiredString("to_email", maxLength: 320), .email, field: "to_email"), nil
+            )
         }
         guard let channel = try body.channel("channel") else { throw Problem.invalidField("channel", "is required") }
-        guard try body.string("to_email", maxLength: 320) == nil else { throw Problem.invalidField("to_email", "is only for channel dual") }
-        return (try parse(to, channel, field: "to"), nil)
+        let destination = try parse(to, channel, field: "to")
+        let other: (channel: OTPGateCore.Channel, field: String) = channel == .sms ? (.email, "to_email") : (.sms, "to_phone")
+        let wrongField = channel == .sms ? "to_phone" : "to_email"
+        if try body.string(wrongField, maxLength: 320) != nil {
+            throw Problem.invalidField(wrongField, "is not for channel \(channel.rawValue) (to is its destination)")
+        }
+        if let requested, requested.contains(channel) { throw Problem.invalidField("fallback", "must name another channel than channel") }
+        let alternate = try body.string(other.field, maxLength: 320).map { try parse($0, other.channel, field: other.field) }
+        switch (requested, alternate) {
+        case (let chain?, nil) where !chain.isEmpty: throw Problem.invalidField(other.field, "is required for fallback \(other.channel.rawValue)")
+        case (let chain?, let alternate?):
+            if chain.isEmpty { throw Problem.invalidField(other.field, "is only for channel dual or a fallback") }
+            return (destination, nil, alternate)
+        case (nil, let alternate?):
+            guard policy.fallbackChannels.contains(other.channel) else {
+                throw Problem.invalidField(other.field, "is only for channel dual or a fallback (\"fallback\": [\"\(other.channel.rawValue)\"])")
+            }
+            return (destination, nil, alternate)
+        default: return (destination, nil, nil)
+        }
     }
 
     private func parse(_ raw: String, _ channel: OTPGateCore.Channel, field: String) throws -> Destination {

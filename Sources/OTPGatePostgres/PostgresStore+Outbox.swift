@@ -23,7 +23,17 @@ extension PostgresStore {
 
     /// `FOR UPDATE SKIP LOCKED`: concurrent workers on any instance claim disjoint messages without waiting.
     public func claimOutbox(limit: Int, now: Timestamp, leaseUntil: Timestamp) async throws -> [OutboxMessage] {
-        try await rows(
+        // A due message of an approved verification (a retry, a fallback) has nothing left to prove: never sent.
+        _ = try await rows(
+            """
+            UPDATE outbox SET state = 'superseded', payload = NULL, lease_until = NULL, finished_at = \(now.milliseconds)
+            WHERE id IN (
+                SELECT o.id FROM outbox o JOIN verifications v ON v.id = o.verification_id
+                WHERE o.state IN ('pending', 'sending') AND o.next_attempt_at <= \(now.milliseconds) AND v.state = 'approved'
+                FOR UPDATE OF o SKIP LOCKED)
+            RETURNING 1
+            """)
+        return try await rows(
             """
             UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_until = \(leaseUntil.milliseconds), next_attempt_at = \(leaseUntil.milliseconds)
             WHERE id IN (
@@ -58,7 +68,15 @@ extension PostgresStore {
             rows.append(row)
         }
         let statement = FinishDeliveries(rows: rows)
-        _ = try await connection { connection in try await self.database.execute(statement, on: connection) }
+        let steps = FallbackSteps(results.compactMap { r in FallbackDecider.step(after: r).map { (r.messageID, $0) } }, now: now)
+        guard let steps else {
+            _ = try await connection { connection in try await self.database.execute(statement, on: connection) }
+            return
+        }
+        try await transaction { connection in
+            _ = try await self.database.execute(statement, on: connection)
+            _ = try await self.database.execute(steps, on: connection)
+        }
     }
 
     public func outboxMessages(verificationID: String) async throws -> [OutboxMessage] {
@@ -93,7 +111,14 @@ extension PostgresStore {
             input.append(row)
         }
         let statement = ApplyDeliveryReports(rows: input)
-        return try await connection { connection in try await self.database.execute(statement, on: connection) }.count
+        return try await transaction { connection in
+            let changed = try await self.database.execute(statement, on: connection)
+            let steps = try changed.map { row -> (String, FallbackDecider.Step) in
+                (try row["id"].decode(String.self), try row["state"].decode(String.self) == "delivered" ? .supersede : .release)
+            }
+            if let fallbacks = FallbackSteps(steps, now: now) { _ = try await self.database.execute(fallbacks, on: connection) }
+            return changed.count
+        }
     }
 
     public func outboxBacklog() async throws -> (depth: Int, oldest: Timestamp?) {
@@ -225,7 +250,31 @@ struct ApplyDeliveryReports: BatchStatement {
         UPDATE outbox SET state = x.state, finished_at = x.now, last_error = x.error
         FROM jsonb_to_recordset($1) AS x(provider text, id text, state text, error text, now bigint)
         WHERE outbox.provider = x.provider AND outbox.provider_message_id = x.id AND outbox.state = 'sent'
-        RETURNING outbox.id
+        RETURNING outbox.id, outbox.state
         """
     let rows: BatchJSON
+}
+
+/// Releases (due now) or supersedes the waiting fallback messages of first messages (`FallbackDecider`).
+struct FallbackSteps: BatchStatement {
+    static let sql = """
+        UPDATE outbox SET
+            state = CASE WHEN x.step = 'supersede' THEN 'superseded' ELSE outbox.state END,
+            payload = CASE WHEN x.step = 'supersede' THEN NULL ELSE outbox.payload END,
+            finished_at = CASE WHEN x.step = 'supersede' THEN x.now ELSE outbox.finished_at END,
+            next_attempt_at = CASE WHEN x.step = 'release' THEN LEAST(outbox.next_attempt_at, x.now) ELSE outbox.next_attempt_at END
+        FROM jsonb_to_recordset($1) AS x(id text, step text, now bigint)
+        WHERE outbox.id = x.id AND outbox.state = 'pending'
+        """
+    let rows: BatchJSON
+
+    /// `nil` when there is no step to apply.
+    init?(_ steps: [(messageID: String, step: FallbackDecider.Step)], now: Timestamp) {
+        guard !steps.isEmpty else { return nil }
+        var rows = BatchJSON()
+        for (id, step) in steps {
+            rows.append(["id": .string(FallbackDecider.fallbackID(of: id)), "step": .string(step.rawValue), "now": .time(now)])
+        }
+        self.rows = rows
+    }
 }

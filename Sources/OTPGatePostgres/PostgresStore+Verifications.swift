@@ -132,7 +132,7 @@ extension PostgresStore {
                 // The vendor session that names it: a lost restart rolls everything back.
                 if let binding = command.binding { try await self.bind(binding, on: connection) }
                 var insert = BatchJSON()
-                insert.append(StartBatch.row(writes.verification, writes.message, companion: writes.companionMessage))
+                insert.append(StartBatch.row(writes.verification, writes.messages))
                 _ = try await self.database.execute(InsertStarts(rows: insert), on: connection)
                 if let record = writes.idempotency {
                     try await connection.query(

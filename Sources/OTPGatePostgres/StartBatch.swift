@@ -58,7 +58,7 @@ struct StartBatch: Sendable {
             case .create(let writes):
                 let v = writes.verification
                 startedHere[key(v), default: []].append(v.createdAt)
-                inserts.append(Self.row(v, writes.message, companion: writes.companionMessage))
+                inserts.append(Self.row(v, writes.messages))
                 results.append(.success(.created(v)))
             }
         }
@@ -68,11 +68,18 @@ struct StartBatch: Sendable {
         return results
     }
 
-    /// A verification and its first message (and its companion destination's) as one input row: its blind index and
-    /// sealed fields, never the clear destination, reference or context.
-    static func row(_ v: Verification, _ message: NewOutboxMessage, companion: NewOutboxMessage? = nil) -> [String: JSONValue] {
-        let m = message.stored
-        var row: [String: JSONValue] = [
+    /// A verification and its first messages (to its destination, companion and fallback) as one input row: its blind
+    /// index and sealed fields, never the clear destination, reference or context.
+    static func row(_ v: Verification, _ messages: [NewOutboxMessage]) -> [String: JSONValue] {
+        let outbox: [JSONValue] = messages.map { message in
+            let m = message.stored
+            return .object([
+                "id": .string(m.id), "channel": .string(m.channel.rawValue), "payload": .bytes(message.sealedPayload),
+                "state": .string(m.state.rawValue), "attempts": .int(m.attempts), "created_at": .time(m.createdAt),
+                "next_attempt_at": .time(m.nextAttemptAt), "expires_at": .time(m.expiresAt), "lease_until": .time(m.leaseUntil),
+            ])
+        }
+        return [
             "id": .string(v.id), "tenant_id": .string(v.tenantID), "channel": .string(v.channel.rawValue),
             "destination": .string(v.destinationKey), "purpose": .text(v.purpose), "locale": .text(v.locale),
             "sealed_fields": .bytes(v.sealedFields), "code_length": .int(v.codeLength),
@@ -80,16 +87,8 @@ struct StartBatch: Sendable {
             "max_attempts": .int(v.maxAttempts), "sends": .int(v.sends), "max_sends": .int(v.maxSends),
             "ttl_seconds": .int(v.ttlSeconds), "created_at": .time(v.createdAt), "expires_at": .time(v.expiresAt),
             "last_sent_at": .time(v.lastSentAt), "resend_available_at": .time(v.resendAvailableAt), "updated_at": .time(v.updatedAt),
-            "message_id": .string(m.id), "message_channel": .string(m.channel.rawValue), "payload": .bytes(message.sealedPayload),
-            "message_state": .string(m.state.rawValue), "message_attempts": .int(m.attempts), "message_created_at": .time(m.createdAt),
-            "next_attempt_at": .time(m.nextAttemptAt), "message_expires_at": .time(m.expiresAt), "lease_until": .time(m.leaseUntil),
+            "messages": .array(outbox),
         ]
-        if let companion {
-            row["companion_id"] = .string(companion.id)
-            row["companion_channel"] = .string(companion.channel.rawValue)
-            row["companion_payload"] = .bytes(companion.sealedPayload)
-        }
-        return row
     }
 }
 
@@ -106,8 +105,8 @@ struct RecentStarts: BatchStatement {
     let rows: BatchJSON
 }
 
-/// The admitted verifications and their first messages (two for a verification with a companion destination), in one
-/// statement.
+/// The admitted verifications and their first messages (more than one for a verification with a companion or a
+/// fallback destination), in one statement.
 struct InsertStarts: BatchStatement {
     static let sql = """
         WITH x AS (
@@ -115,9 +114,7 @@ struct InsertStarts: BatchStatement {
                 id text, tenant_id text, channel text, destination text, purpose text, locale text, sealed_fields text,
                 code_length int, code_hash text, state text, attempts int, max_attempts int, sends int,
                 max_sends int, ttl_seconds int, created_at bigint, expires_at bigint, last_sent_at bigint,
-                resend_available_at bigint, updated_at bigint, message_id text, message_channel text, payload text,
-                message_state text, message_attempts int, message_created_at bigint, next_attempt_at bigint,
-                message_expires_at bigint, lease_until bigint, companion_id text, companion_channel text, companion_payload text)),
+                resend_available_at bigint, updated_at bigint, messages jsonb)),
         verification AS (
             INSERT INTO verifications (id, tenant_id, channel, destination, purpose, locale, sealed_fields, code_length,
                 code_hash, state, attempts, max_attempts, sends, max_sends, ttl_seconds, created_at, expires_at, last_sent_at,
@@ -127,13 +124,11 @@ struct InsertStarts: BatchStatement {
                 expires_at, last_sent_at, resend_available_at, updated_at
             FROM x)
         INSERT INTO outbox (id, tenant_id, verification_id, channel, payload, state, attempts, created_at, next_attempt_at, expires_at, lease_until)
-        SELECT message_id, tenant_id, id, message_channel, decode(payload, 'base64'), message_state, message_attempts,
-            message_created_at, next_attempt_at, message_expires_at, lease_until
-        FROM x
-        UNION ALL
-        SELECT companion_id, tenant_id, id, companion_channel, decode(companion_payload, 'base64'), message_state, message_attempts,
-            message_created_at, next_attempt_at, message_expires_at, lease_until
-        FROM x WHERE companion_id IS NOT NULL
+        SELECT m.id, x.tenant_id, x.id, m.channel, decode(m.payload, 'base64'), m.state, m.attempts, m.created_at, m.next_attempt_at,
+            m.expires_at, m.lease_until
+        FROM x CROSS JOIN LATERAL jsonb_to_recordset(x.messages) AS m(
+            id text, channel text, payload text, state text, attempts int, created_at bigint, next_attempt_at bigint, expires_at bigint,
+            lease_until bigint)
         """
     let rows: BatchJSON
 }

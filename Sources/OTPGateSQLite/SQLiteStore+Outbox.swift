@@ -18,8 +18,17 @@ extension SQLiteStore {
 
     public func claimOutbox(limit: Int, now: Timestamp, leaseUntil: Timestamp) async throws -> [OutboxMessage] {
         try await write { db in
+            // A due message of an approved verification (a retry, a fallback) has nothing left to prove: never sent.
+            try db.cachedStatement(
+                sql: """
+                    UPDATE outbox SET state = 'superseded', payload = NULL, lease_until = NULL, finished_at = ?
+                    WHERE id IN (
+                        SELECT o.id FROM outbox o JOIN verifications v ON v.id = o.verification_id
+                        WHERE o.state IN ('pending', 'sending') AND o.next_attempt_at <= ? AND v.state = 'approved')
+                    """
+            ).execute(arguments: [now.milliseconds, now.milliseconds])
             // A claimed message's next_attempt_at is its lease end, so one index finds both due and abandoned claims.
-            try Row.fetchAll(
+            return try Row.fetchAll(
                 db.cachedStatement(
                     sql: """
                         UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_until = ?, next_attempt_at = ?
@@ -56,6 +65,24 @@ extension SQLiteStore {
             }
             for result in results where !result.isSent {
                 try Self.finish(db, result, now: now)
+            }
+            try Self.applyFallbackSteps(db, results.compactMap { r in FallbackDecider.step(after: r).map { (r.messageID, $0) } }, now: now)
+        }
+    }
+
+    /// Releases or supersedes the waiting fallback messages of these first messages (`FallbackDecider`).
+    static func applyFallbackSteps(_ db: Database, _ steps: [(messageID: String, step: FallbackDecider.Step)], now: Timestamp) throws {
+        for step in [FallbackDecider.Step.release, .supersede] {
+            let ids = steps.filter { $0.step == step }.map { FallbackDecider.fallbackID(of: $0.messageID) }
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                let chunk = Array(ids[start..<min(start + 500, ids.count)])
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+                let change =
+                    step == .release
+                    ? "next_attempt_at = min(next_attempt_at, ?)" : "state = 'superseded', payload = NULL, finished_at = ?"
+                var arguments: StatementArguments = [now.milliseconds]
+                for id in chunk { arguments += [id] }
+                try db.execute(sql: "UPDATE outbox SET \(change) WHERE id IN (\(marks)) AND state = 'pending'", arguments: arguments)
             }
         }
     }
@@ -137,17 +164,20 @@ extension SQLiteStore {
     public func recordDeliveryReports(_ reports: [DeliveryReport], now: Timestamp) async throws -> Int {
         guard !reports.isEmpty else { return 0 }
         return try await write { db in
-            var changed = 0
+            var changed: [(messageID: String, step: FallbackDecider.Step)] = []
             for report in reports {
-                try db.execute(
+                let ids = try String.fetchAll(
+                    db,
                     sql: """
                         UPDATE outbox SET state = ?, finished_at = ?, last_error = ?
                         WHERE provider = ? AND provider_message_id = ? AND state = 'sent'
+                        RETURNING id
                         """,
                     arguments: [report.delivered ? "delivered" : "failed", now.milliseconds, report.error, report.provider, report.providerMessageID])
-                changed += db.changesCount
+                changed += ids.map { ($0, FallbackDecider.step(after: report)) }
             }
-            return changed
+            try Self.applyFallbackSteps(db, changed, now: now)
+            return changed.count
         }
     }
 

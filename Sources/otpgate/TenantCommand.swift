@@ -57,6 +57,10 @@ struct TenantCommand: AsyncParsableCommand {
         @Option var resendCooldownSeconds: Int?
         @Option var maxSends: Int?
         @Option var tokenTtlSeconds: Int?
+        @Option(help: "Seconds a fallback message waits for the first message's delivery report (5 to 300)")
+        var fallbackAfterSeconds: Int?
+        @Option(help: "The tenant's default fallback chain, e.g. \"email\" or \"sms\" (\"\" for none)")
+        var fallbackChannels: String?
         @OptionGroup var db: DatabaseOption
 
         func run() async throws {
@@ -71,6 +75,8 @@ struct TenantCommand: AsyncParsableCommand {
                 if let v = resendCooldownSeconds { overrides.resendCooldownSeconds = v }
                 if let v = maxSends { overrides.maxSends = v }
                 if let v = tokenTtlSeconds { overrides.tokenTTLSeconds = v }
+                if let v = fallbackAfterSeconds { overrides.fallbackAfterSeconds = v }
+                if let v = fallbackChannels { overrides.fallbackChannels = try ServerSettings.channels(v, setting: "--fallback-channels") }
                 try ServerSettings.validate(settings.policy.applying(overrides))
                 _ = try await store.updateTenantPolicy(id: tenant, overrides: overrides)
                 print(overrides.jsonText)

@@ -10,14 +10,17 @@ public struct ResendCommand: Sendable {
     public var message: NewOutboxMessage
     /// The new code's message to the companion destination, if the verification has one.
     public var companionMessage: NewOutboxMessage?
+    /// The new code's fallback message, if the verification has a fallback destination.
+    public var fallbackMessage: NewOutboxMessage?
     public var now: Timestamp
     public var policy: Policy
     public var keyRequest: KeyRequest?
 
     public init(
         id: String, tenantID: String, channel: Channel?, codeHash: [UInt8], message: NewOutboxMessage, companionMessage: NewOutboxMessage? = nil,
-        now: Timestamp, policy: Policy, keyRequest: KeyRequest?
+        now: Timestamp, policy: Policy, keyRequest: KeyRequest?, fallbackMessage: NewOutboxMessage? = nil
     ) {
+        self.fallbackMessage = fallbackMessage
         self.companionMessage = companionMessage
         self.id = id
         self.tenantID = tenantID
@@ -44,11 +47,12 @@ public enum ResendDecider {
         /// The new code's message, numbered by the send it really is (a concurrent resend may have come first).
         public var message: NewOutboxMessage
         public var companionMessage: NewOutboxMessage?
+        public var fallbackMessage: NewOutboxMessage?
         /// Undelivered messages of this verification are superseded before `message` is written.
         public var supersedesMessagesOf: String
 
         /// Every message the resend writes.
-        public var messages: [NewOutboxMessage] { [message] + (companionMessage.map { [$0] } ?? []) }
+        public var messages: [NewOutboxMessage] { [message] + [companionMessage, fallbackMessage].compactMap { $0 } }
     }
 
     public static func decide(_ command: ResendCommand, verification: Verification?, destination: DestinationState?) -> Decision {
@@ -70,8 +74,12 @@ public enum ResendDecider {
         message.id = NewOutboxMessage.id(verificationID: v.id, send: next.sends)
         message.expiresAt = next.expiresAt
         var companion = command.companionMessage
-        companion?.id = NewOutboxMessage.id(verificationID: v.id, send: next.sends, part: 2)
+        companion?.id = NewOutboxMessage.id(verificationID: v.id, send: next.sends, part: NewOutboxMessage.companionPart)
         companion?.expiresAt = next.expiresAt
-        return .apply(Writes(verification: next, message: message, companionMessage: companion, supersedesMessagesOf: v.id))
+        var fallback = command.fallbackMessage
+        fallback?.id = NewOutboxMessage.id(verificationID: v.id, send: next.sends, part: NewOutboxMessage.fallbackPart)
+        fallback?.expiresAt = next.expiresAt
+        return .apply(
+            Writes(verification: next, message: message, companionMessage: companion, fallbackMessage: fallback, supersedesMessagesOf: v.id))
     }
 }

@@ -6,6 +6,8 @@ public struct StartCommand: Sendable {
     public var message: NewOutboxMessage
     /// The message to the verification's companion destination, if it has one.
     public var companionMessage: NewOutboxMessage?
+    /// The same code to the verification's fallback destination, waiting for its time (`FallbackDecider`).
+    public var fallbackMessage: NewOutboxMessage?
     public var policy: Policy
     public var keyRequest: KeyRequest?
     public var idempotency: IdempotencyClaim?
@@ -14,8 +16,9 @@ public struct StartCommand: Sendable {
 
     public init(
         verification: Verification, message: NewOutboxMessage, companionMessage: NewOutboxMessage? = nil, policy: Policy, keyRequest: KeyRequest?,
-        idempotency: IdempotencyClaim?, binding: SessionBinding? = nil
+        idempotency: IdempotencyClaim?, binding: SessionBinding? = nil, fallbackMessage: NewOutboxMessage? = nil
     ) {
+        self.fallbackMessage = fallbackMessage
         self.binding = binding
         self.verification = verification
         self.message = message
@@ -88,11 +91,12 @@ public enum StartDecider {
         public var verification: Verification
         public var message: NewOutboxMessage
         public var companionMessage: NewOutboxMessage?
+        public var fallbackMessage: NewOutboxMessage?
         /// The record to store under the idempotency key (replacing an expired one), if the start has a key.
         public var idempotency: IdempotencyRecord?
 
         /// Every message the start writes.
-        public var messages: [NewOutboxMessage] { [message] + (companionMessage.map { [$0] } ?? []) }
+        public var messages: [NewOutboxMessage] { [message] + [companionMessage, fallbackMessage].compactMap { $0 } }
     }
 
     public static func decide(_ command: StartCommand, _ loaded: Loaded) -> Decision {
@@ -114,6 +118,8 @@ public enum StartDecider {
             return .refuse(.destinationRateLimited(retryAfter: max(freesAt - now, .seconds(1))))
         }
         return .create(
-            Writes(verification: command.verification, message: command.message, companionMessage: command.companionMessage, idempotency: record))
+            Writes(
+                verification: command.verification, message: command.message, companionMessage: command.companionMessage,
+                fallbackMessage: command.fallbackMessage, idempotency: record))
     }
 }

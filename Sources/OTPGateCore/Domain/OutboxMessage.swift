@@ -19,7 +19,8 @@ public enum OutboxState: String, Sendable {
 /// A message waiting in, or having left, the transactional outbox. The payload (which holds the code) is
 /// sealed under the master key and erased once the message is sent, superseded or expired.
 public struct OutboxMessage: Sendable, Equatable {
-    /// `<verification id>.<send number>` (`.2` appended for a companion destination's): unique by construction, so the engine knows it before the insert.
+    /// `<verification id>.<send number>` (`.2` appended for a companion destination's, `.3` for a fallback's): unique
+    /// by construction, so the engine knows it before the insert.
     public var id: String
     public var tenantID: String
     public var verificationID: String
@@ -75,6 +76,8 @@ public struct NewOutboxMessage: Sendable, Equatable {
     /// When set, the message is written already claimed by this instance until then (attempt 1), because a local
     /// worker will deliver it at once; if this process dies, the claim runs out and any worker delivers it.
     public var claimedUntil: Timestamp?
+    /// When set, the message waits unclaimed until then (a fallback, `FallbackDecider`); it is never claimed at write.
+    public var notBefore: Timestamp?
 
     public init(
         id: String, tenantID: String, verificationID: String, channel: Channel, sealedPayload: [UInt8], createdAt: Timestamp,
@@ -129,8 +132,12 @@ extension MessagePayload {
 public struct MessagePayloadError: Error, Sendable {}
 
 extension NewOutboxMessage {
-    /// `<verification id>.<send>`, and `<verification id>.<send>.2` for the same send's message to the companion
-    /// destination: every message of a verification stays in `idRange`.
+    /// The part number of a send's message to its companion destination, and of its fallback message.
+    public static let companionPart = 2
+    public static let fallbackPart = 3
+
+    /// `<verification id>.<send>`, then `.2` appended for the same send's message to the companion destination and
+    /// `.3` for its fallback: every message of a verification stays in `idRange`.
     public static func id(verificationID: String, send: Int, part: Int = 1) -> String {
         part == 1 ? "\(verificationID).\(send)" : "\(verificationID).\(send).\(part)"
     }
@@ -143,6 +150,6 @@ extension NewOutboxMessage {
         OutboxMessage(
             id: id, tenantID: tenantID, verificationID: verificationID, channel: channel, sealedPayload: sealedPayload,
             state: claimedUntil == nil ? .pending : .sending, attempts: claimedUntil == nil ? 0 : 1, createdAt: createdAt,
-            nextAttemptAt: claimedUntil ?? createdAt, expiresAt: expiresAt, leaseUntil: claimedUntil)
+            nextAttemptAt: claimedUntil ?? notBefore ?? createdAt, expiresAt: expiresAt, leaseUntil: claimedUntil)
     }
 }

@@ -16,8 +16,15 @@ public struct Policy: Sendable, Equatable {
     public var lockSeconds = 3600
     public var requestsPerKeyPerSecond = 100
     public var tokenTTLSeconds = 300
+    /// How long a fallback message waits for the first message's delivery report.
+    public var fallbackAfterSeconds = 30
+    /// The tenant's default fallback chain: used for a start that names a destination on one of these channels
+    /// (`to_email`, `to_phone`) without asking for a chain itself.
+    public var fallbackChannels: [Channel] = []
 
     public init() {}
+
+    public static let fallbackAfterRange = 5...300
 
     public static let codeLengthRange = 4...10
     public static let ttlRange = 30...600
@@ -43,6 +50,8 @@ public struct Policy: Sendable, Equatable {
         if let v = overrides.resendCooldownSeconds { p.resendCooldownSeconds = v }
         if let v = overrides.maxSends { p.maxSends = v }
         if let v = overrides.tokenTTLSeconds { p.tokenTTLSeconds = v }
+        if let v = overrides.fallbackAfterSeconds { p.fallbackAfterSeconds = v }
+        if let v = overrides.fallbackChannels { p.fallbackChannels = v }
         return p
     }
 }
@@ -57,6 +66,9 @@ public struct PolicyOverrides: Sendable, Equatable {
     public var resendCooldownSeconds: Int?
     public var maxSends: Int?
     public var tokenTTLSeconds: Int?
+    public var fallbackAfterSeconds: Int?
+    /// `[]` turns a default chain off for this tenant; `nil` keeps the deployment's.
+    public var fallbackChannels: [Channel]?
 
     public init() {}
 }

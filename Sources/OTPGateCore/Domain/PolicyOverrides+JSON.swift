@@ -10,6 +10,7 @@ extension PolicyOverrides {
             ("resend_cooldown_seconds", \.resendCooldownSeconds),
             ("max_sends", \.maxSends),
             ("token_ttl_seconds", \.tokenTTLSeconds),
+            ("fallback_after_seconds", \.fallbackAfterSeconds),
         ]
     }
 
@@ -20,6 +21,7 @@ extension PolicyOverrides {
         for member in Self.members() {
             if let value = self[keyPath: member.value] { o[member.name] = .int(value) }
         }
+        if let channels = fallbackChannels { o["fallback_channels"] = .array(channels.map { .string($0.rawValue) }) }
         return JSONValue.object(o).canonicalText
     }
 
@@ -30,6 +32,12 @@ extension PolicyOverrides {
         self.init()
         for member in Self.members() {
             self[keyPath: member.value] = try f.optionalInt(member.name)
+        }
+        if f.optional("fallback_channels") != nil {
+            fallbackChannels = try f.strings("fallback_channels").map { name throws(JSONShapeError) in
+                guard let channel = Channel(rawValue: name) else { throw JSONShapeError(field: "fallback_channels", "unknown channel") }
+                return channel
+            }
         }
     }
 }

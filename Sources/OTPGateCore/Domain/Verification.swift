@@ -46,6 +46,10 @@ public struct Verification: Sendable, Equatable {
     public var companion: Destination?
     /// Whether the companion gets a code of its own: then `codeHash` holds both codes' hashes, and a check needs both.
     public var companionHasOwnCode: Bool = false
+    /// Where the same code goes when the first message fails for good, or is not reported delivered within
+    /// `fallbackAfterSeconds`; in memory only, sealed with the other personal fields.
+    public var fallback: Destination?
+    public var fallbackAfterSeconds: Int = 0
 
     public init(
         id: String, tenantID: String, channel: Channel, destination: String, purpose: String?, locale: String?,

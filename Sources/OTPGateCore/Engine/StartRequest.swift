@@ -16,12 +16,18 @@ public struct StartRequest: Sendable, Equatable {
     /// of its own when `companionHasOwnCode`.
     public var companion: Destination?
     public var companionHasOwnCode: Bool
+    /// A destination on another channel that gets the same code when the first message fails for good or is not
+    /// reported delivered within `fallbackAfterSeconds` (the policy's delay when `nil`).
+    public var fallback: Destination?
+    public var fallbackAfterSeconds: Int?
 
     public init(
         destination: Destination, purpose: String? = nil, codeLength: Int? = nil, ttlSeconds: Int? = nil, maxAttempts: Int? = nil,
         locale: String? = nil, reference: String? = nil, context: JSONValue? = nil, plannedID: String? = nil, companion: Destination? = nil,
-        companionHasOwnCode: Bool = false
+        companionHasOwnCode: Bool = false, fallback: Destination? = nil, fallbackAfterSeconds: Int? = nil
     ) {
+        self.fallback = fallback
+        self.fallbackAfterSeconds = fallbackAfterSeconds
         self.plannedID = plannedID
         self.companion = companion
         self.companionHasOwnCode = companion != nil && companionHasOwnCode

@@ -56,7 +56,8 @@ public struct VerificationEngine: Sendable {
     public func start(_ request: StartRequest, principal: Principal, idempotency: IdempotencyClaim? = nil, binding: SessionBinding? = nil)
         async throws -> StartResult
     {
-        for channel in [request.destination.channel] + (request.companion.map { [$0.channel] } ?? []) where !servedChannels.contains(channel) {
+        for channel in [request.destination, request.companion, request.fallback].compactMap({ $0?.channel })
+        where !servedChannels.contains(channel) {
             throw VerificationError.channelUnavailable(channel)
         }
         let now = clock.now()
@@ -79,17 +80,21 @@ public struct VerificationEngine: Sendable {
             resendAvailableAt: now + policy.resendCooldown(afterSends: 1), updatedAt: now)
         draft.companion = request.companion
         draft.companionHasOwnCode = request.companionHasOwnCode
+        if let fallback = request.fallback, fallback.channel != request.destination.channel {
+            draft.fallback = fallback
+            draft.fallbackAfterSeconds = request.fallbackAfterSeconds ?? policy.fallbackAfterSeconds
+        }
         let verification = try cipher.sealed(draft)
-        let (message, companionMessage) = try sealedMessages(for: verification, send: 1, codes: codes, now: now)
+        let messages = try sealedMessages(for: verification, send: 1, codes: codes, now: now)
         let result = try await store.startVerification(
             StartCommand(
-                verification: verification, message: message, companionMessage: companionMessage, policy: policy,
-                keyRequest: keyRequest(principal, policy, now), idempotency: idempotency, binding: binding))
+                verification: verification, message: messages.first, companionMessage: messages.companion, policy: policy,
+                keyRequest: keyRequest(principal, policy, now), idempotency: idempotency, binding: binding, fallbackMessage: messages.fallback))
         switch result {
         case .created:
             observer.verificationStarted(channel: verification.channel)
-            handOff(message)
-            if let companionMessage { handOff(companionMessage) }
+            handOff(messages.first)
+            if let companion = messages.companion { handOff(companion) }
             return result
         case .replayed(let first):
             return .replayed(try cipher.reveal(first))
@@ -111,24 +116,40 @@ public struct VerificationEngine: Sendable {
         cipher.destinationKey(destination, tenantID: tenantID)
     }
 
-    private func sealedMessage(for v: Verification, to destination: Destination, send: Int, part: Int, code: String, now: Timestamp) throws
-        -> NewOutboxMessage
-    {
+    private func sealedMessage(
+        for v: Verification, to destination: Destination, send: Int, part: Int, code: String, now: Timestamp, notBefore: Timestamp? = nil
+    ) throws -> NewOutboxMessage {
         let payload = MessagePayload(destination: destination.value, code: code, purpose: v.purpose, locale: v.locale, ttlSeconds: v.ttlSeconds)
         let sealed = try cipher.sealPayload(payload, verificationID: v.id)
-        return NewOutboxMessage(
+        var message = NewOutboxMessage(
             id: NewOutboxMessage.id(verificationID: v.id, send: send, part: part), tenantID: v.tenantID, verificationID: v.id,
-            channel: destination.channel, sealedPayload: sealed, createdAt: now, expiresAt: v.expiresAt, claimedUntil: localDelivery?.lease(now: now))
+            channel: destination.channel, sealedPayload: sealed, createdAt: now, expiresAt: v.expiresAt,
+            claimedUntil: notBefore == nil ? localDelivery?.lease(now: now) : nil)
+        message.notBefore = notBefore
+        return message
     }
 
-    /// The send's message to the destination, and to the companion destination if there is one.
-    private func sealedMessages(for v: Verification, send: Int, codes: Codes, now: Timestamp) throws -> (NewOutboxMessage, NewOutboxMessage?) {
-        let primary = try sealedMessage(
+    /// The messages of one send: to the destination, to the companion destination (same time), and to the fallback
+    /// destination (waiting `fallbackAfterSeconds`, `FallbackDecider`).
+    private struct SendMessages {
+        var first: NewOutboxMessage
+        var companion: NewOutboxMessage?
+        var fallback: NewOutboxMessage?
+    }
+
+    private func sealedMessages(for v: Verification, send: Int, codes: Codes, now: Timestamp) throws -> SendMessages {
+        let first = try sealedMessage(
             for: v, to: Destination(unchecked: v.destination, channel: v.channel), send: send, part: 1, code: codes.code, now: now)
         let companion = try v.companion.map {
-            try sealedMessage(for: v, to: $0, send: send, part: 2, code: codes.companionCode ?? codes.code, now: now)
+            try sealedMessage(
+                for: v, to: $0, send: send, part: NewOutboxMessage.companionPart, code: codes.companionCode ?? codes.code, now: now)
         }
-        return (primary, companion)
+        let fallback = try v.fallback.map {
+            try sealedMessage(
+                for: v, to: $0, send: send, part: NewOutboxMessage.fallbackPart, code: codes.code, now: now,
+                notBefore: now + .seconds(v.fallbackAfterSeconds))
+        }
+        return SendMessages(first: first, companion: companion, fallback: fallback)
     }
 
     /// After the commit: give a claimed message to the local worker, or wake it to claim an unclaimed one.
@@ -159,29 +180,55 @@ public struct VerificationEngine: Sendable {
             let v = try cipher.reveal(stored)
             observer.verificationApproved(channel: v.channel)
             let ttl = min(max(policy.tokenTTLSeconds, Policy.tokenTTLRange.lowerBound), Policy.tokenTTLRange.upperBound)
-            let claims = claims(for: v, now: now, ttlSeconds: ttl)
+            let reached = v.fallback == nil ? nil : try await destinationsReached(v)
+            let claims = claims(for: v, now: now, ttlSeconds: ttl, reached: reached)
             let token = try await signer.sign(claims)
             return Approval(verification: v, token: token, tokenExpiresAt: Timestamp(seconds: claims.exp))
         }
     }
 
-    func claims(for v: Verification, now: Timestamp, ttlSeconds: Int) -> VerificationClaims {
+    /// The token's claims: the destinations the code went to, each `_verified` only when the code that was typed can
+    /// only have come from it. For a verification with a fallback, `reached` lists the destinations whose message of
+    /// the current send may have arrived (`destinationsReached`): when both did, the token names both, verified neither.
+    func claims(for v: Verification, now: Timestamp, ttlSeconds: Int, reached: [Destination]? = nil) -> VerificationClaims {
         var claims = VerificationClaims(
             iss: issuer, sub: v.id, tenantID: v.tenantID, jti: Identifier.make("tok", random: random, at: now), iat: now.seconds,
             exp: now.seconds + Int64(ttlSeconds), purpose: v.purpose, context: v.context.flatMap { try? JSONValue(parsing: $0) },
-            reference: v.reference, amr: ["otp", v.channel.rawValue])
-        for destination in [Destination(unchecked: v.destination, channel: v.channel)] + (v.companion.map { [$0] } ?? []) {
+            reference: v.reference, amr: ["otp"])
+        var destinations = [Destination(unchecked: v.destination, channel: v.channel)] + (v.companion.map { [$0] } ?? [])
+        var verified = true
+        if let reached, !reached.isEmpty {
+            destinations = reached
+            verified = reached.count == 1
+        }
+        for destination in destinations {
             switch destination.channel {
             case .sms:
                 claims.phoneNumber = destination.value
-                claims.phoneNumberVerified = true
+                claims.phoneNumberVerified = verified
             case .email:
                 claims.email = destination.value
-                claims.emailVerified = true
+                claims.emailVerified = verified
+            }
+            if !claims.amr.contains(destination.channel.rawValue) { claims.amr.append(destination.channel.rawValue) }
+        }
+        return claims
+    }
+
+    /// The destinations of the current send whose message may have arrived: it was tried (a message that failed for
+    /// good did not arrive; one still being retried may have).
+    private func destinationsReached(_ v: Verification) async throws -> [Destination] {
+        let messages = try await store.outboxMessages(verificationID: v.id)
+        let first = NewOutboxMessage.id(verificationID: v.id, send: v.sends)
+        var reached: [Destination] = []
+        for message in messages where message.attempts > 0 && [.sending, .sent, .delivered, .pending].contains(message.state) {
+            if message.id == first {
+                reached.append(Destination(unchecked: v.destination, channel: v.channel))
+            } else if let fallback = v.fallback, message.id == FallbackDecider.fallbackID(of: first) {
+                reached.append(fallback)
             }
         }
-        if let companion = v.companion, !claims.amr.contains(companion.channel.rawValue) { claims.amr.append(companion.channel.rawValue) }
-        return claims
+        return reached
     }
 
     // MARK: resend, cancel, read
@@ -199,16 +246,17 @@ public struct VerificationEngine: Sendable {
         var renewed = current
         renewed.expiresAt = now + .seconds(current.ttlSeconds)
         // `ResendDecider` renumbers the messages by the send it really is (a concurrent resend may have come first).
-        var (message, companionMessage) = try sealedMessages(for: renewed, send: current.sends + 1, codes: codes, now: now)
+        var messages = try sealedMessages(for: renewed, send: current.sends + 1, codes: codes, now: now)
         let v = try await store.resendVerification(
             ResendCommand(
                 id: id, tenantID: principal.tenant.id, channel: channel, codeHash: codes.hash(hasher, verificationID: id),
-                message: message, companionMessage: companionMessage, now: now, policy: policy, keyRequest: nil))
-        message.id = NewOutboxMessage.id(verificationID: v.id, send: v.sends)
-        message.expiresAt = v.expiresAt
-        handOff(message)
-        if var companion = companionMessage {
-            companion.id = NewOutboxMessage.id(verificationID: v.id, send: v.sends, part: 2)
+                message: messages.first, companionMessage: messages.companion, now: now, policy: policy, keyRequest: nil,
+                fallbackMessage: messages.fallback))
+        messages.first.id = NewOutboxMessage.id(verificationID: v.id, send: v.sends)
+        messages.first.expiresAt = v.expiresAt
+        handOff(messages.first)
+        if var companion = messages.companion {
+            companion.id = NewOutboxMessage.id(verificationID: v.id, send: v.sends, part: NewOutboxMessage.companionPart)
             companion.expiresAt = v.expiresAt
             handOff(companion)
         }

@@ -44,7 +44,11 @@ public struct DeliveryResult: Sendable, Equatable {
     /// The sender that made the attempt (`nil` when none did: the message had expired).
     public var provider: String?
 
-    public init(messageID: String, attempt: Int, outcome: DeliveryOutcome, provider: String? = nil) {
+    /// A sent message whose provider will report delivery: its fallback (if any) waits for the report.
+    public var awaitsReport: Bool = false
+
+    public init(messageID: String, attempt: Int, outcome: DeliveryOutcome, provider: String? = nil, awaitsReport: Bool = false) {
+        self.awaitsReport = awaitsReport
         self.messageID = messageID
         self.attempt = attempt
         self.outcome = outcome

@@ -34,8 +34,14 @@ public struct SendReceipt: Sendable, Equatable {
     /// The provider's id for the message (Twilio's `SM…` sid, MSG91's request id, the SMTP server's queue id), kept
     /// with the message so a delivery report can find it; `nil` when the provider gives none.
     public var providerMessageID: String?
+    /// Whether the provider will report the message delivered or failed (a delivery-report callback is configured). A
+    /// fallback message waits for that report; when none will come, the provider's acceptance settles it.
+    public var awaitsReport: Bool
 
-    public init(providerMessageID: String? = nil) { self.providerMessageID = providerMessageID }
+    public init(providerMessageID: String? = nil, awaitsReport: Bool = false) {
+        self.providerMessageID = providerMessageID
+        self.awaitsReport = awaitsReport
+    }
 }
 
 /// A delivery failure. `retryable` failures are tried again with backoff; others fail the message at once.

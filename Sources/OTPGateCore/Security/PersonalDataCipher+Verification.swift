@@ -20,6 +20,11 @@ extension PersonalDataCipher {
             fields["ec"] = .string(companion.channel.rawValue)
             if v.companionHasOwnCode { fields["e2"] = .bool(true) }
         }
+        if let fallback = v.fallback {
+            fields["f"] = .string(fallback.value)
+            fields["fc"] = .string(fallback.channel.rawValue)
+            fields["fs"] = .int(v.fallbackAfterSeconds)
+        }
         var copy = v
         copy.destinationKey = destinationKey(Destination(unchecked: v.destination, channel: v.channel), tenantID: v.tenantID)
         copy.sealedFields = Data(try seal(JSONValue.object(fields).serialized, purpose: Self.verificationFields, rowID: v.id))
@@ -46,6 +51,13 @@ extension PersonalDataCipher {
             }
             copy.companion = Destination(unchecked: companion, channel: channel)
             copy.companionHasOwnCode = try fields.optionalBool("e2") ?? false
+        }
+        if let fallback = try fields.optionalString("f") {
+            guard let channel = Channel(rawValue: try fields.string("fc")) else {
+                throw StoreError(.corrupt, "verification \(v.id): unknown fallback channel")
+            }
+            copy.fallback = Destination(unchecked: fallback, channel: channel)
+            copy.fallbackAfterSeconds = try fields.optionalInt("fs") ?? 0
         }
         return copy
     }

@@ -13,6 +13,8 @@ public struct MSG91SMSSender: MessageSender {
         public var dlt: DLTRegistration
         /// `https://control.msg91.com` (tests point it at a local server).
         public var baseURL: String
+        /// Whether MSG91 posts delivery reports here (a report URL is configured, `OTPGATE_MSG91_REPORT_TOKEN`).
+        public var reportsDelivery = false
 
         public init(authKey: String, route: String = "4", dlt: DLTRegistration, baseURL: String = "https://control.msg91.com") {
             self.authKey = authKey
@@ -64,6 +66,6 @@ public struct MSG91SMSSender: MessageSender {
             if let code, Self.transientCodes.contains(code) { throw DeliveryError.retryable(reason) }
             throw DeliveryError.permanent(reason)
         }
-        return SendReceipt(providerMessageID: String(requestID.prefix(64)))
+        return SendReceipt(providerMessageID: String(requestID.prefix(64)), awaitsReport: settings.reportsDelivery)
     }
 }

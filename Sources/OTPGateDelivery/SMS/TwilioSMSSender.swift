@@ -58,7 +58,7 @@ public struct TwilioSMSSender: MessageSender {
         guard let value = try? JSONValue(parsing: String(decoding: answer.body, as: UTF8.self)), case .object(let o) = value,
             case .string(let sid)? = o["sid"]
         else { throw DeliveryError.retryable("twilio: HTTP \(answer.status) without a message sid") }
-        return SendReceipt(providerMessageID: sid)
+        return SendReceipt(providerMessageID: sid, awaitsReport: settings.statusCallback != nil)
     }
 }
 

@@ -42,6 +42,7 @@ public struct WebhookSMSSender: MessageSender {
         guard let value = try? JSONValue(parsing: String(decoding: answer.body, as: UTF8.self)), case .object(let o) = value,
             case .string(let id)? = o["id"], (1...128).contains(id.utf8.count)
         else { return SendReceipt(providerMessageID: nil) }
-        return SendReceipt(providerMessageID: id)
+        // A gateway that names the message can report on it (`/delivery-reports/webhook`).
+        return SendReceipt(providerMessageID: id, awaitsReport: true)
     }
 }

@@ -46,7 +46,11 @@ public enum DeliverySetup {
                 senders[.sms] = try WebhookSMSSender(url: url, secret: secret, dlt: delivery.dlt, clock: clock)
             }
         case .twilio?: if let twilio = delivery.twilio { senders[.sms] = TwilioSMSSender(twilio) }
-        case .msg91?: if let msg91 = delivery.msg91 { senders[.sms] = MSG91SMSSender(msg91) }
+        case .msg91?:
+            if var msg91 = delivery.msg91 {
+                msg91.reportsDelivery = delivery.msg91ReportToken != nil
+                senders[.sms] = MSG91SMSSender(msg91)
+            }
         case nil: break
         }
         if production && senders.isEmpty && !settings.allowConsoleInProduction {

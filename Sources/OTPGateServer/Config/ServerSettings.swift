@@ -1,4 +1,5 @@
 import Configuration
+import Foundation
 public import Logging
 public import OTPGateCore
 public import OTPGateNativeAPI
@@ -159,6 +160,10 @@ public struct ServerSettings: Sendable {
         policy.lockSeconds = try read("lock.seconds", policy.lockSeconds)
         policy.requestsPerKeyPerSecond = try read("requests.per.key.per.second", policy.requestsPerKeyPerSecond)
         policy.tokenTTLSeconds = try read("token.ttl.seconds", policy.tokenTTLSeconds)
+        policy.fallbackAfterSeconds = try read("fallback.after.seconds", policy.fallbackAfterSeconds)
+        if let names = r.string("otpgate.policy.fallback.channels") {
+            policy.fallbackChannels = try Self.channels(names, setting: "OTPGATE_POLICY_FALLBACK_CHANNELS")
+        }
         try Self.validate(policy)
         self.policy = policy
         unrecognizedVariables = variables.keys.filter { $0.hasPrefix("OTPGATE_") && !r.asked.names.contains($0) }.sorted()
@@ -187,5 +192,18 @@ public struct ServerSettings: Sendable {
         try check(
             (1...1_000_000).contains(p.requestsPerKeyPerSecond), "OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND must be 1 to 1000000")
         try check(Policy.tokenTTLRange.contains(p.tokenTTLSeconds), "OTPGATE_POLICY_TOKEN_TTL_SECONDS must be 30 to 600")
+        try check(Policy.fallbackAfterRange.contains(p.fallbackAfterSeconds), "OTPGATE_POLICY_FALLBACK_AFTER_SECONDS must be 5 to 300")
+    }
+
+    /// A comma-separated list of distinct channel names (`email`, `sms`); empty for none.
+    public static func channels(_ names: String, setting: String) throws -> [Channel] {
+        var out: [Channel] = []
+        for name in names.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
+            guard let channel = Channel(rawValue: name), !out.contains(channel) else {
+                throw ConfigurationError("\(setting) must list distinct channels among \(Channel.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            out.append(channel)
+        }
+        return out
     }
 }
