@@ -76,6 +76,20 @@ package struct JSONBody {
         return channel
     }
 
+    /// An array of strings (`events`), at most `maxCount`.
+    func strings(_ name: String, maxCount: Int) throws -> [String]? {
+        switch fields[name] {
+        case nil, .null?: return nil
+        case .array(let items)?:
+            guard items.count <= maxCount else { throw Problem.invalidField(name, "takes at most \(maxCount) values") }
+            return try items.map { item in
+                guard case .string(let text) = item, text.count <= 64 else { throw Problem.invalidField(name, "must be an array of strings") }
+                return text
+            }
+        case let other?: throw Problem.invalidField(name, "must be an array, not \(other.typeName)")
+        }
+    }
+
     /// An array of distinct channel names (`fallback`).
     func channels(_ name: String, maxCount: Int) throws -> [OTPGateCore.Channel]? {
         switch fields[name] {

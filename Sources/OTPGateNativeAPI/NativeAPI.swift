@@ -10,6 +10,8 @@ public struct NativeAPI: Sendable {
     let deliveries: any VerificationQueries
     let reports: DeliveryReportController
     let templates: any TemplateStore
+    let webhooks: any WebhookStore
+    let allowHTTPWebhooks: Bool
     let brand: String
     let health: any StoreLifecycle
     let signer: any TokenSigner
@@ -28,8 +30,11 @@ public struct NativeAPI: Sendable {
         health: any StoreLifecycle,
         signer: any TokenSigner, metrics: ServerMetrics, principalCacheTTL: Duration, authFailuresPerMinute: Int,
         trustedProxies: TrustedProxies, clock: any Clock, reportReaders: [any DeliveryReportReader] = [],
-        reportStore: any DeliveryReportStore, templates: any TemplateStore, brand: String = "OTPGate"
+        reportStore: any DeliveryReportStore, templates: any TemplateStore, brand: String = "OTPGate", webhooks: any WebhookStore,
+        allowHTTPWebhooks: Bool
     ) {
+        self.webhooks = webhooks
+        self.allowHTTPWebhooks = allowHTTPWebhooks
         self.templates = templates
         self.brand = brand
         self.reports = DeliveryReportController(
@@ -57,6 +62,7 @@ public struct NativeAPI: Sendable {
         VerificationController(engine: engine, deliveries: deliveries, defaultCountryCode: "91").addRoutes(to: api, routes: routes)
         TokenController(engine: engine).addRoutes(to: api, routes: routes)
         TemplateController(engine: engine, store: templates, brand: brand).addRoutes(to: api, routes: routes)
+        WebhookController(engine: engine, store: webhooks, allowHTTP: allowHTTPWebhooks).addRoutes(to: api, routes: routes)
         for route in profiles.flatMap(\.nativeRoutes) { routes.add(route.method, api, route.path, route.handler) }
         return router
     }

@@ -64,6 +64,9 @@ public enum ProblemCatalog {
         case ("put", "/v1/templates/{purpose}/{locale}/{channel}"): return withBody
         case ("get", "/v1/templates/{purpose}/{locale}/{channel}"), ("delete", "/v1/templates/{purpose}/{locale}/{channel}"):
             return authenticated.union([404, 422])
+        case ("put", "/v1/webhook"): return withBody
+        case ("get", "/v1/webhook"), ("delete", "/v1/webhook"): return authenticated.union([404])
+        case ("get", "/v1/webhook/deliveries"): return authenticated.union([422])
         case ("post", "/delivery-reports/{provider}"), ("post", "/delivery-reports/{provider}/{token}"): return [401, 404, 413, 500, 503]
         default: return []
         }

@@ -59,7 +59,16 @@ struct CheckBatch: Sendable {
         var updates = BatchJSON()
         for id in changedVerifications.sorted() {
             guard let v = verifications[id] else { continue }
-            updates.append(["id": .string(v.id), "state": .string(v.state.rawValue), "attempts": .int(v.attempts), "updated_at": .time(v.updatedAt)])
+            var row: [String: JSONValue] = [
+                "id": .string(v.id), "state": .string(v.state.rawValue), "attempts": .int(v.attempts), "updated_at": .time(v.updatedAt),
+            ]
+            if let event = WebhookEventType.after(check: v) {
+                row["event"] = .string(event.rawValue)
+                row["tenant_id"] = .string(v.tenantID)
+                row["channel"] = .string(v.channel.rawValue)
+                row["purpose"] = .text(v.purpose)
+            }
+            updates.append(row)
         }
         if !updates.isEmpty {
             _ = try await database.execute(SaveChecks(rows: updates), on: connection)
@@ -78,11 +87,23 @@ struct LockVerifications: BatchStatement {
     let rows: BatchJSON
 }
 
+/// The checked verifications, and the webhook event each approval or last wrong code reports (for a tenant whose
+/// endpoint takes it), in one statement.
 struct SaveChecks: BatchStatement {
     static let sql = """
-        UPDATE verifications SET state = x.state, attempts = x.attempts, updated_at = x.updated_at
-        FROM jsonb_to_recordset($1) AS x(id text, state text, attempts int, updated_at bigint)
-        WHERE verifications.id = x.id
+        WITH x AS (
+            SELECT * FROM jsonb_to_recordset($1) AS x(
+                id text, state text, attempts int, updated_at bigint, event text, tenant_id text, channel text, purpose text)),
+        saved AS (
+            UPDATE verifications SET state = x.state, attempts = x.attempts, updated_at = x.updated_at
+            FROM x WHERE verifications.id = x.id RETURNING 1),
+        events AS (
+            INSERT INTO webhook_events (id, tenant_id, type, verification_id, channel, purpose, state, attempts, created_at, next_attempt_at)
+            SELECT x.id || '.' || x.event, x.tenant_id, x.event, x.id, x.channel, x.purpose, 'pending', 0, x.updated_at, x.updated_at
+            FROM x JOIN webhook_endpoints w ON w.tenant_id = x.tenant_id AND strpos(w.events, ',' || x.event || ',') > 0
+            WHERE x.event IS NOT NULL
+            ON CONFLICT (id) DO NOTHING RETURNING 1)
+        SELECT (SELECT count(*) FROM saved) AS saved
         """
     let rows: BatchJSON
 }

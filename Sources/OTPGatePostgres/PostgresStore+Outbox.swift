@@ -142,12 +142,22 @@ extension PostgresStore {
         let now = plan.now.milliseconds
         let limit = plan.batchSize
         while true {
+            // Each expiry and its `verification.expired` event (for tenants whose endpoint takes it) in one statement.
             let expired = try await rows(
                 """
-                UPDATE verifications SET state = 'expired', updated_at = \(now) WHERE id IN (
-                    SELECT id FROM verifications WHERE state = 'pending' AND expires_at <= \(plan.expireBefore.milliseconds)
-                    LIMIT \(limit) FOR UPDATE SKIP LOCKED)
-                RETURNING channel
+                WITH expired AS (
+                    UPDATE verifications SET state = 'expired', updated_at = \(now) WHERE id IN (
+                        SELECT id FROM verifications WHERE state = 'pending' AND expires_at <= \(plan.expireBefore.milliseconds)
+                        LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+                    RETURNING id, tenant_id, channel, purpose, attempts >= max_attempts AS failed),
+                events AS (
+                    INSERT INTO webhook_events (id, tenant_id, type, verification_id, channel, purpose, state, attempts, created_at, next_attempt_at)
+                    SELECT e.id || '.verification.expired', e.tenant_id, 'verification.expired', e.id, e.channel, e.purpose, 'pending', 0,
+                        \(now), \(now)
+                    FROM expired e JOIN webhook_endpoints w ON w.tenant_id = e.tenant_id AND strpos(w.events, ',verification.expired,') > 0
+                    WHERE NOT e.failed
+                    ON CONFLICT (id) DO NOTHING RETURNING 1)
+                SELECT channel FROM expired
                 """)
             for row in expired {
                 if let channel = Channel(rawValue: try row["channel"].decode(String.self)) { report.expiredByChannel[channel, default: 0] += 1 }
@@ -181,6 +191,11 @@ extension PostgresStore {
             """
             DELETE FROM request_counters WHERE ctid IN (
                 SELECT ctid FROM request_counters WHERE window_start < \(plan.keyCounterWindowsBefore) LIMIT \(limit)) RETURNING 1
+            """,
+            """
+            DELETE FROM webhook_events WHERE ctid IN (
+                SELECT ctid FROM webhook_events WHERE state IN ('delivered', 'failed') AND created_at < \(plan.finishedBefore.milliseconds)
+                LIMIT \(limit)) RETURNING 1
             """,
             """
             DELETE FROM outbox WHERE ctid IN (
@@ -228,6 +243,7 @@ struct HeldClaims: BatchStatement {
 /// drops the sealed payload.
 struct FinishDeliveries: BatchStatement {
     static let sql = """
+        WITH done AS (
         UPDATE outbox SET
             state = x.state,
             payload = CASE WHEN x.state = 'pending' THEN outbox.payload END,
@@ -240,17 +256,39 @@ struct FinishDeliveries: BatchStatement {
         FROM jsonb_to_recordset($1) AS x(
             id text, attempts int, state text, next_attempt_at bigint, error text, now bigint, provider text, provider_message_id text)
         WHERE outbox.id = x.id AND outbox.attempts = x.attempts AND outbox.state = 'sending'
+        RETURNING outbox.id, outbox.tenant_id, outbox.verification_id, outbox.channel, outbox.state, outbox.last_error, x.now),
+        \(DeliveryFailedEvents.sql)
+        SELECT count(*) AS finished FROM done
         """
     let rows: BatchJSON
+}
+
+/// The `delivery.failed` events of the failed messages in `done` (id, tenant_id, verification_id, channel, state,
+/// last_error, now), for tenants whose endpoint takes them: a CTE of the statement that failed them.
+enum DeliveryFailedEvents {
+    static let sql = """
+        failed_events AS (
+            INSERT INTO webhook_events (id, tenant_id, type, verification_id, message_id, channel, purpose, error, state, attempts,
+                created_at, next_attempt_at)
+            SELECT d.id || '.delivery.failed', d.tenant_id, 'delivery.failed', d.verification_id, d.id, d.channel, v.purpose,
+                d.last_error, 'pending', 0, d.now, d.now
+            FROM done d JOIN webhook_endpoints w ON w.tenant_id = d.tenant_id AND strpos(w.events, ',delivery.failed,') > 0
+            LEFT JOIN verifications v ON v.id = d.verification_id
+            WHERE d.state = 'failed'
+            ON CONFLICT (id) DO NOTHING RETURNING 1)
+        """
 }
 
 /// Delivery reports: a `sent` message found by its provider's id becomes `delivered` or `failed`.
 struct ApplyDeliveryReports: BatchStatement {
     static let sql = """
-        UPDATE outbox SET state = x.state, finished_at = x.now, last_error = x.error
-        FROM jsonb_to_recordset($1) AS x(provider text, id text, state text, error text, now bigint)
-        WHERE outbox.provider = x.provider AND outbox.provider_message_id = x.id AND outbox.state = 'sent'
-        RETURNING outbox.id, outbox.state
+        WITH done AS (
+            UPDATE outbox SET state = x.state, finished_at = x.now, last_error = x.error
+            FROM jsonb_to_recordset($1) AS x(provider text, id text, state text, error text, now bigint)
+            WHERE outbox.provider = x.provider AND outbox.provider_message_id = x.id AND outbox.state = 'sent'
+            RETURNING outbox.id, outbox.tenant_id, outbox.verification_id, outbox.channel, outbox.state, outbox.last_error, x.now),
+        \(DeliveryFailedEvents.sql)
+        SELECT id, state FROM done
         """
     let rows: BatchJSON
 }

@@ -67,6 +67,8 @@ extension SQLiteStore {
                 try Self.finish(db, result, now: now)
             }
             try Self.applyFallbackSteps(db, results.compactMap { r in FallbackDecider.step(after: r).map { (r.messageID, $0) } }, now: now)
+            try Self.recordDeliveryFailures(
+                db, messageIDs: results.compactMap { r in if case .failed = r.outcome { r.messageID } else { nil } }, now: now)
         }
     }
 
@@ -177,6 +179,7 @@ extension SQLiteStore {
                 changed += ids.map { ($0, FallbackDecider.step(after: report)) }
             }
             try Self.applyFallbackSteps(db, changed, now: now)
+            try Self.recordDeliveryFailures(db, messageIDs: changed.filter { $0.step == .release }.map(\.messageID), now: now)
             return changed.count
         }
     }
@@ -201,17 +204,25 @@ extension SQLiteStore {
         let now = plan.now.milliseconds
         let limit = plan.batchSize
         report.expiredByChannel = try await inBatches(of: limit, merging: [Channel: Int]()) { db in
-            let channels = try String.fetchAll(
+            let expired = try Row.fetchAll(
                 db,
                 sql: """
                     UPDATE verifications SET state = 'expired', updated_at = ? WHERE rowid IN (
                         SELECT rowid FROM verifications WHERE state = 'pending' AND expires_at <= ? LIMIT ?)
-                    RETURNING channel
+                    RETURNING id, tenant_id, channel, purpose, attempts >= max_attempts AS failed
                     """,
                 arguments: [now, plan.expireBefore.milliseconds, limit])
             var counts: [Channel: Int] = [:]
-            for name in channels { if let channel = Channel(rawValue: name) { counts[channel, default: 0] += 1 } }
-            return (channels.count, counts)
+            for row in expired {
+                let channel = Channel(rawValue: row["channel"])
+                if let channel { counts[channel, default: 0] += 1 }
+                // A verification whose attempts were spent already had its terminal event (`verification.failed`).
+                if row["failed"] as Bool { continue }
+                try Self.recordEvent(
+                    db, .verificationExpired, subject: row["id"], tenantID: row["tenant_id"], verificationID: row["id"], channel: channel,
+                    purpose: row["purpose"], now: plan.now)
+            }
+            return (expired.count, counts)
         } merge: {
             $0.merge($1, uniquingKeysWith: +)
         }
@@ -241,6 +252,12 @@ extension SQLiteStore {
             (
                 "DELETE FROM request_counters WHERE rowid IN (SELECT rowid FROM request_counters WHERE window_start < ? LIMIT ?)",
                 [plan.keyCounterWindowsBefore]
+            ),
+            (
+                """
+                DELETE FROM webhook_events WHERE rowid IN (
+                    SELECT rowid FROM webhook_events WHERE state IN ('delivered', 'failed') AND created_at < ? LIMIT ?)
+                """, [plan.finishedBefore.milliseconds]
             ),
             (
                 "DELETE FROM outbox WHERE rowid IN (SELECT rowid FROM outbox WHERE state NOT IN ('pending', 'sending') AND created_at < ? LIMIT ?)",

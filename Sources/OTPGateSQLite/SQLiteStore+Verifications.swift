@@ -184,6 +184,12 @@ extension SQLiteStore {
             case .refuse(let refusal): throw refusal
             case .apply(let writes):
                 try Self.updateVerification(db, writes.verification)
+                let after = writes.verification
+                if let type = WebhookEventType.after(check: after) {
+                    try Self.recordEvent(
+                        db, type, subject: after.id, tenantID: after.tenantID, verificationID: after.id, channel: after.channel,
+                        purpose: after.purpose, now: command.now)
+                }
                 if let destination = writes.destination { try Self.saveDestination(db, destination) }
                 return writes.outcome
             }

@@ -17,7 +17,7 @@ public protocol StoreLifecycle: Sendable {
 /// Every port: what the application wires, and what the command line opens.
 public typealias Store = StoreLifecycle & VerificationStore & TenantStore & SecretStore & TokenLedger & OutboxStore & Housekeeping
     & VerificationQueries & RequestCounters & PersonalDataBackfill & RecordStore & ProfileSessionStore & RequestNonceStore & DeliveryReportStore
-    & TemplateStore
+    & TemplateStore & WebhookStore & TenantDeliveryStore
 
 /// A storage failure, as opposed to a refusal: the database is unreachable, busy or broken.
 public struct StoreError: Error, Sendable, CustomStringConvertible {

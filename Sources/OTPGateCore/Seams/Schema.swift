@@ -139,6 +139,29 @@ public enum Schema {
                     PRIMARY KEY (tenant_id, purpose, locale, channel))
                 """
             ]),
+        // Tenant webhooks (one endpoint per tenant, its secret sealed) and their events: a second outbox, written in
+        // the transaction of the change it reports. A tenant's own delivery settings (DLT registration, sender,
+        // provider credentials), sealed.
+        Migration(
+            version: 7, name: "tenant-webhooks",
+            statements: [
+                """
+                CREATE TABLE webhook_endpoints (
+                    tenant_id TEXT PRIMARY KEY, url TEXT NOT NULL, secret {BLOB} NOT NULL, events TEXT NOT NULL,
+                    created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE webhook_events (
+                    id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, type TEXT NOT NULL, verification_id TEXT NOT NULL, message_id TEXT,
+                    channel TEXT, purpose TEXT, error TEXT, state TEXT NOT NULL, attempts INTEGER NOT NULL, created_at BIGINT NOT NULL,
+                    next_attempt_at BIGINT NOT NULL, lease_until BIGINT, last_status INTEGER, last_error TEXT, finished_at BIGINT)
+                """,
+                "CREATE INDEX webhook_events_due ON webhook_events (state, next_attempt_at)",
+                "CREATE INDEX webhook_events_tenant ON webhook_events (tenant_id, created_at)",
+                """
+                CREATE TABLE tenant_delivery (tenant_id TEXT PRIMARY KEY, settings {BLOB} NOT NULL, updated_at BIGINT NOT NULL)
+                """,
+            ]),
     ]
 }
 

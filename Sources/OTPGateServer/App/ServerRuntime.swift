@@ -21,6 +21,7 @@ public struct ServerRuntime: Sendable {
     public let routes: DeliveryRoutes
     public let outboxWorker: OutboxWorker
     public let sweeper: Sweeper
+    public let webhookDispatcher: WebhookDispatcher
     public let api: NativeAPI
     /// The vendor-compatible APIs, served beside the native one.
     public let profiles: ProfileServices
@@ -80,11 +81,13 @@ public struct ServerRuntime: Sendable {
         return ServerRuntime(
             settings: settings, store: store, engine: engine, metrics: metrics, signer: signer, routes: routes, outboxWorker: worker,
             sweeper: sweeper,
+            webhookDispatcher: WebhookDispatcher(store: store, cipher: cipher, clock: dependencies.clock, logger: dependencies.logger),
             api: NativeAPI(
                 engine: engine, tenants: store, deliveries: store, counters: store, health: store, signer: signer, metrics: metrics,
                 principalCacheTTL: settings.principalCacheTTL, authFailuresPerMinute: settings.authFailuresPerMinute,
                 trustedProxies: settings.trustedProxies, clock: dependencies.clock,
-                reportReaders: try DeliverySetup.reportReaders(settings.delivery), reportStore: store, templates: store, brand: settings.brand),
+                reportReaders: try DeliverySetup.reportReaders(settings.delivery), reportStore: store, templates: store, brand: settings.brand,
+                webhooks: store, allowHTTPWebhooks: settings.environment != .production),
             profiles: profiles, dependencies: dependencies)
     }
 
@@ -100,6 +103,7 @@ public struct ServerRuntime: Sendable {
         if dependencies.runBackgroundServices {
             services.append(outboxWorker)
             services.append(sweeper)
+            services.append(webhookDispatcher)
         }
         if let signer = signer as? JWTTokenSigner { services.append(SigningKeyRefresher(signer: signer, logger: dependencies.logger)) }
         // Slow clients are cut off and open connections capped on both listeners, each with a cap of its own.
