@@ -14,6 +14,8 @@ public struct OutboxWorker: Service {
     let renderer: MessageRenderer
     /// Tenants' own wording; without one (or a template that fails to render), `renderer`'s.
     let templates: TemplateCache?
+    /// Tenants' own SMS gateways and DLT registrations; without them, `routes`.
+    public var tenantSenders: TenantSenders?
     let clock: any OTPGateCore.Clock
     /// Spreads retries (`DeliveryDecider.backoff`).
     let random: any RandomSource
@@ -145,7 +147,7 @@ public struct OutboxWorker: Service {
     }
 
     /// The tenant's template for the message's purpose, locale and channel, else the built-in wording.
-    private func render(_ payload: MessagePayload, message: OutboxMessage) async -> RenderedMessage {
+    private func render(_ payload: MessagePayload, message: OutboxMessage, builtInDLTTemplateID: String?) async -> RenderedMessage {
         if let templates,
             let template = await templates.templates(tenantID: message.tenantID).best(
                 purpose: payload.purpose, locale: payload.locale, channel: message.channel)
@@ -174,7 +176,8 @@ public struct OutboxWorker: Service {
 
     package func deliver(_ message: OutboxMessage) async -> DeliveryResult {
         let now = clock.now()
-        let sender = routes.sender(for: message.channel)
+        let tenantRoute = message.channel == .sms ? await tenantSenders?.smsRoute(tenantID: message.tenantID) : nil
+        let sender = tenantRoute?.sender ?? routes.sender(for: message.channel)
         func result(_ outcome: DeliveryOutcome, _ label: String, awaitsReport: Bool = false) -> DeliveryResult {
             metrics.messageDelivered(channel: message.channel, sender: sender?.name ?? "none", outcome: label)
             return DeliveryResult(
@@ -191,7 +194,7 @@ public struct OutboxWorker: Service {
             logger.error("outbox payload does not open", metadata: ["message_id": .stringConvertible(message.id)])
             return result(.failed(error: "payload does not open under the data key"), "failed")
         }
-        let rendered = await render(payload, message: message)
+        let rendered = await render(payload, message: message, builtInDLTTemplateID: tenantRoute?.builtInDLTTemplateID ?? builtInDLTTemplateID)
         let outgoing = OutgoingMessage(
             messageID: message.id, tenantID: message.tenantID, verificationID: message.verificationID, channel: message.channel,
             destination: payload.destination, subject: rendered.subject, text: rendered.text, html: rendered.html,

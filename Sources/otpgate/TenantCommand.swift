@@ -5,7 +5,7 @@ import OTPGateServer
 
 struct TenantCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "tenant", abstract: "Manage tenants.", subcommands: [Create.self, List.self, Policy.self])
+        commandName: "tenant", abstract: "Manage tenants.", subcommands: [Create.self, List.self, Policy.self, TenantDeliveryCommand.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a tenant and its first API key (shown once).")

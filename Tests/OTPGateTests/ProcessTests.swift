@@ -105,6 +105,47 @@ extension RealProcesses {
             #expect(try OTPGateProcess.run(["template", "delete"] + key).status != 0)
         }
 
+        /// `otpgate webhook …` and `otpgate tenant delivery …`: secrets shown once (the webhook's) or never (a gateway
+        /// account's), sealed in the database file.
+        @Test func webhookAndTenantDeliveryCommands() async throws {
+            let dir = try temporaryDirectory()
+            let path = "\(dir.path)/hooks.sqlite"
+            let db = "sqlite:\(path)"
+            let created = try OTPGateProcess.run(["tenant", "create", "Acme", "--json", "--database", db])
+            let line = try #require(created.stdout.split(separator: "\n").last)
+            let tenant = try #require(try JSONDecoder().decode([String: String].self, from: Data(line.utf8))["tenant_id"])
+            let set = try OTPGateProcess.run(
+                [
+                    "webhook", "set", tenant, "--url", "https://hooks.example.in/otp", "--events", "verification.approved,delivery.failed",
+                    "--database", db,
+                ])
+            #expect(set.status == 0)
+            let secret = try #require(set.stdout.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+            #expect(secret.hasPrefix("whsec_"))
+            let shown = try OTPGateProcess.run(["webhook", "show", tenant, "--database", db])
+            #expect(shown.stdout.contains("https://hooks.example.in/otp\tdelivery.failed,verification.approved"))
+            #expect(!shown.stdout.contains(secret))
+            #expect(try OTPGateProcess.run(["webhook", "set", tenant, "--url", "ftp://x", "--database", db]).stderr.contains("--url"))
+            #expect(try OTPGateProcess.run(["webhook", "deliveries", tenant, "--database", db]).status == 0)
+
+            let delivery = try OTPGateProcess.run([
+                "tenant", "delivery", tenant, "--sms-sender", "ACMEBK", "--dlt-entity-id", "1101456789012345678", "--sms-provider", "msg91",
+                "--msg91-auth-key", "tenant-msg91-key-123", "--database", db,
+            ])
+            #expect(delivery.status == 0, "\(delivery.stderr)")
+            #expect(delivery.stdout.contains("sender=ACMEBK dlt_entity_id=1101456789012345678 provider=msg91 msg91_auth_key=set"))
+            #expect(!delivery.stdout.contains("tenant-msg91-key-123"))
+            let refused = try OTPGateProcess.run(["tenant", "delivery", tenant, "--sms-sender", "TOO-LONG", "--database", db])
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains("--sms-sender"))
+            let file = try Data(contentsOf: URL(fileURLWithPath: path))
+            #expect(file.range(of: Data("tenant-msg91-key-123".utf8)) == nil)
+            #expect(file.range(of: Data(secret.dropFirst(6).utf8)) == nil)
+            #expect(try OTPGateProcess.run(["tenant", "delivery", tenant, "--clear", "--database", db]).stdout.contains("cleared"))
+            #expect(try OTPGateProcess.run(["webhook", "delete", tenant, "--database", db]).status == 0)
+            #expect(try OTPGateProcess.run(["webhook", "show", tenant, "--database", db]).status != 0)
+        }
+
         /// SIGKILL while the worker holds a claimed message it has not handed to the provider yet (the SMTP server holds
         /// its greeting): after a restart, the message goes out once its lease ends, once, and its code works.
         @Test func aMessageClaimedByAKilledProcessIsSentAfterItsLease() async throws {

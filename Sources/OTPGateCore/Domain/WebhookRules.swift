@@ -3,9 +3,15 @@ import Foundation
 /// How a tenant's webhook endpoint is set, whoever sets it (the API or the command line): the URL's rules, the
 /// events it takes, and a fresh `whsec_` secret sealed for the store.
 public enum WebhookRules {
+    /// A refused value, naming the field (API) or option (command line) at fault.
     public struct Refusal: Error, Sendable, Equatable {
         public var field: String
         public var reason: String
+
+        public init(field: String, reason: String) {
+            self.field = field
+            self.reason = reason
+        }
     }
 
     /// An `https` URL (or `http` where allowed: development, a test receiver on loopback) of at most 2048 characters,

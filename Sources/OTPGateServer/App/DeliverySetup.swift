@@ -16,6 +16,53 @@ public enum DeliverySetup {
         return readers
     }
 
+    /// A tenant's own SMS sender: its gateway account if it has one, else the deployment's gateway, under its DLT
+    /// registration (each value it leaves unset is the deployment's). Throws when neither names a gateway.
+    public static func tenantSMSSender(_ tenant: TenantDeliverySettings, deployment: DeliverySettings, clock: any Clock = SystemClock()) throws
+        -> any MessageSender
+    {
+        var dlt = deployment.dlt
+        if let v = tenant.dlt.sender { dlt.sender = v }
+        if let v = tenant.dlt.entityID { dlt.entityID = v }
+        if let v = tenant.dlt.templateID { dlt.templateID = v }
+        switch tenant.provider {
+        case .webhook?:
+            return try WebhookSMSSender(url: tenant.webhookURL ?? "", secret: tenant.webhookSecret ?? "", dlt: dlt, clock: clock)
+        case .twilio?:
+            guard let account = tenant.twilioAccountSID, let token = tenant.twilioAuthToken else {
+                throw ConfigurationError("twilio needs its account")
+            }
+            return TwilioSMSSender(
+                .init(
+                    accountSID: account, username: account, password: token, from: tenant.twilioFrom, messagingServiceSID: nil, statusCallback: nil,
+                    baseURL: deployment.twilio?.baseURL ?? "https://api.twilio.com"))
+        case .msg91?:
+            var settings = MSG91SMSSender.Settings(authKey: tenant.msg91AuthKey ?? "", dlt: dlt)
+            if let base = deployment.msg91 {
+                settings.route = base.route
+                settings.baseURL = base.baseURL
+            }
+            return MSG91SMSSender(settings)
+        case nil:
+            switch deployment.smsProvider {
+            case .webhook?:
+                if let url = deployment.webhookURL, let secret = deployment.webhookSecret {
+                    return try WebhookSMSSender(url: url, secret: secret, dlt: dlt, clock: clock)
+                }
+            case .twilio?:
+                if let twilio = deployment.twilio { return TwilioSMSSender(twilio) }
+            case .msg91?:
+                if var msg91 = deployment.msg91 {
+                    msg91.dlt = dlt
+                    msg91.reportsDelivery = deployment.msg91ReportToken != nil
+                    return MSG91SMSSender(msg91)
+                }
+            case nil: break
+            }
+            throw ConfigurationError("the deployment has no SMS gateway for the tenant's DLT registration")
+        }
+    }
+
     /// - `OTPGATE_DELIVERY=console|discard`: that sender for every channel (refused in production unless
     ///   `OTPGATE_ALLOW_CONSOLE_IN_PRODUCTION=true`).
     /// - Otherwise each configured provider serves its channel; a channel without one uses the console in development

@@ -72,6 +72,14 @@ public struct ServerRuntime: Sendable {
         worker.maxAttempts = settings.delivery.maxAttempts
         worker.lease = settings.delivery.lease
         worker.builtInDLTTemplateID = settings.delivery.dlt.templateID
+        // Tenants' own gateways and DLT registrations, unless a development sender (or a test's) takes every message.
+        if dependencies.sender == nil && settings.delivery.forced == nil && routes.sender(for: .sms) != nil {
+            let delivery = settings.delivery
+            let clock = dependencies.clock
+            worker.tenantSenders = TenantSenders(store: store, cipher: cipher, clock: clock) { tenant in
+                try DeliverySetup.tenantSMSSender(tenant, deployment: delivery, clock: clock)
+            }
+        }
         let sweeper = Sweeper(
             store: store, clock: dependencies.clock, metrics: metrics, logger: dependencies.logger, interval: settings.sweepInterval,
             retention: .seconds(Int64(settings.retentionDays) * 86_400))
