@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
@@ -36,6 +37,7 @@ final class GatewayTestServer: Sendable {
         var status: Int
         var body: String
         var delay: Duration = .zero
+        var headers: [String: String] = [:]
     }
 
     private let state = Mutex<(recorded: [Recorded], script: [Reply])>(([], []))
@@ -60,8 +62,10 @@ final class GatewayTestServer: Sendable {
             }
             let reply = scripted ?? Self.success(for: recorded)
             if reply.delay > .zero { try await Task.sleep(for: reply.delay) }
+            var fields: HTTPFields = [.contentType: "application/json"]
+            for (name, value) in reply.headers { fields[HTTPField.Name(name)!] = value }
             return Response(
-                status: HTTPResponse.Status(code: reply.status), headers: [.contentType: "application/json"],
+                status: HTTPResponse.Status(code: reply.status), headers: fields,
                 body: ResponseBody(byteBuffer: ByteBuffer(string: reply.body)))
         }
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))

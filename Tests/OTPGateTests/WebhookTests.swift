@@ -135,6 +135,26 @@ import Testing
         }
     }
 
+    /// A receiver's redirect is an answer, not a new address: the signed body never goes anywhere else.
+    @Test func aRedirectIsNotFollowed() async throws {
+        let receiver = GatewayTestServer()
+        try await receiver.run { base in
+            let h = try await Harness.make()
+            try await h.test { (client: TestClient) async throws in
+                _ = try await Self.register(client, base: base, events: #"["verification.approved"]"#)
+                receiver.answer(.init(status: 307, body: "{}", headers: ["location": base + "/elsewhere"]))
+                let id = try await client.start()
+                await h.deliver()
+                try await client.check(id, try #require(h.sender.code(for: id)))
+                await h.runtime.webhookDispatcher.drainOnce()
+                #expect(receiver.requests.map(\.path) == ["/hooks"])
+                let listed = try await Self.deliveries(client)
+                #expect(listed.first?["status"] == .string("queued"))
+                #expect(listed.first?["last_status"] == .int(307))
+            }
+        }
+    }
+
     @Test func theEndpointIsManagedPerTenant() async throws {
         let h = try await Harness.make()
         let other = try await h.makeTenant("other")

@@ -23,7 +23,15 @@ public struct WebhookDispatcher: Service {
     var batchSize = 32
     var concurrency = 8
 
-    public init(store: any WebhookStore, cipher: PersonalDataCipher, clock: any OTPGateCore.Clock, client: HTTPClient = .shared, logger: Logger) {
+    /// A client that never follows a redirect: the URL's rules (https in production) hold for every request, and a
+    /// receiver cannot bounce the signed body elsewhere. Process-wide, like `HTTPClient.shared`.
+    public static let client = HTTPClient(
+        eventLoopGroupProvider: .singleton, configuration: HTTPClient.Configuration(redirectConfiguration: .disallow))
+
+    public init(
+        store: any WebhookStore, cipher: PersonalDataCipher, clock: any OTPGateCore.Clock, client: HTTPClient = WebhookDispatcher.client,
+        logger: Logger
+    ) {
         self.store = store
         self.cipher = cipher
         self.clock = clock
@@ -52,17 +60,23 @@ public struct WebhookDispatcher: Service {
             return 0
         }
         guard !claimed.isEmpty else { return 0 }
+        // A tenant whose endpoint cannot be read now is skipped: its claims run out and the events are tried again.
         var endpoints: [String: WebhookEndpoint?] = [:]
         for tenantID in Set(claimed.map(\.tenantID)) {
-            endpoints[tenantID] = try? await store.webhookEndpoint(tenantID: tenantID)
+            do {
+                endpoints[tenantID] = .some(try await store.webhookEndpoint(tenantID: tenantID))
+            } catch {
+                logger.warning("webhook endpoint unavailable", metadata: ["error": .string(String(describing: error))])
+            }
         }
+        let deliverable = claimed.filter { endpoints[$0.tenantID] != nil }
         let results = await withTaskGroup(of: WebhookResult.self) { group in
             var results: [WebhookResult] = []
-            var pending = claimed[...]
+            var pending = deliverable[...]
             while let event = pending.popFirst() {
                 let endpoint = endpoints[event.tenantID] ?? nil
                 group.addTask { await deliver(event, to: endpoint) }
-                if claimed.count - pending.count >= concurrency, let result = await group.next() { results.append(result) }
+                if deliverable.count - pending.count >= concurrency, let result = await group.next() { results.append(result) }
             }
             for await result in group { results.append(result) }
             return results
