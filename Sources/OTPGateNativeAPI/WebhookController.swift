@@ -37,10 +37,12 @@ struct WebhookController: Sendable {
         let (endpoint, secret) = try WebhookRules.endpoint(
             tenantID: principal.tenant.id, url: url, events: events, existing: existing, rotate: try body.bool("rotate_secret") ?? false,
             cipher: engine.cipher, random: engine.random, now: engine.clock.now())
-        try await store.saveWebhookEndpoint(endpoint)
-        var view = Self.view(endpoint)
-        if let secret { view["secret"] = .string(secret) }
-        return JSONResponse.make(existing == nil ? .created : .ok, .object(view))
+        let stored = try await store.saveWebhookEndpoint(endpoint, replacingSecret: existing != nil && secret != nil)
+        var view = Self.view(stored)
+        // Shown only if it is the one stored (a concurrent save may have won the insert).
+        let ours = secret != nil && stored.sealedSecret == endpoint.sealedSecret
+        if ours, let secret { view["secret"] = .string(secret) }
+        return JSONResponse.make(existing == nil && ours ? .created : .ok, .object(view))
     }
 
     @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Response {

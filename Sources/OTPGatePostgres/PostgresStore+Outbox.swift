@@ -52,6 +52,7 @@ extension PostgresStore {
         for result in results {
             var row: [String: JSONValue] = ["id": .string(result.messageID), "attempts": .int(result.attempt), "now": .time(now)]
             row["provider"] = result.provider.map(JSONValue.string)
+            row["step"] = FallbackDecider.step(after: result).map { .string($0.rawValue) }
             switch result.outcome {
             case .sent(let providerMessageID):
                 row["state"] = .string(OutboxState.sent.rawValue)
@@ -68,15 +69,7 @@ extension PostgresStore {
             rows.append(row)
         }
         let statement = FinishDeliveries(rows: rows)
-        let steps = FallbackSteps(results.compactMap { r in FallbackDecider.step(after: r).map { (r.messageID, $0) } }, now: now)
-        guard let steps else {
-            _ = try await connection { connection in try await self.database.execute(statement, on: connection) }
-            return
-        }
-        try await transaction { connection in
-            _ = try await self.database.execute(statement, on: connection)
-            _ = try await self.database.execute(steps, on: connection)
-        }
+        _ = try await connection { connection in try await self.database.execute(statement, on: connection) }
     }
 
     public func outboxMessages(verificationID: String) async throws -> [OutboxMessage] {
@@ -106,19 +99,13 @@ extension PostgresStore {
             var row: [String: JSONValue] = [
                 "provider": .string(report.provider), "id": .string(report.providerMessageID),
                 "state": .string(report.delivered ? "delivered" : "failed"), "now": .time(now),
+                "step": .string(FallbackDecider.step(after: report).rawValue),
             ]
             row["error"] = report.error.map(JSONValue.string)
             input.append(row)
         }
         let statement = ApplyDeliveryReports(rows: input)
-        return try await transaction { connection in
-            let changed = try await self.database.execute(statement, on: connection)
-            let steps = try changed.map { row -> (String, FallbackDecider.Step) in
-                (try row["id"].decode(String.self), try row["state"].decode(String.self) == "delivered" ? .supersede : .release)
-            }
-            if let fallbacks = FallbackSteps(steps, now: now) { _ = try await self.database.execute(fallbacks, on: connection) }
-            return changed.count
-        }
+        return try await connection { connection in try await self.database.execute(statement, on: connection) }.count
     }
 
     public func outboxBacklog() async throws -> (depth: Int, oldest: Timestamp?) {
@@ -254,10 +241,12 @@ struct FinishDeliveries: BatchStatement {
             provider = COALESCE(x.provider, outbox.provider),
             provider_message_id = CASE WHEN x.state = 'sent' THEN x.provider_message_id ELSE outbox.provider_message_id END
         FROM jsonb_to_recordset($1) AS x(
-            id text, attempts int, state text, next_attempt_at bigint, error text, now bigint, provider text, provider_message_id text)
+            id text, attempts int, state text, next_attempt_at bigint, error text, now bigint, provider text, provider_message_id text,
+            step text)
         WHERE outbox.id = x.id AND outbox.attempts = x.attempts AND outbox.state = 'sending'
-        RETURNING outbox.id, outbox.tenant_id, outbox.verification_id, outbox.channel, outbox.state, outbox.last_error, x.now),
-        \(DeliveryFailedEvents.sql)
+        RETURNING outbox.id, outbox.tenant_id, outbox.verification_id, outbox.channel, outbox.state, outbox.last_error, x.now, x.step),
+        \(DeliveryFailedEvents.sql),
+        \(FallbackStepsCTE.sql)
         SELECT count(*) AS finished FROM done
         """
     let rows: BatchJSON
@@ -284,35 +273,29 @@ struct ApplyDeliveryReports: BatchStatement {
     static let sql = """
         WITH done AS (
             UPDATE outbox SET state = x.state, finished_at = x.now, last_error = x.error
-            FROM jsonb_to_recordset($1) AS x(provider text, id text, state text, error text, now bigint)
+            FROM jsonb_to_recordset($1) AS x(provider text, id text, state text, error text, now bigint, step text)
             WHERE outbox.provider = x.provider AND outbox.provider_message_id = x.id AND outbox.state = 'sent'
-            RETURNING outbox.id, outbox.tenant_id, outbox.verification_id, outbox.channel, outbox.state, outbox.last_error, x.now),
-        \(DeliveryFailedEvents.sql)
+            RETURNING outbox.id, outbox.tenant_id, outbox.verification_id, outbox.channel, outbox.state, outbox.last_error, x.now, x.step),
+        \(DeliveryFailedEvents.sql),
+        \(FallbackStepsCTE.sql)
         SELECT id, state FROM done
         """
     let rows: BatchJSON
 }
 
-/// Releases (due now) or supersedes the waiting fallback messages of first messages (`FallbackDecider`).
-struct FallbackSteps: BatchStatement {
+/// Releases (due now) or supersedes the waiting fallback message of each message in `done` (id, step, now) whose outcome
+/// calls for it (`FallbackDecider`): a CTE of the statement that recorded the outcome, so a fenced-out outcome (not in
+/// `done`) touches nothing, and the two changes commit together.
+enum FallbackStepsCTE {
     static let sql = """
-        UPDATE outbox SET
-            state = CASE WHEN x.step = 'supersede' THEN 'superseded' ELSE outbox.state END,
-            payload = CASE WHEN x.step = 'supersede' THEN NULL ELSE outbox.payload END,
-            finished_at = CASE WHEN x.step = 'supersede' THEN x.now ELSE outbox.finished_at END,
-            next_attempt_at = CASE WHEN x.step = 'release' THEN LEAST(outbox.next_attempt_at, x.now) ELSE outbox.next_attempt_at END
-        FROM jsonb_to_recordset($1) AS x(id text, step text, now bigint)
-        WHERE outbox.id = x.id AND outbox.state = 'pending'
+        fallbacks AS (
+            UPDATE outbox SET
+                state = CASE WHEN d.step = 'supersede' THEN 'superseded' ELSE outbox.state END,
+                payload = CASE WHEN d.step = 'supersede' THEN NULL ELSE outbox.payload END,
+                finished_at = CASE WHEN d.step = 'supersede' THEN d.now ELSE outbox.finished_at END,
+                next_attempt_at = CASE WHEN d.step = 'release' THEN LEAST(outbox.next_attempt_at, d.now) ELSE outbox.next_attempt_at END
+            FROM done d
+            WHERE d.step IS NOT NULL AND outbox.id = d.id || '.\(NewOutboxMessage.fallbackPart)' AND outbox.state = 'pending'
+            RETURNING 1)
         """
-    let rows: BatchJSON
-
-    /// `nil` when there is no step to apply.
-    init?(_ steps: [(messageID: String, step: FallbackDecider.Step)], now: Timestamp) {
-        guard !steps.isEmpty else { return nil }
-        var rows = BatchJSON()
-        for (id, step) in steps {
-            rows.append(["id": .string(FallbackDecider.fallbackID(of: id)), "step": .string(step.rawValue), "now": .time(now)])
-        }
-        self.rows = rows
-    }
 }

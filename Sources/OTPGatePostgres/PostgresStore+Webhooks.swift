@@ -19,26 +19,31 @@ extension PostgresStore {
             finishedAt: try row["finished_at"].decode(Int64?.self).map(Timestamp.init(milliseconds:)))
     }
 
-    public func saveWebhookEndpoint(_ e: WebhookEndpoint) async throws {
-        _ = try await rows(
+    static func webhookEndpoint(_ row: PostgresRandomAccessRow) throws -> WebhookEndpoint {
+        WebhookEndpoint(
+            tenantID: try row["tenant_id"].decode(String.self), url: try row["url"].decode(String.self),
+            sealedSecret: Array(buffer: try row["secret"].decode(ByteBuffer.self)),
+            events: WebhookEventType.parse(stored: try row["events"].decode(String.self)),
+            createdAt: Timestamp(milliseconds: try row["created_at"].decode(Int64.self)),
+            updatedAt: Timestamp(milliseconds: try row["updated_at"].decode(Int64.self)))
+    }
+
+    public func saveWebhookEndpoint(_ e: WebhookEndpoint, replacingSecret: Bool) async throws -> WebhookEndpoint {
+        let stored = try await rows(
             """
             INSERT INTO webhook_endpoints (tenant_id, url, secret, events, created_at, updated_at)
             VALUES (\(e.tenantID), \(e.url), \(ByteBuffer(bytes: e.sealedSecret)), \(WebhookEventType.stored(e.events)),
                 \(e.createdAt.milliseconds), \(e.updatedAt.milliseconds))
-            ON CONFLICT (tenant_id) DO UPDATE SET url = excluded.url, secret = excluded.secret, events = excluded.events,
-                updated_at = excluded.updated_at
+            ON CONFLICT (tenant_id) DO UPDATE SET url = excluded.url, events = excluded.events, updated_at = excluded.updated_at,
+                secret = CASE WHEN \(replacingSecret) THEN excluded.secret ELSE webhook_endpoints.secret END
+            RETURNING *
             """)
+        guard let row = stored.first else { throw StoreError(.corrupt, "the webhook endpoint upsert returned no row") }
+        return try Self.webhookEndpoint(row)
     }
 
     public func webhookEndpoint(tenantID: String) async throws -> WebhookEndpoint? {
-        try await rows("SELECT * FROM webhook_endpoints WHERE tenant_id = \(tenantID)").first.map { row in
-            WebhookEndpoint(
-                tenantID: try row["tenant_id"].decode(String.self), url: try row["url"].decode(String.self),
-                sealedSecret: Array(buffer: try row["secret"].decode(ByteBuffer.self)),
-                events: WebhookEventType.parse(stored: try row["events"].decode(String.self)),
-                createdAt: Timestamp(milliseconds: try row["created_at"].decode(Int64.self)),
-                updatedAt: Timestamp(milliseconds: try row["updated_at"].decode(Int64.self)))
-        }
+        try await rows("SELECT * FROM webhook_endpoints WHERE tenant_id = \(tenantID)").first.map(Self.webhookEndpoint)
     }
 
     public func deleteWebhookEndpoint(tenantID: String) async throws -> Bool {

@@ -43,7 +43,9 @@ extension SQLiteStore {
     public func finishOutbox(_ results: [DeliveryResult], now: Timestamp) async throws {
         guard !results.isEmpty else { return }
         try await write { db in
-            // The common case, a batch of successful sends, is one statement; the rest one each.
+            // The common case, a batch of successful sends, is one statement; the rest one each. Only outcomes whose claim
+            // still held (`applied`) touch fallbacks or write events: a worker whose lease ran out changes nothing.
+            var applied: Set<String> = []
             let sent = results.filter(\.isSent)
             for start in stride(from: 0, to: sent.count, by: 200) {
                 let chunk = sent[start..<min(start + 200, sent.count)]
@@ -54,21 +56,26 @@ extension SQLiteStore {
                     arguments += [result.messageID, result.attempt, result.provider, providerMessageID]
                 }
                 // The join on `outbox.id` uses the primary key.
-                try db.execute(
-                    sql: """
-                        UPDATE outbox SET state = 'sent', payload = NULL, lease_until = NULL, finished_at = ?, last_error = NULL,
-                            provider = v.column3, provider_message_id = v.column4
-                        FROM (VALUES \(rows)) AS v
-                        WHERE outbox.id = v.column1 AND outbox.attempts = v.column2 AND outbox.state = 'sending'
-                        """,
-                    arguments: arguments)
+                applied.formUnion(
+                    try String.fetchAll(
+                        db,
+                        sql: """
+                            UPDATE outbox SET state = 'sent', payload = NULL, lease_until = NULL, finished_at = ?, last_error = NULL,
+                                provider = v.column3, provider_message_id = v.column4
+                            FROM (VALUES \(rows)) AS v
+                            WHERE outbox.id = v.column1 AND outbox.attempts = v.column2 AND outbox.state = 'sending'
+                            RETURNING outbox.id
+                            """,
+                        arguments: arguments))
             }
             for result in results where !result.isSent {
                 try Self.finish(db, result, now: now)
+                if db.changesCount > 0 { applied.insert(result.messageID) }
             }
-            try Self.applyFallbackSteps(db, results.compactMap { r in FallbackDecider.step(after: r).map { (r.messageID, $0) } }, now: now)
+            let held = results.filter { applied.contains($0.messageID) }
+            try Self.applyFallbackSteps(db, held.compactMap { r in FallbackDecider.step(after: r).map { (r.messageID, $0) } }, now: now)
             try Self.recordDeliveryFailures(
-                db, messageIDs: results.compactMap { r in if case .failed = r.outcome { r.messageID } else { nil } }, now: now)
+                db, messageIDs: held.compactMap { r in if case .failed = r.outcome { r.messageID } else { nil } }, now: now)
         }
     }
 

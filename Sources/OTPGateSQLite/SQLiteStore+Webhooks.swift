@@ -53,28 +53,35 @@ extension SQLiteStore {
             lastError: row["last_error"], finishedAt: (row["finished_at"] as Int64?).map(Timestamp.init(milliseconds:)))
     }
 
-    public func saveWebhookEndpoint(_ e: WebhookEndpoint) async throws {
+    static func webhookEndpoint(_ row: Row) -> WebhookEndpoint {
+        WebhookEndpoint(
+            tenantID: row["tenant_id"], url: row["url"], sealedSecret: Array(row["secret"] as Data),
+            events: WebhookEventType.parse(stored: row["events"]), createdAt: Timestamp(milliseconds: row["created_at"]),
+            updatedAt: Timestamp(milliseconds: row["updated_at"]))
+    }
+
+    public func saveWebhookEndpoint(_ e: WebhookEndpoint, replacingSecret: Bool) async throws -> WebhookEndpoint {
         try await write { db in
-            try db.execute(
+            let row = try Row.fetchOne(
+                db,
                 sql: """
                     INSERT INTO webhook_endpoints (tenant_id, url, secret, events, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (tenant_id) DO UPDATE SET url = excluded.url, secret = excluded.secret, events = excluded.events,
-                        updated_at = excluded.updated_at
+                    ON CONFLICT (tenant_id) DO UPDATE SET url = excluded.url, events = excluded.events, updated_at = excluded.updated_at,
+                        secret = CASE WHEN ? THEN excluded.secret ELSE webhook_endpoints.secret END
+                    RETURNING *
                     """,
                 arguments: [
                     e.tenantID, e.url, Data(e.sealedSecret), WebhookEventType.stored(e.events), e.createdAt.milliseconds, e.updatedAt.milliseconds,
+                    replacingSecret,
                 ])
+            guard let row else { throw StoreError(.corrupt, "the webhook endpoint upsert returned no row") }
+            return Self.webhookEndpoint(row)
         }
     }
 
     public func webhookEndpoint(tenantID: String) async throws -> WebhookEndpoint? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM webhook_endpoints WHERE tenant_id = ?", arguments: [tenantID]).map { row in
-                WebhookEndpoint(
-                    tenantID: row["tenant_id"], url: row["url"], sealedSecret: Array(row["secret"] as Data),
-                    events: WebhookEventType.parse(stored: row["events"]), createdAt: Timestamp(milliseconds: row["created_at"]),
-                    updatedAt: Timestamp(milliseconds: row["updated_at"]))
-            }
+            try Row.fetchOne(db, sql: "SELECT * FROM webhook_endpoints WHERE tenant_id = ?", arguments: [tenantID]).map(Self.webhookEndpoint)
         }
     }
 

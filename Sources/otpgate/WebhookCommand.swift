@@ -32,11 +32,12 @@ struct WebhookCommand: AsyncParsableCommand {
             let (tenant, rotate) = (self.tenant, rotateSecret)
             let secret = try await Bootstrap.withStore(settings) { store -> String? in
                 guard try await store.tenant(id: tenant) != nil else { throw ValidationError("no tenant \(tenant)") }
+                let existing = try await store.webhookEndpoint(tenantID: tenant)
                 let (endpoint, secret) = try WebhookRules.endpoint(
-                    tenantID: tenant, url: url, events: types, existing: try await store.webhookEndpoint(tenantID: tenant), rotate: rotate,
+                    tenantID: tenant, url: url, events: types, existing: existing, rotate: rotate,
                     cipher: try await loadDataCipher(store: store, settings: settings), random: SystemRandomSource(), now: SystemClock().now())
-                try await store.saveWebhookEndpoint(endpoint)
-                return secret
+                let stored = try await store.saveWebhookEndpoint(endpoint, replacingSecret: existing != nil && secret != nil)
+                return stored.sealedSecret == endpoint.sealedSecret ? secret : nil
             }
             print("webhook for \(tenant): \(url) (\(types.sorted().map(\.rawValue).joined(separator: ", ")))")
             if let secret { print("signing secret (shown once): \(secret)") }

@@ -105,6 +105,60 @@ import Testing
         }
     }
 
+    @Test(arguments: Backend.available) func anSMSReportedFailedAfterItWasTakenMayStillHaveArrived(backend: Backend) async throws {
+        let smtp = try await SMTPTestServer.start()
+        let gateway = GatewayTestServer()
+        try await gateway.run { base in
+            let h = try await Harness.make(backend: backend, environment: Self.environment(smtp, gateway: base), realDelivery: true)
+            try await h.test { (client: TestClient) async throws in
+                let id = try #require(try await client.post("/v1/verifications", Self.smsWithEmailFallback + "}").string("id"))
+                await h.deliver()
+                let body = #"{"id":"gw-1","status":"failed","error_code":"EXPIRED"}"#
+                var headers: HTTPFields = [.contentType: "application/json"]
+                for (name, value) in try StandardWebhookSignature(secret: Self.secret).headers(
+                    id: "dlr_2", timestamp: h.clock.now().seconds, body: Array(body.utf8))
+                {
+                    headers[HTTPField.Name(name)!] = value
+                }
+                #expect(try await client.post("/delivery-reports/webhook", body, key: .some(nil), headers: headers).status == .noContent)
+                await h.deliver()  // the report released the fallback: the email goes out now
+                let mail = try #require(try await smtp.waitForMails(1).first)
+                let checked = try await client.check(id, try #require(DeliveryEndToEndTests.code(in: mail.decodedBody)))
+                // The gateway had taken the SMS: it may have arrived all the same, so neither destination is verified.
+                let claims = try await Self.claims(client, token: try #require(checked.string("token")))
+                #expect(claims["phone_number_verified"] == .bool(false))
+                #expect(claims["email_verified"] == .bool(false))
+            }
+        }
+    }
+
+    /// A worker whose lease ran out reports a permanent failure after another worker claimed the message again: the
+    /// outcome is fenced out, and so is its effect on the fallback.
+    @Test(arguments: Backend.available) func aLateOutcomeOfALostClaimDoesNotReleaseTheFallback(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
+        try await h.test { (client: TestClient) async throws in
+            let id = try #require(
+                try await client.post(
+                    "/v1/verifications", #"{"to":"9876543210","channel":"sms","to_email":"a@b.in","fallback":["email"],"fallback_after_seconds":120}"#
+                ).string("id"))
+            let fallbackDue = h.clock.now() + .seconds(120)
+            _ = try await h.store.claimOutbox(limit: 10, now: h.clock.now(), leaseUntil: h.clock.now() + .seconds(30))
+            h.clock.advance(.seconds(31))
+            let again = try await h.store.claimOutbox(limit: 10, now: h.clock.now(), leaseUntil: h.clock.now() + .seconds(30))
+            #expect(again.map(\.id) == ["\(id).1"])
+            #expect(again.first?.attempts == 2)
+            try await h.store.finishOutbox(
+                [DeliveryResult(messageID: "\(id).1", attempt: 1, outcome: .failed(error: "gateway: HTTP 400"))], now: h.clock.now())
+            let fallback = try #require(try await h.store.outboxMessages(verificationID: id).first { $0.id == "\(id).1.3" })
+            #expect(fallback.state == .pending)
+            #expect(fallback.nextAttemptAt == fallbackDue)
+            // The current claim's failure does release it.
+            try await h.store.finishOutbox(
+                [DeliveryResult(messageID: "\(id).1", attempt: 2, outcome: .failed(error: "gateway: HTTP 400"))], now: h.clock.now())
+            #expect(try await h.store.outboxMessages(verificationID: id).first { $0.id == "\(id).1.3" }?.nextAttemptAt == h.clock.now())
+        }
+    }
+
     @Test(arguments: Backend.available) func aDeliveryReportOrAnApprovalCancelsTheFallback(backend: Backend) async throws {
         let smtp = try await SMTPTestServer.start()
         let gateway = GatewayTestServer()

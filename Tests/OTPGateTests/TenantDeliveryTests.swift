@@ -65,6 +65,24 @@ import Testing
         }
     }
 
+    /// Settings that do not open (another data key, a damaged row) never send the tenant's SMS through the deployment's
+    /// gateway under the deployment's registration: the message waits, retried, and the error names the settings.
+    @Test func unusableSettingsHoldTheTenantsMessages() async throws {
+        let gateway = GatewayTestServer()
+        try await gateway.run { base in
+            let h = try await Harness.make(environment: DeliveryEndToEndTests.environment(.webhook, base: base), realDelivery: true)
+            try await h.store.saveTenantDelivery(tenantID: h.tenant.id, sealedSettings: Array(repeating: 9, count: 64), now: h.clock.now())
+            try await h.test { (client: TestClient) async throws in
+                let id = try await client.start()
+                await h.deliver()
+                #expect(gateway.requests.isEmpty)
+                let message = try #require(try await h.store.outboxMessages(verificationID: id).first)
+                #expect(message.state == .pending)
+                #expect(message.lastError?.contains("tenant's delivery settings") == true)
+            }
+        }
+    }
+
     @Test func badSettingsAreRefusedNamingTheOption() throws {
         func refusal(_ change: (inout TenantDeliverySettings) -> Void) -> String? {
             var s = TenantDeliverySettings()

@@ -186,6 +186,13 @@ import Testing
             // The secret is sealed in the store.
             let stored = try #require(try await h.store.webhookEndpoint(tenantID: h.tenant.id))
             #expect(!String(decoding: stored.sealedSecret, as: UTF8.self).contains(String(second.dropFirst(6))))
+            // A save that does not rotate (computed before a concurrent rotation) never puts its secret back.
+            var stale = stored
+            stale.sealedSecret = Array("an older sealed secret".utf8)
+            stale.url = "https://hooks.example.in/v3"
+            let after = try await h.store.saveWebhookEndpoint(stale, replacingSecret: false)
+            #expect(after.sealedSecret == stored.sealedSecret)
+            #expect(after.url == "https://hooks.example.in/v3")
 
             // Another tenant sees neither the endpoint nor its deliveries.
             #expect(try await client.get("/v1/webhook", key: .some(other.apiKey)).status == .notFound)

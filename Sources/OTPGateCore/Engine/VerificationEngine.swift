@@ -180,26 +180,28 @@ public struct VerificationEngine: Sendable {
             let v = try cipher.reveal(stored)
             observer.verificationApproved(channel: v.channel)
             let ttl = min(max(policy.tokenTTLSeconds, Policy.tokenTTLRange.lowerBound), Policy.tokenTTLRange.upperBound)
-            let reached = v.fallback == nil ? nil : try await destinationsReached(v)
-            let claims = claims(for: v, now: now, ttlSeconds: ttl, reached: reached)
+            let claims = claims(for: v, now: now, ttlSeconds: ttl, reached: v.fallback == nil ? nil : await destinationsReached(v))
             let token = try await signer.sign(claims)
             return Approval(verification: v, token: token, tokenExpiresAt: Timestamp(seconds: claims.exp))
         }
     }
 
     /// The token's claims: the destinations the code went to, each `_verified` only when the code that was typed can
-    /// only have come from it. For a verification with a fallback, `reached` lists the destinations whose message of
-    /// the current send may have arrived (`destinationsReached`): when both did, the token names both, verified neither.
-    func claims(for v: Verification, now: Timestamp, ttlSeconds: Int, reached: [Destination]? = nil) -> VerificationClaims {
+    /// only have come from it. For a verification with a fallback, `reached` is what `destinationsReached` found: one
+    /// destination is verified; two, none or an unknown answer (`.unknown`) name every candidate and verify none.
+    func claims(for v: Verification, now: Timestamp, ttlSeconds: Int, reached: Reached? = nil) -> VerificationClaims {
         var claims = VerificationClaims(
             iss: issuer, sub: v.id, tenantID: v.tenantID, jti: Identifier.make("tok", random: random, at: now), iat: now.seconds,
             exp: now.seconds + Int64(ttlSeconds), purpose: v.purpose, context: v.context.flatMap { try? JSONValue(parsing: $0) },
             reference: v.reference, amr: ["otp"])
-        var destinations = [Destination(unchecked: v.destination, channel: v.channel)] + (v.companion.map { [$0] } ?? [])
+        let primary = Destination(unchecked: v.destination, channel: v.channel)
+        var destinations = [primary] + (v.companion.map { [$0] } ?? [])
         var verified = true
-        if let reached, !reached.isEmpty {
-            destinations = reached
-            verified = reached.count == 1
+        switch reached {
+        case nil: break
+        case .some(.unknown): (destinations, verified) = ([primary] + (v.fallback.map { [$0] } ?? []), false)
+        case .some(.destinations(let list)) where list.count == 1: destinations = list
+        case .some(.destinations(let list)): (destinations, verified) = (list.isEmpty ? [primary] : list, false)
         }
         for destination in destinations {
             switch destination.channel {
@@ -215,20 +217,33 @@ public struct VerificationEngine: Sendable {
         return claims
     }
 
-    /// The destinations of the current send whose message may have arrived: it was tried (a message that failed for
-    /// good did not arrive; one still being retried may have).
-    private func destinationsReached(_ v: Verification) async throws -> [Destination] {
-        let messages = try await store.outboxMessages(verificationID: v.id)
+    /// Which destinations of a verification with a fallback may have carried its code.
+    enum Reached: Equatable {
+        case destinations([Destination])
+        /// The outbox could not be read: the approval stands, the token verifies no destination.
+        case unknown
+    }
+
+    /// The destinations of the current send whose message may have arrived: every message tried at least once, except
+    /// one refused at its only attempt before the provider took it (no provider id). A message superseded, retried
+    /// or reported failed after it was tried may still have arrived, so it counts.
+    private func destinationsReached(_ v: Verification) async -> Reached {
+        guard let messages = try? await store.outboxMessages(verificationID: v.id) else { return .unknown }
         let first = NewOutboxMessage.id(verificationID: v.id, send: v.sends)
         var reached: [Destination] = []
-        for message in messages where message.attempts > 0 && [.sending, .sent, .delivered, .pending].contains(message.state) {
+        for message in messages where Self.mayHaveArrived(message) {
             if message.id == first {
                 reached.append(Destination(unchecked: v.destination, channel: v.channel))
             } else if let fallback = v.fallback, message.id == FallbackDecider.fallbackID(of: first) {
                 reached.append(fallback)
             }
         }
-        return reached
+        return .destinations(reached)
+    }
+
+    static func mayHaveArrived(_ m: OutboxMessage) -> Bool {
+        guard m.attempts > 0 else { return false }
+        return !(m.state == .failed && m.providerMessageID == nil && m.attempts == 1)
     }
 
     // MARK: resend, cancel, read

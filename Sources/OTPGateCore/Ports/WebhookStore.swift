@@ -2,8 +2,9 @@
 /// transaction of the change they report (an approval, the last wrong code, an expiry, a failed message), and only
 /// for a tenant whose endpoint takes that type; the dispatcher claims them under a lease like outbox messages.
 public protocol WebhookStore: Sendable {
-    /// Inserts or replaces the tenant's endpoint.
-    func saveWebhookEndpoint(_ endpoint: WebhookEndpoint) async throws
+    /// Inserts the tenant's endpoint, or changes its URL and events, and its secret only when `replacingSecret`: two
+    /// saves at once never leave a secret nobody was shown. Returns the endpoint as stored.
+    func saveWebhookEndpoint(_ endpoint: WebhookEndpoint, replacingSecret: Bool) async throws -> WebhookEndpoint
     func webhookEndpoint(tenantID: String) async throws -> WebhookEndpoint?
     /// Whether there was one to delete. Events already written stay, and fail when they find no endpoint.
     func deleteWebhookEndpoint(tenantID: String) async throws -> Bool

@@ -6,7 +6,11 @@ public import OTPGateCore
 /// per message, signed as Standard Webhooks says with `OTPGATE_SMS_WEBHOOK_SECRET`. The endpoint answers 2xx when it
 /// took the message, optionally with `{"id": "…"}` (its message id).
 public struct WebhookSMSSender: MessageSender {
-    public let name = "webhook"
+    /// `webhook` for the deployment's gateway, whose delivery reports `/delivery-reports/webhook` accepts; a tenant's
+    /// own gateway is named apart (`tenant-webhook`) so no report meant for another gateway can match its messages.
+    public let name: String
+    /// Whether the gateway's delivery reports reach this server (only the deployment's gateway's can).
+    let reportsDelivery: Bool
     let url: String
     let signature: StandardWebhookSignature
     let dlt: DLTRegistration
@@ -15,8 +19,10 @@ public struct WebhookSMSSender: MessageSender {
 
     public init(
         url: String, secret: String, dlt: DLTRegistration, client: HTTPClient = .shared, timeout: Duration = .seconds(10),
-        clock: any Clock = SystemClock()
+        clock: any Clock = SystemClock(), name: String = "webhook", reportsDelivery: Bool = true
     ) throws {
+        self.name = name
+        self.reportsDelivery = reportsDelivery
         self.url = url
         self.signature = try StandardWebhookSignature(secret: secret)
         self.dlt = dlt
@@ -43,6 +49,6 @@ public struct WebhookSMSSender: MessageSender {
             case .string(let id)? = o["id"], (1...128).contains(id.utf8.count)
         else { return SendReceipt(providerMessageID: nil) }
         // A gateway that names the message can report on it (`/delivery-reports/webhook`).
-        return SendReceipt(providerMessageID: id, awaitsReport: true)
+        return SendReceipt(providerMessageID: id, awaitsReport: reportsDelivery)
     }
 }

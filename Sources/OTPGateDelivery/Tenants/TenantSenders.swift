@@ -1,3 +1,4 @@
+public import Logging
 public import OTPGateCore
 import Synchronization
 
@@ -16,12 +17,14 @@ public final class TenantSenders: Sendable {
     let clock: any Clock
     let ttl: Duration
     let make: @Sendable (TenantDeliverySettings) throws -> any MessageSender
+    let logger: Logger
     private let entries = Mutex<[String: (route: Route?, until: Timestamp)]>([:])
 
     public init(
         store: any TenantDeliveryStore, cipher: PersonalDataCipher, clock: any Clock, ttl: Duration = .seconds(5),
-        make: @escaping @Sendable (TenantDeliverySettings) throws -> any MessageSender
+        logger: Logger = Logger(label: "otpgate.delivery"), make: @escaping @Sendable (TenantDeliverySettings) throws -> any MessageSender
     ) {
+        self.logger = logger
         self.store = store
         self.cipher = cipher
         self.clock = clock
@@ -41,13 +44,29 @@ public final class TenantSenders: Sendable {
             return cached?.route
         }
         var route: Route?
-        if let sealed, let settings = try? TenantDeliverySettings.open(sealed, with: cipher, tenantID: tenantID), let sender = try? make(settings) {
-            route = Route(sender: sender, builtInDLTTemplateID: settings.dlt.templateID)
+        if let sealed {
+            do {
+                let settings = try TenantDeliverySettings.open(sealed, with: cipher, tenantID: tenantID)
+                route = Route(sender: try make(settings), builtInDLTTemplateID: settings.dlt.templateID)
+            } catch {
+                // Never the deployment's gateway under the deployment's registration instead: the tenant's SMS waits
+                // (retried) on its last good route, or on none, until its settings are fixed.
+                logger.error("tenant delivery settings unusable", metadata: ["tenant_id": .string(tenantID), "error": .string("\(type(of: error))")])
+                route = cached?.route ?? Route(sender: UnusableTenantSender(), builtInDLTTemplateID: nil)
+            }
         }
         entries.withLock { entries in
             if entries.count > 10_000 { entries.removeAll() }
             entries[tenantID] = (route, now + ttl)
         }
         return route
+    }
+}
+
+/// Stands for a tenant whose own delivery settings do not open or build: every attempt fails, to be retried.
+struct UnusableTenantSender: MessageSender {
+    let name = "tenant-settings"
+    func send(_ message: OutgoingMessage) async throws -> SendReceipt {
+        throw DeliveryError.retryable("the tenant's delivery settings are unusable (otpgate tenant delivery)")
     }
 }

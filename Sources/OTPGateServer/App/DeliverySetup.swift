@@ -27,7 +27,10 @@ public enum DeliverySetup {
         if let v = tenant.dlt.templateID { dlt.templateID = v }
         switch tenant.provider {
         case .webhook?:
-            return try WebhookSMSSender(url: tenant.webhookURL ?? "", secret: tenant.webhookSecret ?? "", dlt: dlt, clock: clock)
+            // Its reports cannot reach this server (they would be signed with its own secret): acceptance settles a fallback.
+            return try WebhookSMSSender(
+                url: tenant.webhookURL ?? "", secret: tenant.webhookSecret ?? "", dlt: dlt, clock: clock, name: "tenant-webhook",
+                reportsDelivery: false)
         case .twilio?:
             guard let account = tenant.twilioAccountSID, let token = tenant.twilioAuthToken else {
                 throw ConfigurationError("twilio needs its account")

@@ -76,7 +76,7 @@ public struct ServerRuntime: Sendable {
         if dependencies.sender == nil && settings.delivery.forced == nil && routes.sender(for: .sms) != nil {
             let delivery = settings.delivery
             let clock = dependencies.clock
-            worker.tenantSenders = TenantSenders(store: store, cipher: cipher, clock: clock) { tenant in
+            worker.tenantSenders = TenantSenders(store: store, cipher: cipher, clock: clock, logger: dependencies.logger) { tenant in
                 try DeliverySetup.tenantSMSSender(tenant, deployment: delivery, clock: clock)
             }
         }
