@@ -178,10 +178,13 @@ public struct OutboxWorker: Service {
         let now = clock.now()
         let tenantRoute = message.channel == .sms ? await tenantSenders?.smsRoute(tenantID: message.tenantID) : nil
         let sender = tenantRoute?.sender ?? routes.sender(for: message.channel)
+        var hasFallback = true  // until the payload says otherwise
         func result(_ outcome: DeliveryOutcome, _ label: String, awaitsReport: Bool = false) -> DeliveryResult {
             metrics.messageDelivered(channel: message.channel, sender: sender?.name ?? "none", outcome: label)
-            return DeliveryResult(
+            var result = DeliveryResult(
                 messageID: message.id, attempt: message.attempts, outcome: outcome, provider: sender?.name, awaitsReport: awaitsReport)
+            result.hasFallback = hasFallback
+            return result
         }
         if DeliveryDecider.isExpired(message, now: now) { return result(.expired, "expired") }
         guard let sender else {
@@ -194,6 +197,7 @@ public struct OutboxWorker: Service {
             logger.error("outbox payload does not open", metadata: ["message_id": .stringConvertible(message.id)])
             return result(.failed(error: "payload does not open under the data key"), "failed")
         }
+        hasFallback = payload.hasFallback
         let rendered = await render(payload, message: message, builtInDLTTemplateID: tenantRoute?.builtInDLTTemplateID ?? builtInDLTTemplateID)
         let outgoing = OutgoingMessage(
             messageID: message.id, tenantID: message.tenantID, verificationID: message.verificationID, channel: message.channel,

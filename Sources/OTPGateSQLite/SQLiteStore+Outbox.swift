@@ -55,18 +55,18 @@ extension SQLiteStore {
                     guard case .sent(let providerMessageID) = result.outcome else { continue }
                     arguments += [result.messageID, result.attempt, result.provider, providerMessageID]
                 }
-                // The join on `outbox.id` uses the primary key.
-                applied.formUnion(
-                    try String.fetchAll(
-                        db,
-                        sql: """
-                            UPDATE outbox SET state = 'sent', payload = NULL, lease_until = NULL, finished_at = ?, last_error = NULL,
-                                provider = v.column3, provider_message_id = v.column4
-                            FROM (VALUES \(rows)) AS v
-                            WHERE outbox.id = v.column1 AND outbox.attempts = v.column2 AND outbox.state = 'sending'
-                            RETURNING outbox.id
-                            """,
-                        arguments: arguments))
+                // The join on `outbox.id` uses the primary key. Which rows changed matters only to a fallback step.
+                let sql = """
+                    UPDATE outbox SET state = 'sent', payload = NULL, lease_until = NULL, finished_at = ?, last_error = NULL,
+                        provider = v.column3, provider_message_id = v.column4
+                    FROM (VALUES \(rows)) AS v
+                    WHERE outbox.id = v.column1 AND outbox.attempts = v.column2 AND outbox.state = 'sending'
+                    """
+                if chunk.contains(where: { FallbackDecider.step(after: $0) != nil }) {
+                    applied.formUnion(try String.fetchAll(db, sql: sql + " RETURNING outbox.id", arguments: arguments))
+                } else {
+                    try db.execute(sql: sql, arguments: arguments)
+                }
             }
             for result in results where !result.isSent {
                 try Self.finish(db, result, now: now)

@@ -15,7 +15,7 @@ public enum FallbackDecider {
     public static func fallbackID(of messageID: String) -> String { messageID + ".\(NewOutboxMessage.fallbackPart)" }
 
     public static func step(after result: DeliveryResult) -> Step? {
-        guard isFirstMessage(result.messageID) else { return nil }
+        guard result.hasFallback, isFirstMessage(result.messageID) else { return nil }
         switch result.outcome {
         case .sent: return result.awaitsReport ? nil : .supersede
         case .failed: return .release

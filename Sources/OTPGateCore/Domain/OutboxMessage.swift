@@ -101,6 +101,9 @@ public struct MessagePayload: Sendable, Equatable {
     public var purpose: String?
     public var locale: String?
     public var ttlSeconds: Int
+    /// Whether a fallback message waits on this one (`FallbackDecider`): only then does its outcome touch the outbox
+    /// beyond its own row.
+    public var hasFallback = false
 
     public init(destination: String, code: String, purpose: String?, locale: String?, ttlSeconds: Int) {
         self.destination = destination
@@ -114,18 +117,22 @@ public struct MessagePayload: Sendable, Equatable {
 extension MessagePayload {
     private static let separator: UInt8 = 0x1F  // ASCII unit separator: no validated field can contain it.
 
-    /// A compact, versioned encoding (sealed before it is stored): `1␟destination␟code␟purpose␟locale␟ttl`.
+    /// A compact, versioned encoding (sealed before it is stored): `1␟destination␟code␟purpose␟locale␟ttl`, then `␟f`
+    /// when a fallback waits on the message.
     public var encoded: [UInt8] {
-        let fields = ["1", destination, code, purpose ?? "", locale ?? "", String(ttlSeconds)]
+        let fields = ["1", destination, code, purpose ?? "", locale ?? "", String(ttlSeconds)] + (hasFallback ? ["f"] : [])
         return Array(fields.joined(separator: "\u{1F}").utf8)
     }
 
     public init(encoded bytes: [UInt8]) throws {
         let fields = bytes.split(separator: Self.separator, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
-        guard fields.count == 6, fields[0] == "1", let ttl = Int(fields[5]) else { throw MessagePayloadError() }
+        guard fields.count == 6 || (fields.count == 7 && fields[6] == "f"), fields[0] == "1", let ttl = Int(fields[5]) else {
+            throw MessagePayloadError()
+        }
         self.init(
             destination: fields[1], code: fields[2], purpose: fields[3].isEmpty ? nil : fields[3],
             locale: fields[4].isEmpty ? nil : fields[4], ttlSeconds: ttl)
+        hasFallback = fields.count == 7
     }
 }
 

@@ -119,7 +119,8 @@ public struct VerificationEngine: Sendable {
     private func sealedMessage(
         for v: Verification, to destination: Destination, send: Int, part: Int, code: String, now: Timestamp, notBefore: Timestamp? = nil
     ) throws -> NewOutboxMessage {
-        let payload = MessagePayload(destination: destination.value, code: code, purpose: v.purpose, locale: v.locale, ttlSeconds: v.ttlSeconds)
+        var payload = MessagePayload(destination: destination.value, code: code, purpose: v.purpose, locale: v.locale, ttlSeconds: v.ttlSeconds)
+        payload.hasFallback = part == 1 && v.fallback != nil
         let sealed = try cipher.sealPayload(payload, verificationID: v.id)
         var message = NewOutboxMessage(
             id: NewOutboxMessage.id(verificationID: v.id, send: send, part: part), tenantID: v.tenantID, verificationID: v.id,

@@ -46,6 +46,9 @@ public struct DeliveryResult: Sendable, Equatable {
 
     /// A sent message whose provider will report delivery: its fallback (if any) waits for the report.
     public var awaitsReport: Bool = false
+    /// Whether a fallback may wait on the message (`false` only when its payload says none does): its outcome then
+    /// touches no other row.
+    public var hasFallback: Bool = true
 
     public init(messageID: String, attempt: Int, outcome: DeliveryOutcome, provider: String? = nil, awaitsReport: Bool = false) {
         self.awaitsReport = awaitsReport
