@@ -70,6 +70,11 @@ extension Problem {
         case .channelUnavailable(let channel):
             self.init(ProblemCatalog.channelUnavailable, detail: "no delivery provider serves the \(channel.rawValue) channel on this server")
             extensions["channel"] = .string(channel.rawValue)
+        case .destinationNotAllowed:
+            self.init(ProblemCatalog.destinationNotAllowed, detail: "this tenant may not send codes to this country", field: "to")
+        case .clientRateLimited(let retryAfter):
+            self.init(ProblemCatalog.clientRateLimited, detail: "too many verifications from this client")
+            self.retryAfter = retryAfter
         }
     }
 }

@@ -39,13 +39,15 @@ public enum ProblemCatalog {
     public static let destinationLocked = Entry("destination_locked", .tooManyRequests, "Destination locked")
     /// The channel has no delivery provider on this server (production without a gateway for it).
     public static let channelUnavailable = Entry("channel_unavailable", .unprocessableContent, "Channel unavailable")
+    public static let destinationNotAllowed = Entry("destination_not_allowed", .forbidden, "Destination not allowed")
+    public static let clientRateLimited = Entry("client_rate_limited", .tooManyRequests, "Client rate limited")
     public static let internalError = Entry("internal", .internalServerError, "Internal error")
     public static let unavailable = Entry("unavailable", .serviceUnavailable, "Service unavailable")
 
     public static let all: [Entry] = [
         malformedJSON, invalidJSON, malformedForm, unauthorized, notFound, alreadyApproved, canceled, expired, payloadTooLarge,
         invalidField, unknownField, invalidHeader, incorrectCode, idempotencyKeyReused, maxAttemptsReached, maxSendsReached,
-        resendCooldown, rateLimited, destinationLocked, channelUnavailable, internalError, unavailable,
+        resendCooldown, rateLimited, destinationLocked, channelUnavailable, destinationNotAllowed, clientRateLimited, internalError, unavailable,
     ]
 
     /// The error statuses an operation can answer (`method` lowercased, `path` as OpenAPI writes it). Every `/v1`
@@ -54,7 +56,7 @@ public enum ProblemCatalog {
         let authenticated: Set<Int> = [401, 429, 500, 503]
         let withBody = authenticated.union([400, 413, 422])
         switch (method, path) {
-        case ("post", "/v1/verifications"): return withBody
+        case ("post", "/v1/verifications"): return withBody.union([403])
         case ("get", "/v1/verifications/{id}"): return authenticated.union([404])
         case ("post", "/v1/verifications/{id}/check"), ("post", "/v1/verifications/{id}/resend"), ("post", "/v1/verifications/{id}/cancel"):
             return withBody.union([404, 409, 410])

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
 import OTPGateCore
 
 /// The native verification API: start, check, resend, cancel and read.
@@ -20,7 +21,7 @@ struct VerificationController: Sendable {
 
     static let startFields: Set<String> = [
         "to", "to_email", "to_phone", "channel", "purpose", "code_length", "ttl_seconds", "max_attempts", "locale", "reference", "context",
-        "fallback", "fallback_after_seconds",
+        "fallback", "fallback_after_seconds", "client_ip", "client_fingerprint",
     ]
 
     @Sendable func start(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -39,7 +40,8 @@ struct VerificationController: Sendable {
             destination: destination, purpose: try body.label("purpose"), codeLength: try body.int("code_length", in: Policy.codeLengthRange),
             ttlSeconds: ttl, maxAttempts: try body.int("max_attempts", in: Policy.maxAttemptsRange),
             locale: try body.locale("locale"), reference: try body.printable("reference", maxLength: 128),
-            context: try body.object("context", maxBytes: 2048), companion: companion, fallback: fallback, fallbackAfterSeconds: fallbackAfter)
+            context: try body.object("context", maxBytes: 2048), companion: companion, fallback: fallback, fallbackAfterSeconds: fallbackAfter,
+            client: try client(body))
         let result = try await engine.start(start, principal: principal, idempotency: idempotency)
         let now = engine.clock.now()
         switch result {
@@ -88,6 +90,23 @@ struct VerificationController: Sendable {
             return (destination, nil, alternate)
         default: return (destination, nil, nil)
         }
+    }
+
+    /// The end user's address and device as the tenant's backend saw them, each counted against its own limit. The
+    /// address is canonicalised (`::ffff:10.0.0.1` and `10.0.0.1` are one client).
+    private func client(_ body: JSONBody) throws -> AbuseRules.Client? {
+        let rawIP = try body.string("client_ip", maxLength: 64)
+        let fingerprint = try body.printable("client_fingerprint", maxLength: 128)
+        if let fingerprint, fingerprint.isEmpty { throw Problem.invalidField("client_fingerprint", "must not be empty") }
+        guard rawIP != nil || fingerprint != nil else { return nil }
+        var ip: String?
+        if let rawIP {
+            guard let address = try? SocketAddress(ipAddress: rawIP, port: 0), let text = address.ipAddress else {
+                throw Problem.invalidField("client_ip", "must be an IPv4 or IPv6 address")
+            }
+            ip = text.hasPrefix("::ffff:") && text.contains(".") ? String(text.dropFirst(7)) : text
+        }
+        return AbuseRules.Client(ip: ip, fingerprint: fingerprint)
     }
 
     private func parse(_ raw: String, _ channel: OTPGateCore.Channel, field: String) throws -> Destination {

@@ -61,6 +61,9 @@ struct TenantCommand: AsyncParsableCommand {
         var fallbackAfterSeconds: Int?
         @Option(help: "The tenant's default fallback chain, e.g. \"email\" or \"sms\" (\"\" for none)")
         var fallbackChannels: String?
+        @Option(help: "Country calling codes the tenant may send to, e.g. \"91,971\" (\"*\" for any)") var allowedCountries: String?
+        @Option var startsPerClientIp: Int?
+        @Option var startsPerClientFingerprint: Int?
         @OptionGroup var db: DatabaseOption
 
         func run() async throws {
@@ -77,6 +80,9 @@ struct TenantCommand: AsyncParsableCommand {
                 if let v = tokenTtlSeconds { overrides.tokenTTLSeconds = v }
                 if let v = fallbackAfterSeconds { overrides.fallbackAfterSeconds = v }
                 if let v = fallbackChannels { overrides.fallbackChannels = try ServerSettings.channels(v, setting: "--fallback-channels") }
+                if let v = allowedCountries { overrides.allowedCountries = try ServerSettings.countryCodes(v, setting: "--allowed-countries") }
+                if let v = startsPerClientIp { overrides.startsPerClientIP = v }
+                if let v = startsPerClientFingerprint { overrides.startsPerClientFingerprint = v }
                 try ServerSettings.validate(settings.policy.applying(overrides))
                 _ = try await store.updateTenantPolicy(id: tenant, overrides: overrides)
                 print(overrides.jsonText)

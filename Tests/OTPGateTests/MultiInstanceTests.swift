@@ -11,11 +11,12 @@ extension RealProcesses {
         static let environment = ["OTPGATE_POSTGRES_TIMEOUT_SECONDS": "120"]
 
         /// Two instances on a fresh schema; the first creates the default tenant and prints its key.
-        static func pair() async throws -> (a: OTPGateServerProcess, b: OTPGateServerProcess, key: String) {
+        static func pair(_ extra: [String: String] = [:]) async throws -> (a: OTPGateServerProcess, b: OTPGateServerProcess, key: String) {
             let dir = try temporaryDirectory()
             let database = try await Backend.postgres.freshDatabaseURL(in: dir)
-            let a = try await OTPGateServerProcess.start(directory: dir, database: database, environment: environment)
-            let b = try await OTPGateServerProcess.start(directory: dir, database: database, environment: environment)
+            let env = environment.merging(extra) { $1 }
+            let a = try await OTPGateServerProcess.start(directory: dir, database: database, environment: env)
+            let b = try await OTPGateServerProcess.start(directory: dir, database: database, environment: env)
             let key = try #require(a.apiKey)
             #expect(b.apiKey == nil)
             // The start-up line says how the database connection is protected.
@@ -76,6 +77,27 @@ extension RealProcesses {
             }
             #expect(statuses.filter { $0 == 201 }.count == 5)
             #expect(statuses.filter { $0 == 429 }.count == 35)
+            _ = try await a.stop(signal: SIGTERM)
+            _ = try await b.stop(signal: SIGTERM)
+        }
+
+        /// One client's starts through both instances count against one limit.
+        @Test func aClientsStartsAcrossInstancesShareItsLimit() async throws {
+            let (a, b, key) = try await Self.pair(["OTPGATE_POLICY_STARTS_PER_CLIENT_IP": "6"])
+            let statuses = await withTaskGroup(of: Int.self) { group in
+                for i in 0..<20 {
+                    group.addTask {
+                        let server = i % 2 == 0 ? a : b
+                        let body = #"{"to":"+91987651\#(String(format: "%04d", i))","channel":"sms","client_ip":"203.0.113.9"}"#
+                        return (try? await server.post("/v1/verifications", body, key: key).status) ?? -1
+                    }
+                }
+                var all: [Int] = []
+                for await status in group { all.append(status) }
+                return all
+            }
+            #expect(statuses.filter { $0 == 201 }.count == 6)
+            #expect(statuses.filter { $0 == 429 }.count == 14)
             _ = try await a.stop(signal: SIGTERM)
             _ = try await b.stop(signal: SIGTERM)
         }

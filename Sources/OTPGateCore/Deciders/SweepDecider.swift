@@ -8,7 +8,8 @@ public struct SweepPlan: Sendable, Equatable {
     public var idempotencyBefore: Timestamp
     /// Consumed-token entries of tokens that expired before this are deleted.
     public var consumedTokensBefore: Timestamp
-    /// Per-key request counters whose window (in seconds) began before this are deleted.
+    /// Request counters whose window value (seconds: the start of a per-key or failed-authentication window, the end of a
+    /// client window) is before this are deleted.
     public var keyCounterWindowsBefore: Int64
     /// Finished outbox messages created before this, and finished verifications last changed before this, are deleted.
     public var finishedBefore: Timestamp

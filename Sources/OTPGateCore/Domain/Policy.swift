@@ -21,6 +21,14 @@ public struct Policy: Sendable, Equatable {
     /// The tenant's default fallback chain: used for a start that names a destination on one of these channels
     /// (`to_email`, `to_phone`) without asking for a chain itself.
     public var fallbackChannels: [Channel] = []
+    /// The country calling codes phone numbers may belong to; `*` allows any.
+    public var allowedCountries: [String] = ["91"]
+    /// Starts one client address (`client_ip`) of a tenant may make per window: generous, since carriers put many
+    /// phones behind one address.
+    public var startsPerClientIP = 30
+    /// Starts one device or browser (`client_fingerprint`) may make per window.
+    public var startsPerClientFingerprint = 10
+    public var clientWindowSeconds = 600
 
     public init() {}
 
@@ -52,6 +60,9 @@ public struct Policy: Sendable, Equatable {
         if let v = overrides.tokenTTLSeconds { p.tokenTTLSeconds = v }
         if let v = overrides.fallbackAfterSeconds { p.fallbackAfterSeconds = v }
         if let v = overrides.fallbackChannels { p.fallbackChannels = v }
+        if let v = overrides.allowedCountries { p.allowedCountries = v }
+        if let v = overrides.startsPerClientIP { p.startsPerClientIP = v }
+        if let v = overrides.startsPerClientFingerprint { p.startsPerClientFingerprint = v }
         return p
     }
 }
@@ -69,6 +80,9 @@ public struct PolicyOverrides: Sendable, Equatable {
     public var fallbackAfterSeconds: Int?
     /// `[]` turns a default chain off for this tenant; `nil` keeps the deployment's.
     public var fallbackChannels: [Channel]?
+    public var allowedCountries: [String]?
+    public var startsPerClientIP: Int?
+    public var startsPerClientFingerprint: Int?
 
     public init() {}
 }

@@ -11,6 +11,8 @@ extension PolicyOverrides {
             ("max_sends", \.maxSends),
             ("token_ttl_seconds", \.tokenTTLSeconds),
             ("fallback_after_seconds", \.fallbackAfterSeconds),
+            ("starts_per_client_ip", \.startsPerClientIP),
+            ("starts_per_client_fingerprint", \.startsPerClientFingerprint),
         ]
     }
 
@@ -22,6 +24,7 @@ extension PolicyOverrides {
             if let value = self[keyPath: member.value] { o[member.name] = .int(value) }
         }
         if let channels = fallbackChannels { o["fallback_channels"] = .array(channels.map { .string($0.rawValue) }) }
+        if let codes = allowedCountries { o["allowed_countries"] = .array(codes.map(JSONValue.string)) }
         return JSONValue.object(o).canonicalText
     }
 
@@ -39,5 +42,6 @@ extension PolicyOverrides {
                 return channel
             }
         }
+        if f.optional("allowed_countries") != nil { allowedCountries = try f.strings("allowed_countries") }
     }
 }

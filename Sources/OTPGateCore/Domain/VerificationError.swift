@@ -19,4 +19,8 @@ public enum VerificationError: Error, Sendable, Equatable {
     case channelMismatch
     /// No provider serves this channel here (production with no gateway configured for it).
     case channelUnavailable(Channel)
+    /// The phone number is outside the countries the tenant may send to (`Policy.allowedCountries`).
+    case destinationNotAllowed
+    /// Too many starts from one client (address or fingerprint) of the tenant in the window.
+    case clientRateLimited(retryAfter: Duration)
 }

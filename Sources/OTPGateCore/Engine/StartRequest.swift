@@ -20,12 +20,15 @@ public struct StartRequest: Sendable, Equatable {
     /// reported delivered within `fallbackAfterSeconds` (the policy's delay when `nil`).
     public var fallback: Destination?
     public var fallbackAfterSeconds: Int?
+    /// The end user's client, counted against the tenant's per-client limits when given.
+    public var client: AbuseRules.Client?
 
     public init(
         destination: Destination, purpose: String? = nil, codeLength: Int? = nil, ttlSeconds: Int? = nil, maxAttempts: Int? = nil,
         locale: String? = nil, reference: String? = nil, context: JSONValue? = nil, plannedID: String? = nil, companion: Destination? = nil,
-        companionHasOwnCode: Bool = false, fallback: Destination? = nil, fallbackAfterSeconds: Int? = nil
+        companionHasOwnCode: Bool = false, fallback: Destination? = nil, fallbackAfterSeconds: Int? = nil, client: AbuseRules.Client? = nil
     ) {
+        self.client = client
         self.fallback = fallback
         self.fallbackAfterSeconds = fallbackAfterSeconds
         self.plannedID = plannedID

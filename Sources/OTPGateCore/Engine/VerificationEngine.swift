@@ -62,6 +62,19 @@ public struct VerificationEngine: Sendable {
         }
         let now = clock.now()
         let policy = policy(for: principal)
+        for destination in [request.destination, request.companion, request.fallback].compactMap({ $0 }) {
+            if let refusal = AbuseRules.countryRefusal(destination, allowed: policy.allowedCountries) { throw refusal }
+        }
+        if let client = request.client {
+            // Counted before the start is decided, so a refused start still counts (as a request against a key does).
+            let counts = AbuseRules.clientCounts(client, tenantID: principal.tenant.id, policy: policy, now: now) { kind, value in
+                cipher.blindIndex(tenantID: principal.tenant.id, kind: kind, value: value)
+            }
+            for counter in counts {
+                let count = try await store.incrementCounter(scope: counter.scope, window: counter.window)
+                if let refusal = AbuseRules.clientRefusal(count: count, for: counter, now: now) { throw refusal }
+            }
+        }
         let id: String
         if let planned = request.plannedID, Identifier.isWellFormed(planned, prefix: "vrf") {
             id = planned

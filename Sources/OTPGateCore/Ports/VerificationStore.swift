@@ -10,6 +10,8 @@ public protocol VerificationStore: Sendable {
     func verification(id: String, tenantID: String, keyRequest: KeyRequest?) async throws -> Verification
     /// Counts one request against its key's per-second limit and throws `keyRateLimited` past it.
     func countKeyRequest(_ request: KeyRequest) async throws
+    /// Adds one to a shared fixed-window counter in one atomic statement and returns the count (`RequestCounters`).
+    func incrementCounter(scope: String, window: Int64) async throws -> Int
     /// Every message of a verification, oldest first (a check of a verification with a fallback asks which left).
     func outboxMessages(verificationID: String) async throws -> [OutboxMessage]
 }

@@ -55,6 +55,8 @@ struct KwikIDReply: Error, Equatable {
         case .alreadyApproved: badRequest("OTP already verified for this session.")
         case .notFound, .canceled, .expired, .incorrectCode, .idempotencyKeyReused, .channelMismatch: sessionNotFound
         case .channelUnavailable: serverError(503, "SMS delivery is not available")
+        case .destinationNotAllowed: badRequest("OTP cannot be sent to this mobile number.")
+        case .clientRateLimited(let wait): rateLimited(retryAfter: wait)
         }
     }
 
@@ -65,8 +67,9 @@ struct KwikIDReply: Error, Equatable {
         case .maxAttemptsReached: validation(field: "otp", "Maximum OTP attempts exceeded")
         case .alreadyApproved: validation(field: "otp", "OTP already used")
         case .notFound, .canceled: sessionNotFound
-        case .destinationLocked(let wait), .keyRateLimited(let wait), .destinationRateLimited(let wait): rateLimited(retryAfter: wait)
-        case .resendCooldown, .maxSendsReached, .idempotencyKeyReused, .channelMismatch, .channelUnavailable: invalidOTP
+        case .destinationLocked(let wait), .keyRateLimited(let wait), .destinationRateLimited(let wait), .clientRateLimited(let wait):
+            rateLimited(retryAfter: wait)
+        case .resendCooldown, .maxSendsReached, .idempotencyKeyReused, .channelMismatch, .channelUnavailable, .destinationNotAllowed: invalidOTP
         }
     }
 

@@ -41,7 +41,7 @@ struct M2PReply: Error, Equatable {
     static let noAccount = business("No account found", code: "PP_MIDD_027")
     static let validationsExhausted = business("Otp Validation is not allowed more than 3 times in 24hrs", code: "PP_MIDD_034")
     // Inferred (M2P does not publish them for V2): OTP_002 to OTP_005 are its V1 otp-manager's codes for the same
-    // failures; OTP_001, OTP_006, OTP_007 and IDEMPOTENCY_KEY_REUSED are OTPGate's own (docs/compat/m2p.md).
+    // failures; OTP_001, OTP_006, OTP_007, OTP_008 and IDEMPOTENCY_KEY_REUSED are OTPGate's own (docs/compat/m2p.md).
     static let invalidOTP = business("Invalid OTP", code: "OTP_002")
     static let expiredOTP = business("OTP expired", code: "OTP_003")
     static let alreadyValidated = business("OTP already validated", code: "OTP_006")
@@ -63,7 +63,9 @@ struct M2PReply: Error, Equatable {
         case .maxSendsReached: business("OTP generation limit exceeded.", code: "OTP_004")
         case .destinationLocked(let wait):
             business("OTP generation is blocked for this customer after failed validations.", code: "OTP_005", retryAfter: wait)
-        case .keyRateLimited(let wait): problem(429, title: "Too Many Requests", detail: "Rate limit exceeded", retryAfter: wait)
+        case .keyRateLimited(let wait), .clientRateLimited(let wait):
+            problem(429, title: "Too Many Requests", detail: "Rate limit exceeded", retryAfter: wait)
+        case .destinationNotAllowed: business("OTP cannot be sent to this mobile number.", code: "OTP_008")
         case .idempotencyKeyReused:
             business("X-Request-ID was already used with a different request", code: "IDEMPOTENCY_KEY_REUSED")
         case .notFound, .canceled, .expired, .incorrectCode, .channelMismatch, .alreadyApproved, .maxAttemptsReached, .channelUnavailable:
@@ -80,9 +82,9 @@ struct M2PReply: Error, Equatable {
         case .notFound, .canceled: unknownTrace
         case .destinationLocked(let wait):
             business("OTP validation is blocked for this customer after failed validations.", code: "OTP_005", retryAfter: wait)
-        case .keyRateLimited(let wait), .destinationRateLimited(let wait):
+        case .keyRateLimited(let wait), .destinationRateLimited(let wait), .clientRateLimited(let wait):
             problem(429, title: "Too Many Requests", detail: "Rate limit exceeded", retryAfter: wait)
-        case .resendCooldown, .maxSendsReached, .idempotencyKeyReused, .channelMismatch, .channelUnavailable: invalidOTP
+        case .resendCooldown, .maxSendsReached, .idempotencyKeyReused, .channelMismatch, .channelUnavailable, .destinationNotAllowed: invalidOTP
         }
     }
 

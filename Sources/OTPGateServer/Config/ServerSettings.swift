@@ -161,6 +161,12 @@ public struct ServerSettings: Sendable {
         policy.requestsPerKeyPerSecond = try read("requests.per.key.per.second", policy.requestsPerKeyPerSecond)
         policy.tokenTTLSeconds = try read("token.ttl.seconds", policy.tokenTTLSeconds)
         policy.fallbackAfterSeconds = try read("fallback.after.seconds", policy.fallbackAfterSeconds)
+        policy.startsPerClientIP = try read("starts.per.client.ip", policy.startsPerClientIP)
+        policy.startsPerClientFingerprint = try read("starts.per.client.fingerprint", policy.startsPerClientFingerprint)
+        policy.clientWindowSeconds = try read("client.window.seconds", policy.clientWindowSeconds)
+        if let codes = r.string("otpgate.policy.allowed.countries") {
+            policy.allowedCountries = try Self.countryCodes(codes, setting: "OTPGATE_POLICY_ALLOWED_COUNTRIES")
+        }
         if let names = r.string("otpgate.policy.fallback.channels") {
             policy.fallbackChannels = try Self.channels(names, setting: "OTPGATE_POLICY_FALLBACK_CHANNELS")
         }
@@ -193,6 +199,24 @@ public struct ServerSettings: Sendable {
             (1...1_000_000).contains(p.requestsPerKeyPerSecond), "OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND must be 1 to 1000000")
         try check(Policy.tokenTTLRange.contains(p.tokenTTLSeconds), "OTPGATE_POLICY_TOKEN_TTL_SECONDS must be 30 to 600")
         try check(Policy.fallbackAfterRange.contains(p.fallbackAfterSeconds), "OTPGATE_POLICY_FALLBACK_AFTER_SECONDS must be 5 to 300")
+        try check((1...100_000).contains(p.startsPerClientIP), "OTPGATE_POLICY_STARTS_PER_CLIENT_IP must be 1 to 100000")
+        try check(
+            (1...100_000).contains(p.startsPerClientFingerprint), "OTPGATE_POLICY_STARTS_PER_CLIENT_FINGERPRINT must be 1 to 100000")
+        try check((1...86_400).contains(p.clientWindowSeconds), "OTPGATE_POLICY_CLIENT_WINDOW_SECONDS must be 1 to 86400")
+        try check(!p.allowedCountries.isEmpty, "OTPGATE_POLICY_ALLOWED_COUNTRIES must name at least one calling code, or *")
+    }
+
+    /// Comma-separated country calling codes (`91`, `+1`, `44`) or `*` for any.
+    public static func countryCodes(_ text: String, setting: String) throws -> [String] {
+        var out: [String] = []
+        for raw in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !raw.isEmpty {
+            let code = raw.hasPrefix("+") ? String(raw.dropFirst()) : raw
+            guard code == "*" || (1...3).contains(code.count) && code.allSatisfy(\.isASCII) && code.allSatisfy(\.isNumber) && !code.hasPrefix("0")
+            else { throw ConfigurationError("\(setting) must list country calling codes (1 to 3 digits, e.g. 91,1,44) or *") }
+            if !out.contains(code) { out.append(code) }
+        }
+        guard !out.isEmpty else { throw ConfigurationError("\(setting) must list country calling codes (e.g. 91) or *") }
+        return out
     }
 
     /// A comma-separated list of distinct channel names (`email`, `sms`); empty for none.
