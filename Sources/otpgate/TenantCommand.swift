@@ -49,21 +49,21 @@ struct TenantCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show or change a tenant's limits (unset values use the server defaults).")
         @Argument(help: "Tenant id") var tenant: String
-        @Option var startsPerDestination: Int?
-        @Option var startWindowSeconds: Int?
-        @Option var failedChecksBeforeLock: Int?
-        @Option var lockSeconds: Int?
-        @Option var requestsPerKeyPerSecond: Int?
-        @Option var resendCooldownSeconds: Int?
-        @Option var maxSends: Int?
-        @Option var tokenTtlSeconds: Int?
+        @Option(help: "Starts to one destination per window") var startsPerDestination: Int?
+        @Option(help: "The window of --starts-per-destination, in seconds") var startWindowSeconds: Int?
+        @Option(help: "Consecutive failed checks that lock a destination") var failedChecksBeforeLock: Int?
+        @Option(help: "How long a locked destination stays locked, in seconds") var lockSeconds: Int?
+        @Option(help: "Requests per API key per second") var requestsPerKeyPerSecond: Int?
+        @Option(help: "The first resend cooldown, in seconds (it doubles after each send)") var resendCooldownSeconds: Int?
+        @Option(help: "Sends (first send and resends) per verification") var maxSends: Int?
+        @Option(help: "Lifetime of a verification token, in seconds (30 to 600)") var tokenTtlSeconds: Int?
         @Option(help: "Seconds a fallback message waits for the first message's delivery report (5 to 300)")
         var fallbackAfterSeconds: Int?
         @Option(help: "The tenant's default fallback chain, e.g. \"email\" or \"sms\" (\"\" for none)")
         var fallbackChannels: String?
         @Option(help: "Country calling codes the tenant may send to, e.g. \"91,971\" (\"*\" for any)") var allowedCountries: String?
-        @Option var startsPerClientIp: Int?
-        @Option var startsPerClientFingerprint: Int?
+        @Option(help: "Starts per client address (client_ip) per client window") var startsPerClientIp: Int?
+        @Option(help: "Starts per client fingerprint (client_fingerprint) per client window") var startsPerClientFingerprint: Int?
         @OptionGroup var db: DatabaseOption
 
         func run() async throws {
