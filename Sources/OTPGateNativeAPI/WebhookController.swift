@@ -27,7 +27,7 @@ struct WebhookController: Sendable {
         let names = try body.strings("events", maxCount: WebhookEventType.allCases.count)
         let url: String
         let events: Set<WebhookEventType>
-        do throws(WebhookRules.Refusal) {
+        do throws(FieldRefusal) {
             url = try WebhookRules.validatedURL(rawURL, allowHTTP: allowHTTP)
             events = try WebhookRules.events(names)
         } catch {

@@ -59,7 +59,7 @@ struct TenantDeliveryCommand: AsyncParsableCommand {
             if let v = twilioFrom { current.twilioFrom = v.isEmpty ? nil : v }
             if let v = msg91AuthKey { current.msg91AuthKey = v.isEmpty ? nil : v }
             let valid: TenantDeliverySettings
-            do throws(WebhookRules.Refusal) {
+            do throws(FieldRefusal) {
                 valid = try current.validated()
             } catch {
                 throw ValidationError("--\(error.field) \(error.reason)")

@@ -23,7 +23,7 @@ struct WebhookCommand: AsyncParsableCommand {
             let settings = try await db.settings()
             let url: String
             let types: Swift.Set<WebhookEventType>
-            do throws(WebhookRules.Refusal) {
+            do throws(FieldRefusal) {
                 url = try WebhookRules.validatedURL(self.url, allowHTTP: settings.environment != .production)
                 types = try WebhookRules.events(events.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } })
             } catch {

@@ -30,6 +30,15 @@ import Testing
         return out
     }
 
+    /// A delivery report from the webhook gateway, signed with its secret as Standard Webhooks says.
+    static func postReport(_ body: String, id: String, client: TestClient, at now: Timestamp) async throws -> APIResponse {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        for (name, value) in try StandardWebhookSignature(secret: secret).headers(id: id, timestamp: now.seconds, body: Array(body.utf8)) {
+            headers[HTTPField.Name(name)!] = value
+        }
+        return try await client.post("/delivery-reports/webhook", body, key: .some(nil), headers: headers)
+    }
+
     /// The code in the last SMS the webhook gateway took.
     static func lastCode(_ gateway: GatewayTestServer) -> String? {
         gateway.requests.last.flatMap { DeliveryEndToEndTests.code(in: DeliveryEndToEndTests.text(of: $0, .webhook)) }
@@ -113,14 +122,8 @@ import Testing
             try await h.test { (client: TestClient) async throws in
                 let id = try #require(try await client.post("/v1/verifications", Self.smsWithEmailFallback + "}").string("id"))
                 await h.deliver()
-                let body = #"{"id":"gw-1","status":"failed","error_code":"EXPIRED"}"#
-                var headers: HTTPFields = [.contentType: "application/json"]
-                for (name, value) in try StandardWebhookSignature(secret: Self.secret).headers(
-                    id: "dlr_2", timestamp: h.clock.now().seconds, body: Array(body.utf8))
-                {
-                    headers[HTTPField.Name(name)!] = value
-                }
-                #expect(try await client.post("/delivery-reports/webhook", body, key: .some(nil), headers: headers).status == .noContent)
+                let report = #"{"id":"gw-1","status":"failed","error_code":"EXPIRED"}"#
+                #expect(try await Self.postReport(report, id: "dlr_2", client: client, at: h.clock.now()).status == .noContent)
                 await h.deliver()  // the report released the fallback: the email goes out now
                 let mail = try #require(try await smtp.waitForMails(1).first)
                 let checked = try await client.check(id, try #require(DeliveryEndToEndTests.code(in: mail.decodedBody)))
@@ -168,14 +171,8 @@ import Testing
                 // Reported delivered: the fallback is superseded at once.
                 let reported = try #require(try await client.post("/v1/verifications", Self.smsWithEmailFallback + "}").string("id"))
                 await h.deliver()
-                let body = #"{"id":"gw-1","status":"delivered"}"#
-                var headers: HTTPFields = [.contentType: "application/json"]
-                for (name, value) in try StandardWebhookSignature(secret: Self.secret).headers(
-                    id: "dlr_1", timestamp: h.clock.now().seconds, body: Array(body.utf8))
-                {
-                    headers[HTTPField.Name(name)!] = value
-                }
-                #expect(try await client.post("/delivery-reports/webhook", body, key: .some(nil), headers: headers).status == .noContent)
+                let report = #"{"id":"gw-1","status":"delivered"}"#
+                #expect(try await Self.postReport(report, id: "dlr_1", client: client, at: h.clock.now()).status == .noContent)
                 #expect(try await Self.deliveries(client, reported)["\(reported).1.3"]?["status"] == .string("superseded"))
 
                 // Approved before the fallback's time: it never goes out.

@@ -87,7 +87,7 @@ import Testing
         func refusal(_ change: (inout TenantDeliverySettings) -> Void) -> String? {
             var s = TenantDeliverySettings()
             change(&s)
-            do throws(WebhookRules.Refusal) {
+            do throws(FieldRefusal) {
                 _ = try s.validated()
                 return nil
             } catch {

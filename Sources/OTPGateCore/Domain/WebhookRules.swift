@@ -3,52 +3,41 @@ import Foundation
 /// How a tenant's webhook endpoint is set, whoever sets it (the API or the command line): the URL's rules, the
 /// events it takes, and a fresh `whsec_` secret sealed for the store.
 public enum WebhookRules {
-    /// A refused value, naming the field (API) or option (command line) at fault.
-    public struct Refusal: Error, Sendable, Equatable {
-        public var field: String
-        public var reason: String
-
-        public init(field: String, reason: String) {
-            self.field = field
-            self.reason = reason
-        }
-    }
-
     /// An `https` URL (or `http` where allowed: development, a test receiver on loopback) of at most 2048 characters,
     /// with a host, no credentials and no fragment.
-    public static func validatedURL(_ text: String, allowHTTP: Bool) throws(Refusal) -> String {
+    public static func validatedURL(_ text: String, allowHTTP: Bool) throws(FieldRefusal) -> String {
         guard text.utf8.count <= 2048, text.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
-            throw Refusal(field: "url", reason: "must be an absolute URL of at most 2048 visible ASCII characters")
+            throw FieldRefusal(field: "url", reason: "must be an absolute URL of at most 2048 visible ASCII characters")
         }
         let lower = text.lowercased()
         let scheme: String
         if lower.hasPrefix("https://") {
             scheme = "https://"
         } else if lower.hasPrefix("http://") {
-            guard allowHTTP else { throw Refusal(field: "url", reason: "must use https (http is allowed outside production only)") }
+            guard allowHTTP else { throw FieldRefusal(field: "url", reason: "must use https (http is allowed outside production only)") }
             scheme = "http://"
         } else {
-            throw Refusal(field: "url", reason: "must be an http(s) URL")
+            throw FieldRefusal(field: "url", reason: "must be an http(s) URL")
         }
         let rest = text.dropFirst(scheme.count)
         let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        guard !authority.isEmpty, !authority.contains("@") else { throw Refusal(field: "url", reason: "must name a host, without credentials") }
-        guard !text.contains("#") else { throw Refusal(field: "url", reason: "must not have a fragment") }
+        guard !authority.isEmpty, !authority.contains("@") else { throw FieldRefusal(field: "url", reason: "must name a host, without credentials") }
+        guard !text.contains("#") else { throw FieldRefusal(field: "url", reason: "must not have a fragment") }
         return text
     }
 
     /// The events an endpoint takes: all of them when `names` is `nil`.
-    public static func events(_ names: [String]?) throws(Refusal) -> Set<WebhookEventType> {
+    public static func events(_ names: [String]?) throws(FieldRefusal) -> Set<WebhookEventType> {
         guard let names else { return Set(WebhookEventType.allCases) }
         var out: Set<WebhookEventType> = []
         for name in names {
             guard let type = WebhookEventType(rawValue: name) else {
-                throw Refusal(
+                throw FieldRefusal(
                     field: "events", reason: "must list event types among \(WebhookEventType.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             out.insert(type)
         }
-        guard !out.isEmpty else { throw Refusal(field: "events", reason: "must list at least one event type") }
+        guard !out.isEmpty else { throw FieldRefusal(field: "events", reason: "must list at least one event type") }
         return out
     }
 

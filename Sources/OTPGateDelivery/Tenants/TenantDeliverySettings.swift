@@ -22,8 +22,8 @@ public struct TenantDeliverySettings: Sendable, Equatable {
     public static let sealPurpose = "tenant-delivery"
 
     /// Refuses a provider without its credentials, and values that could not be right.
-    public func validated() throws(WebhookRules.Refusal) -> TenantDeliverySettings {
-        func refuse(_ field: String, _ reason: String) -> WebhookRules.Refusal { WebhookRules.Refusal(field: field, reason: reason) }
+    public func validated() throws(FieldRefusal) -> TenantDeliverySettings {
+        func refuse(_ field: String, _ reason: String) -> FieldRefusal { FieldRefusal(field: field, reason: reason) }
         if let sender = dlt.sender, !(sender.count == 6 && sender.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })) {
             throw refuse("sms-sender", "must be 6 letters or digits (India's DLT header)")
         }
