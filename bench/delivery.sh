@@ -208,6 +208,7 @@ launch_server() {
         OTPGATE_MASTER_KEY="$(printf 'ab%.0s' {1..32})" \
         OTPGATE_LOG_LEVEL="${OTPGATE_LOG_LEVEL:-warning}" \
         OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND="${OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND:-1000000}" \
+        OTPGATE_POLICY_PUMPING_GUARD="${OTPGATE_POLICY_PUMPING_GUARD:-off}" \
         "${delivery[@]}" \
         "$BIN" serve --host 127.0.0.1 --port "$SERVER_PORT" --database "sqlite:$dir/otpgate.sqlite" \
         >"$out" 2>"$err" &

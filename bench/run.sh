@@ -178,6 +178,7 @@ launch_server() {
         OTPGATE_DELIVERY="$delivery" \
         OTPGATE_LOG_LEVEL="${OTPGATE_LOG_LEVEL:-warning}" \
         OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND="${OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND:-1000000}" \
+        OTPGATE_POLICY_PUMPING_GUARD="${OTPGATE_POLICY_PUMPING_GUARD:-off}" \
         "$BIN" serve --host 127.0.0.1 --port "$SERVER_PORT" --database "$database" \
         >"$SERVER_OUT" 2>"$err" &
     SERVER_PID=$!

@@ -63,6 +63,7 @@ public struct NativeAPI: Sendable {
         TokenController(engine: engine).addRoutes(to: api, routes: routes)
         TemplateController(engine: engine, store: templates, brand: brand).addRoutes(to: api, routes: routes)
         WebhookController(engine: engine, store: webhooks, allowHTTP: allowHTTPWebhooks).addRoutes(to: api, routes: routes)
+        AbuseController(engine: engine).addRoutes(to: api, routes: routes)
         for route in profiles.flatMap(\.nativeRoutes) { routes.add(route.method, api, route.path, route.handler) }
         return router
     }

@@ -75,6 +75,14 @@ extension Problem {
         case .clientRateLimited(let retryAfter):
             self.init(ProblemCatalog.clientRateLimited, detail: "too many verifications from this client")
             self.retryAfter = retryAfter
+        case .suspectedPumping(let retryAfter):
+            self.init(
+                ProblemCatalog.suspectedPumping,
+                detail: "too many unanswered codes to numbers like this one; starts to them are held for a while (GET /v1/abuse/holds)")
+            self.retryAfter = retryAfter
+        case .budgetExhausted(let retryAfter):
+            self.init(ProblemCatalog.budgetExhausted, detail: "this tenant's send budget for the channel is spent until the period ends")
+            self.retryAfter = retryAfter
         }
     }
 }

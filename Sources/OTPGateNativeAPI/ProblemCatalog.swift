@@ -41,13 +41,16 @@ public enum ProblemCatalog {
     public static let channelUnavailable = Entry("channel_unavailable", .unprocessableContent, "Channel unavailable")
     public static let destinationNotAllowed = Entry("destination_not_allowed", .forbidden, "Destination not allowed")
     public static let clientRateLimited = Entry("client_rate_limited", .tooManyRequests, "Client rate limited")
+    public static let suspectedPumping = Entry("suspected_pumping", .tooManyRequests, "Suspected SMS pumping")
+    public static let budgetExhausted = Entry("budget_exhausted", .tooManyRequests, "Send budget exhausted")
     public static let internalError = Entry("internal", .internalServerError, "Internal error")
     public static let unavailable = Entry("unavailable", .serviceUnavailable, "Service unavailable")
 
     public static let all: [Entry] = [
         malformedJSON, invalidJSON, malformedForm, unauthorized, notFound, alreadyApproved, canceled, expired, payloadTooLarge,
         invalidField, unknownField, invalidHeader, incorrectCode, idempotencyKeyReused, maxAttemptsReached, maxSendsReached,
-        resendCooldown, rateLimited, destinationLocked, channelUnavailable, destinationNotAllowed, clientRateLimited, internalError, unavailable,
+        resendCooldown, rateLimited, destinationLocked, channelUnavailable, destinationNotAllowed, clientRateLimited, suspectedPumping,
+        budgetExhausted, internalError, unavailable,
     ]
 
     /// The error statuses an operation can answer (`method` lowercased, `path` as OpenAPI writes it). Every `/v1`
@@ -69,6 +72,8 @@ public enum ProblemCatalog {
         case ("put", "/v1/webhook"): return withBody
         case ("get", "/v1/webhook"), ("delete", "/v1/webhook"): return authenticated.union([404])
         case ("get", "/v1/webhook/deliveries"): return authenticated.union([422])
+        case ("get", "/v1/abuse/holds"): return authenticated
+        case ("delete", "/v1/abuse/holds/{prefix}"): return authenticated.union([404, 422])
         case ("post", "/delivery-reports/{provider}"), ("post", "/delivery-reports/{provider}/{token}"): return [401, 404, 413, 500, 503]
         default: return []
         }

@@ -88,10 +88,11 @@ struct WebhookController: Sendable {
     /// One event: `queued` (waiting, being sent or retried), `delivered` or `failed`, with the receiver's last answer.
     static func view(_ e: WebhookEvent) -> JSONValue {
         var o: [String: JSONValue] = [
-            "id": .string(e.id), "type": .string(e.type.rawValue), "verification_id": .string(e.verificationID),
+            "id": .string(e.id), "type": .string(e.type.rawValue),
             "status": .string(e.state == .delivered ? "delivered" : e.state == .failed ? "failed" : "queued"), "attempts": .int(e.attempts),
             "created_at": .string(e.createdAt.iso8601),
         ]
+        if !e.verificationID.isEmpty { o["verification_id"] = .string(e.verificationID) }
         o["message_id"] = e.messageID.map(JSONValue.string)
         o["last_status"] = e.lastStatus.map { .int($0) }
         o["error"] = e.lastError.map(JSONValue.string)

@@ -53,6 +53,18 @@ public final class ServerMetrics: EngineObserver, Sendable {
         counter("otpgate_verifications_failed_total", "Checks with an incorrect code", [("channel", channel.rawValue)]).increment()
     }
 
+    public func startRefused(reason: String) {
+        counter("otpgate_starts_refused_total", "Starts refused by an abuse defence, by reason", [("reason", reason)]).increment()
+    }
+
+    public func abuseHoldMade(_ hold: AbuseHold) {
+        counter("otpgate_abuse_holds_total", "Number prefixes held by the conversion guard", [("reason", hold.reason.rawValue)]).increment()
+    }
+
+    public func budgetWarning(tenantID: String, budget: String) {
+        counter("otpgate_budget_warnings_total", "Send budgets taken across 80 % of their limit", [("budget", budget)]).increment()
+    }
+
     public func verificationsExpired(channel: Channel, count: Int) {
         counter("otpgate_verifications_expired_total", "Verifications that expired unapproved", [("channel", channel.rawValue)])
             .increment(by: Int64(count))

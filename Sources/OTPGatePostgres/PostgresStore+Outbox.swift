@@ -180,6 +180,18 @@ extension PostgresStore {
                 SELECT ctid FROM request_counters WHERE window_start < \(plan.keyCounterWindowsBefore) LIMIT \(limit)) RETURNING 1
             """,
             """
+            DELETE FROM budget_usage WHERE ctid IN (
+                SELECT ctid FROM budget_usage WHERE window_end < \(plan.keyCounterWindowsBefore) LIMIT \(limit)) RETURNING 1
+            """,
+            """
+            DELETE FROM prefix_traffic WHERE ctid IN (
+                SELECT ctid FROM prefix_traffic WHERE bucket < \(plan.trafficBucketsBefore) LIMIT \(limit)) RETURNING 1
+            """,
+            """
+            DELETE FROM abuse_holds WHERE ctid IN (
+                SELECT ctid FROM abuse_holds WHERE held_until < \(plan.finishedBefore.milliseconds) LIMIT \(limit)) RETURNING 1
+            """,
+            """
             DELETE FROM webhook_events WHERE ctid IN (
                 SELECT ctid FROM webhook_events WHERE state IN ('delivered', 'failed') AND created_at < \(plan.finishedBefore.milliseconds)
                 LIMIT \(limit)) RETURNING 1

@@ -261,6 +261,18 @@ extension SQLiteStore {
                 [plan.keyCounterWindowsBefore]
             ),
             (
+                "DELETE FROM budget_usage WHERE rowid IN (SELECT rowid FROM budget_usage WHERE window_end < ? LIMIT ?)",
+                [plan.keyCounterWindowsBefore]
+            ),
+            (
+                "DELETE FROM prefix_traffic WHERE rowid IN (SELECT rowid FROM prefix_traffic WHERE bucket < ? LIMIT ?)",
+                [plan.trafficBucketsBefore]
+            ),
+            (
+                "DELETE FROM abuse_holds WHERE rowid IN (SELECT rowid FROM abuse_holds WHERE held_until < ? LIMIT ?)",
+                [plan.finishedBefore.milliseconds]
+            ),
+            (
                 """
                 DELETE FROM webhook_events WHERE rowid IN (
                     SELECT rowid FROM webhook_events WHERE state IN ('delivered', 'failed') AND created_at < ? LIMIT ?)

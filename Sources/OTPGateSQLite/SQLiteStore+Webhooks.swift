@@ -7,19 +7,19 @@ extension SQLiteStore {
     /// transaction. The id makes a second write of the same event a no-op.
     static func recordEvent(
         _ db: Database, _ type: WebhookEventType, subject: String, tenantID: String, verificationID: String, messageID: String? = nil,
-        channel: Channel?, purpose: String?, error: String? = nil, now: Timestamp
+        channel: Channel?, purpose: String?, error: String? = nil, detail: String? = nil, now: Timestamp
     ) throws {
         try db.cachedStatement(
             sql: """
-                INSERT INTO webhook_events (id, tenant_id, type, verification_id, message_id, channel, purpose, error, state, attempts,
-                    created_at, next_attempt_at)
-                SELECT ?, tenant_id, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ? FROM webhook_endpoints
+                INSERT INTO webhook_events (id, tenant_id, type, verification_id, message_id, channel, purpose, error, detail, state,
+                    attempts, created_at, next_attempt_at)
+                SELECT ?, tenant_id, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ? FROM webhook_endpoints
                 WHERE tenant_id = ? AND instr(events, ?) > 0
                 ON CONFLICT (id) DO NOTHING
                 """
         ).execute(arguments: [
             WebhookEvent.id(subject: subject, type: type), type.rawValue, verificationID, messageID, channel?.rawValue, purpose, error,
-            now.milliseconds, now.milliseconds, tenantID, ",\(type.rawValue),",
+            detail, now.milliseconds, now.milliseconds, tenantID, ",\(type.rawValue),",
         ])
     }
 
@@ -46,7 +46,9 @@ extension SQLiteStore {
         }
         return WebhookEvent(
             id: row["id"], tenantID: row["tenant_id"], type: type, verificationID: row["verification_id"], messageID: row["message_id"],
-            channel: (row["channel"] as String?).flatMap(Channel.init(rawValue:)), purpose: row["purpose"], error: row["error"], state: state,
+            channel: (row["channel"] as String?).flatMap(Channel.init(rawValue:)), purpose: row["purpose"], error: row["error"],
+            detail: row["detail"],
+            state: state,
             attempts: row["attempts"], createdAt: Timestamp(milliseconds: row["created_at"]),
             nextAttemptAt: Timestamp(milliseconds: row["next_attempt_at"]),
             leaseUntil: (row["lease_until"] as Int64?).map(Timestamp.init(milliseconds:)), lastStatus: row["last_status"],

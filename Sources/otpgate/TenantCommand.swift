@@ -64,6 +64,16 @@ struct TenantCommand: AsyncParsableCommand {
         @Option(help: "Country calling codes the tenant may send to, e.g. \"91,971\" (\"*\" for any)") var allowedCountries: String?
         @Option(help: "Starts per client address (client_ip) per client window") var startsPerClientIp: Int?
         @Option(help: "Starts per client fingerprint (client_fingerprint) per client window") var startsPerClientFingerprint: Int?
+        @Option(help: "The SMS-pumping conversion guard for this tenant: on or off") var pumpingGuard: Switch?
+        @Option(help: "Sends to one number prefix in the sliding hour before the guard judges its approval rate")
+        var pumpingMinSends: Int?
+        @Option(help: "The approval rate (percent) below which a prefix with enough sends is held") var pumpingMinApprovalPercent: Int?
+        @Option(help: "SMS per UTC day (0: no limit for this tenant)") var smsPerDay: Int?
+        @Option(help: "SMS per calendar month, UTC (0: no limit)") var smsPerMonth: Int?
+        @Option(help: "Emails per UTC day (0: no limit)") var emailPerDay: Int?
+        @Option(help: "Emails per calendar month, UTC (0: no limit)") var emailPerMonth: Int?
+        @Option(help: "Money per UTC day in the price table's currency, e.g. 500 (0: no limit)") var spendPerDay: String?
+        @Option(help: "Money per calendar month, UTC (0: no limit)") var spendPerMonth: String?
         @OptionGroup var db: DatabaseOption
 
         func run() async throws {
@@ -83,6 +93,15 @@ struct TenantCommand: AsyncParsableCommand {
                 if let v = allowedCountries { overrides.allowedCountries = try ServerSettings.countryCodes(v, setting: "--allowed-countries") }
                 if let v = startsPerClientIp { overrides.startsPerClientIP = v }
                 if let v = startsPerClientFingerprint { overrides.startsPerClientFingerprint = v }
+                if let v = pumpingGuard { overrides.pumpingGuard = v == .on }
+                if let v = pumpingMinSends { overrides.pumpingMinSends = v }
+                if let v = pumpingMinApprovalPercent { overrides.pumpingMinApprovalPercent = v }
+                if let v = smsPerDay { overrides.smsPerDay = v }
+                if let v = smsPerMonth { overrides.smsPerMonth = v }
+                if let v = emailPerDay { overrides.emailPerDay = v }
+                if let v = emailPerMonth { overrides.emailPerMonth = v }
+                if let v = spendPerDay { overrides.spendPerDayMicros = Int(try ServerSettings.money(v, setting: "--spend-per-day") ?? 0) }
+                if let v = spendPerMonth { overrides.spendPerMonthMicros = Int(try ServerSettings.money(v, setting: "--spend-per-month") ?? 0) }
                 try ServerSettings.validate(settings.policy.applying(overrides))
                 _ = try await store.updateTenantPolicy(id: tenant, overrides: overrides)
                 print(overrides.jsonText)

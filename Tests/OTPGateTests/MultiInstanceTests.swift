@@ -102,6 +102,40 @@ extension RealProcesses {
             _ = try await b.stop(signal: SIGTERM)
         }
 
+        /// Issue 16's synthetic attack on two instances: the counts and the hold are the store's, so exactly the configured
+        /// volume of unanswered sends goes out, and both instances list and honour the one hold.
+        @Test func thePumpingGuardsCountsAndHoldAreSharedByBothInstances() async throws {
+            let (a, b, key) = try await Self.pair(["OTPGATE_POLICY_PUMPING_MIN_SENDS": "20"])
+            let statuses = await withTaskGroup(of: Int.self) { group in
+                for i in 0..<60 {
+                    group.addTask {
+                        let server = i % 2 == 0 ? a : b
+                        let body = #"{"to":"+91700000\#(String(format: "%04d", i))","channel":"sms"}"#
+                        return (try? await server.post("/v1/verifications", body, key: key).status) ?? -1
+                    }
+                }
+                var all: [Int] = []
+                for await status in group { all.append(status) }
+                return all
+            }
+            #expect(statuses.filter { $0 == 201 }.count == 20)
+            #expect(statuses.filter { $0 == 429 }.count == 40)
+            for server in [a, b] {
+                let holds = try await server.get("/v1/abuse/holds", key: key)
+                let listed = holds.json?["holds"] as? [[String: Any]]
+                #expect(listed?.count == 1)
+                #expect(listed?.first?["prefix"] as? String == "+9170")
+                // The counts when the hold was written: starts that tripped it at once on both instances count too.
+                #expect((20...22).contains(listed?.first?["sends"] as? Int ?? 0))
+                let again = try await server.post("/v1/verifications", #"{"to":"+917000009999","channel":"sms"}"#, key: key)
+                #expect(again.status == 429)
+            }
+            // Another prefix is untouched.
+            #expect(try await b.post("/v1/verifications", #"{"to":"+919800009999","channel":"sms"}"#, key: key).status == 201)
+            _ = try await a.stop(signal: SIGTERM)
+            _ = try await b.stop(signal: SIGTERM)
+        }
+
         @Test func tokensJWKSAndTheOutboxAreSharedByBothInstances() async throws {
             let (a, b, key) = try await Self.pair()
             // (d) both publish the same JWKS.

@@ -11,7 +11,10 @@ public struct SweepPlan: Sendable, Equatable {
     /// Request counters whose window value (seconds: the start of a per-key or failed-authentication window, the end of a
     /// client window) is before this are deleted.
     public var keyCounterWindowsBefore: Int64
-    /// Finished outbox messages created before this, and finished verifications last changed before this, are deleted.
+    /// Conversion-guard buckets (named by the second they end) before this are out of the sliding hour and deleted.
+    public var trafficBucketsBefore: Int64
+    /// Finished outbox messages created before this, finished verifications last changed before this, and abuse holds
+    /// that ended before this are deleted.
     public var finishedBefore: Timestamp
     /// Destination records without failures whose lock (if any) ended before this are deleted.
     public var unlockedBefore: Timestamp
@@ -31,7 +34,9 @@ public enum SweepDecider {
     public static func plan(now: Timestamp, retention: Duration, batchSize: Int = 1000) -> SweepPlan {
         SweepPlan(
             now: now, expireBefore: now, idempotencyBefore: now - IdempotencyRecord.defaultWindow, consumedTokensBefore: now,
-            keyCounterWindowsBefore: KeyRequestLimit.window(now) - 60, finishedBefore: now - retention, unlockedBefore: now,
+            keyCounterWindowsBefore: KeyRequestLimit.window(now) - 60,
+            trafficBucketsBefore: PumpingGuard.windowStart(at: now) - PumpingGuard.bucketSeconds, finishedBefore: now - retention,
+            unlockedBefore: now,
             batchSize: batchSize)
     }
 }

@@ -29,6 +29,17 @@ public struct Policy: Sendable, Equatable {
     /// Starts one device or browser (`client_fingerprint`) may make per window.
     public var startsPerClientFingerprint = 10
     public var clientWindowSeconds = 600
+    /// The conversion guard (`PumpingGuard`): on by default; the benchmarks turn it off, since their traffic is
+    /// thousands of starts nobody checks.
+    public var pumpingGuard = true
+    /// Sends to one prefix in the sliding hour before its approval rate is judged.
+    public var pumpingMinSends = 100
+    /// Below this share of approved verifications (percent), a prefix with enough sends is held.
+    public var pumpingMinApprovalPercent = 20
+    public var pumpingHoldSeconds = 3600
+    /// Send budgets per channel and in money (none by default), and the deployment's prices for the money ones.
+    public var budgets = SendBudgets()
+    public var prices = PriceTable()
 
     public init() {}
 
@@ -63,6 +74,15 @@ public struct Policy: Sendable, Equatable {
         if let v = overrides.allowedCountries { p.allowedCountries = v }
         if let v = overrides.startsPerClientIP { p.startsPerClientIP = v }
         if let v = overrides.startsPerClientFingerprint { p.startsPerClientFingerprint = v }
+        if let v = overrides.pumpingGuard { p.pumpingGuard = v }
+        if let v = overrides.pumpingMinSends { p.pumpingMinSends = v }
+        if let v = overrides.pumpingMinApprovalPercent { p.pumpingMinApprovalPercent = v }
+        if let v = overrides.smsPerDay { p.budgets.smsPerDay = v == 0 ? nil : v }
+        if let v = overrides.smsPerMonth { p.budgets.smsPerMonth = v == 0 ? nil : v }
+        if let v = overrides.emailPerDay { p.budgets.emailPerDay = v == 0 ? nil : v }
+        if let v = overrides.emailPerMonth { p.budgets.emailPerMonth = v == 0 ? nil : v }
+        if let v = overrides.spendPerDayMicros { p.budgets.spendPerDay = v == 0 ? nil : Int64(v) }
+        if let v = overrides.spendPerMonthMicros { p.budgets.spendPerMonth = v == 0 ? nil : Int64(v) }
         return p
     }
 }
@@ -83,6 +103,16 @@ public struct PolicyOverrides: Sendable, Equatable {
     public var allowedCountries: [String]?
     public var startsPerClientIP: Int?
     public var startsPerClientFingerprint: Int?
+    public var pumpingGuard: Bool?
+    public var pumpingMinSends: Int?
+    public var pumpingMinApprovalPercent: Int?
+    /// Budgets: 0 removes the deployment's limit for this tenant.
+    public var smsPerDay: Int?
+    public var smsPerMonth: Int?
+    public var emailPerDay: Int?
+    public var emailPerMonth: Int?
+    public var spendPerDayMicros: Int?
+    public var spendPerMonthMicros: Int?
 
     public init() {}
 }

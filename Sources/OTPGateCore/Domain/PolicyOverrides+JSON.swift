@@ -13,6 +13,14 @@ extension PolicyOverrides {
             ("fallback_after_seconds", \.fallbackAfterSeconds),
             ("starts_per_client_ip", \.startsPerClientIP),
             ("starts_per_client_fingerprint", \.startsPerClientFingerprint),
+            ("pumping_min_sends", \.pumpingMinSends),
+            ("pumping_min_approval_percent", \.pumpingMinApprovalPercent),
+            ("sms_per_day", \.smsPerDay),
+            ("sms_per_month", \.smsPerMonth),
+            ("email_per_day", \.emailPerDay),
+            ("email_per_month", \.emailPerMonth),
+            ("spend_per_day_micros", \.spendPerDayMicros),
+            ("spend_per_month_micros", \.spendPerMonthMicros),
         ]
     }
 
@@ -25,6 +33,7 @@ extension PolicyOverrides {
         }
         if let channels = fallbackChannels { o["fallback_channels"] = .array(channels.map { .string($0.rawValue) }) }
         if let codes = allowedCountries { o["allowed_countries"] = .array(codes.map(JSONValue.string)) }
+        if let on = pumpingGuard { o["pumping_guard"] = .bool(on) }
         return JSONValue.object(o).canonicalText
     }
 
@@ -43,5 +52,6 @@ extension PolicyOverrides {
             }
         }
         if f.optional("allowed_countries") != nil { allowedCountries = try f.strings("allowed_countries") }
+        pumpingGuard = try f.optionalBool("pumping_guard")
     }
 }

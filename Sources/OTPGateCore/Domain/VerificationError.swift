@@ -23,4 +23,8 @@ public enum VerificationError: Error, Sendable, Equatable {
     case destinationNotAllowed
     /// Too many starts from one client (address or fingerprint) of the tenant in the window.
     case clientRateLimited(retryAfter: Duration)
+    /// The number's prefix is held by the conversion guard (`PumpingGuard`): too many unanswered sends to it.
+    case suspectedPumping(retryAfter: Duration)
+    /// The tenant's send budget for the channel (a count or money, per day or month) is spent.
+    case budgetExhausted(retryAfter: Duration)
 }

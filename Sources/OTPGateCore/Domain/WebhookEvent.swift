@@ -6,6 +6,10 @@ public enum WebhookEventType: String, Sendable, CaseIterable, Comparable {
     case verificationExpired = "verification.expired"
     /// A message failed for good (refused by the provider, its retries spent, or reported undelivered).
     case deliveryFailed = "delivery.failed"
+    /// The conversion guard held a number prefix (`PumpingGuard`).
+    case pumpingSuspected = "pumping.suspected"
+    /// A send budget passed 80 % of its limit.
+    case budgetWarning = "budget.warning"
 
     public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 
@@ -63,6 +67,9 @@ public struct WebhookEvent: Sendable, Equatable {
     public var purpose: String?
     /// A delivery failure's reason as the outbox stored it (never the provider's free text).
     public var error: String?
+    /// The data of an event about something other than a verification (a hold, a budget): a JSON object's text. Such
+    /// an event has an empty `verificationID`.
+    public var detail: String?
     public var state: WebhookEventState
     public var attempts: Int
     public var createdAt: Timestamp
@@ -75,7 +82,8 @@ public struct WebhookEvent: Sendable, Equatable {
 
     public init(
         id: String, tenantID: String, type: WebhookEventType, verificationID: String, messageID: String? = nil, channel: Channel? = nil,
-        purpose: String? = nil, error: String? = nil, state: WebhookEventState = .pending, attempts: Int = 0, createdAt: Timestamp,
+        purpose: String? = nil, error: String? = nil, detail: String? = nil, state: WebhookEventState = .pending, attempts: Int = 0,
+        createdAt: Timestamp,
         nextAttemptAt: Timestamp, leaseUntil: Timestamp? = nil, lastStatus: Int? = nil, lastError: String? = nil, finishedAt: Timestamp? = nil
     ) {
         self.id = id
@@ -86,6 +94,7 @@ public struct WebhookEvent: Sendable, Equatable {
         self.channel = channel
         self.purpose = purpose
         self.error = error
+        self.detail = detail
         self.state = state
         self.attempts = attempts
         self.createdAt = createdAt
@@ -100,7 +109,9 @@ public struct WebhookEvent: Sendable, Equatable {
 
     /// The body POSTed to the endpoint (Standard Webhooks' shape: `type`, `timestamp`, `data`).
     public var body: [UInt8] {
-        var data: [String: JSONValue] = ["verification_id": .string(verificationID)]
+        var data: [String: JSONValue] = [:]
+        if let detail, case .object(let fields)? = try? JSONParser.parse(Array(detail.utf8)) { data = fields }
+        if !verificationID.isEmpty { data["verification_id"] = .string(verificationID) }
         data["message_id"] = messageID.map(JSONValue.string)
         data["channel"] = channel.map { .string($0.rawValue) }
         data["purpose"] = purpose.map(JSONValue.string)

@@ -4,6 +4,18 @@ public protocol EngineObserver: Sendable {
     func verificationApproved(channel: Channel)
     func checkFailed(channel: Channel)
     func verificationsExpired(channel: Channel, count: Int)
+    /// A start refused by an abuse defence, by its problem code (`suspected_pumping`, `budget_exhausted`).
+    func startRefused(reason: String)
+    /// The conversion guard held a prefix (this instance's start tripped it).
+    func abuseHoldMade(_ hold: AbuseHold)
+    /// A send took one of the tenant's budgets (`sms_per_day` …) across 80 % of its limit.
+    func budgetWarning(tenantID: String, budget: String)
+}
+
+extension EngineObserver {
+    public func startRefused(reason: String) {}
+    public func abuseHoldMade(_ hold: AbuseHold) {}
+    public func budgetWarning(tenantID: String, budget: String) {}
 }
 
 public struct NoEngineObserver: EngineObserver {

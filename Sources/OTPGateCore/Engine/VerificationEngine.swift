@@ -75,6 +75,8 @@ public struct VerificationEngine: Sendable {
                 if let refusal = AbuseRules.clientRefusal(count: count, for: counter, now: now) { throw refusal }
             }
         }
+        let tenantID = principal.tenant.id
+        let counted = policy.pumpingGuard ? try await guardPrefixes(of: request, tenantID: tenantID, policy: policy, now: now) : []
         let id: String
         if let planned = request.plannedID, Identifier.isWellFormed(planned, prefix: "vrf") {
             id = planned
@@ -99,10 +101,19 @@ public struct VerificationEngine: Sendable {
         }
         let verification = try cipher.sealed(draft)
         let messages = try sealedMessages(for: verification, send: 1, codes: codes, now: now)
-        let result = try await store.startVerification(
-            StartCommand(
-                verification: verification, message: messages.first, companionMessage: messages.companion, policy: policy,
-                keyRequest: keyRequest(principal, policy, now), idempotency: idempotency, binding: binding, fallbackMessage: messages.fallback))
+        var charges: [SendBudget.Charge] = []
+        let result: StartResult
+        do {
+            charges = try await chargeBudgets(for: [request.destination, request.companion], tenantID: tenantID, policy: policy, now: now)
+            result = try await store.startVerification(
+                StartCommand(
+                    verification: verification, message: messages.first, companionMessage: messages.companion, policy: policy,
+                    keyRequest: keyRequest(principal, policy, now), idempotency: idempotency, binding: binding,
+                    fallbackMessage: messages.fallback))
+        } catch {
+            await giveBack(charges, counted: counted, tenantID: tenantID, now: now)
+            throw error
+        }
         switch result {
         case .created:
             observer.verificationStarted(channel: verification.channel)
@@ -110,8 +121,71 @@ public struct VerificationEngine: Sendable {
             if let companion = messages.companion { handOff(companion) }
             return result
         case .replayed(let first):
+            await giveBack(charges, counted: counted, tenantID: tenantID, now: now)
             return .replayed(try cipher.reveal(first))
         }
+    }
+
+    /// Counts the start against each watched prefix it sends to, and refuses it when the conversion guard holds one.
+    /// Returns the prefixes it was counted under.
+    private func guardPrefixes(of request: StartRequest, tenantID: String, policy: Policy, now: Timestamp) async throws -> [String] {
+        var counted: [String] = []
+        for prefix in PumpingGuard.prefixes(of: [request.destination, request.companion, request.fallback]) {
+            let hold: AbuseHold
+            let admission: PrefixAdmission
+            do {
+                admission = try await store.admitPrefixStart(PrefixStart(tenantID: tenantID, prefix: prefix, now: now, policy: policy))
+            } catch {
+                await giveBack([], counted: counted, tenantID: tenantID, now: now)
+                throw error
+            }
+            switch admission {
+            case .admitted:
+                counted.append(prefix)
+                continue
+            case .held(let held): hold = held
+            case .tripped(let made):
+                observer.abuseHoldMade(made)
+                hold = made
+            }
+            await giveBack([], counted: counted, tenantID: tenantID, now: now)
+            observer.startRefused(reason: hold.reason.rawValue)
+            throw VerificationError.suspectedPumping(retryAfter: max(hold.until - now, .seconds(1)))
+        }
+        return counted
+    }
+
+    /// Undoes what a start or resend took before it was refused or replayed: its budget charges and its counts for the
+    /// conversion guard. A give-back that fails leaves a budget a little short, or a prefix's count a little high.
+    private func giveBack(_ charges: [SendBudget.Charge], counted prefixes: [String], tenantID: String, now: Timestamp) async {
+        for charge in charges { try? await store.refundBudget(charge) }
+        for prefix in prefixes { try? await store.uncountPrefixStart(tenantID: tenantID, prefix: prefix, now: now) }
+    }
+
+    /// Spends the send's messages (and their price) from each of the tenant's budgets, or refuses the send with
+    /// `budgetExhausted` when one would go past its limit (giving back what it already took from the others).
+    private func chargeBudgets(for destinations: [Destination?], tenantID: String, policy: Policy, now: Timestamp) async throws
+        -> [SendBudget.Charge]
+    {
+        var charged: [SendBudget.Charge] = []
+        for charge in SendBudget.charges(for: destinations, tenantID: tenantID, policy: policy, now: now) where charge.amount > 0 {
+            let warning = SendBudget.warningDetail(charge, currency: policy.prices.currency).canonicalText
+            let total: Int64?
+            do {
+                total = try await store.chargeBudget(charge, tenantID: tenantID, warning: warning, now: now)
+            } catch {
+                await giveBack(charged, counted: [], tenantID: tenantID, now: now)
+                throw error
+            }
+            guard let total else {
+                await giveBack(charged, counted: [], tenantID: tenantID, now: now)
+                observer.startRefused(reason: "budget_exhausted")
+                throw SendBudget.refusal(charge, now: now)
+            }
+            if SendBudget.crossesWarning(charge, total: total) { observer.budgetWarning(tenantID: tenantID, budget: charge.name) }
+            charged.append(charge)
+        }
+        return charged
     }
 
     /// Counts a request that runs no other use case (a vendor profile's search or password check) against the caller's
@@ -174,6 +248,14 @@ public struct VerificationEngine: Sendable {
 
     // MARK: check
 
+    /// Counts an approval for the conversion guard under each watched prefix the verification sent to. The approval
+    /// is already committed, so a failed count does not fail the check: it only leaves the prefix's rate a little lower.
+    private func countApproval(of v: Verification, now: Timestamp) async {
+        for prefix in PumpingGuard.prefixes(of: [Destination(unchecked: v.destination, channel: v.channel), v.companion, v.fallback]) {
+            try? await store.recordPrefixApproval(tenantID: v.tenantID, prefix: prefix, now: now)
+        }
+    }
+
     /// Checks `code` (and `companionCode`, for a verification whose companion destination got a code of its own: both
     /// must be right, and a wrong one counts one attempt whichever it is). A wrong code counts an attempt and throws
     /// `incorrectCode`; the right one returns a signed token.
@@ -193,6 +275,7 @@ public struct VerificationEngine: Sendable {
         case .approved(let stored):
             let v = try cipher.reveal(stored)
             observer.verificationApproved(channel: v.channel)
+            if policy.pumpingGuard { await countApproval(of: v, now: now) }
             let ttl = min(max(policy.tokenTTLSeconds, Policy.tokenTTLRange.lowerBound), Policy.tokenTTLRange.upperBound)
             let claims = claims(for: v, now: now, ttlSeconds: ttl, reached: v.fallback == nil ? nil : await destinationsReached(v))
             let token = try await signer.sign(claims)
@@ -276,11 +359,20 @@ public struct VerificationEngine: Sendable {
         renewed.expiresAt = now + .seconds(current.ttlSeconds)
         // `ResendDecider` renumbers the messages by the send it really is (a concurrent resend may have come first).
         var messages = try sealedMessages(for: renewed, send: current.sends + 1, codes: codes, now: now)
-        let v = try await store.resendVerification(
-            ResendCommand(
-                id: id, tenantID: principal.tenant.id, channel: channel, codeHash: codes.hash(hasher, verificationID: id),
-                message: messages.first, companionMessage: messages.companion, now: now, policy: policy, keyRequest: nil,
-                fallbackMessage: messages.fallback))
+        let charges = try await chargeBudgets(
+            for: [Destination(unchecked: current.destination, channel: current.channel), current.companion], tenantID: principal.tenant.id,
+            policy: policy, now: now)
+        let v: Verification
+        do {
+            v = try await store.resendVerification(
+                ResendCommand(
+                    id: id, tenantID: principal.tenant.id, channel: channel, codeHash: codes.hash(hasher, verificationID: id),
+                    message: messages.first, companionMessage: messages.companion, now: now, policy: policy, keyRequest: nil,
+                    fallbackMessage: messages.fallback))
+        } catch {
+            await giveBack(charges, counted: [], tenantID: principal.tenant.id, now: now)
+            throw error
+        }
         messages.first.id = NewOutboxMessage.id(verificationID: v.id, send: v.sends)
         messages.first.expiresAt = v.expiresAt
         handOff(messages.first)

@@ -1,7 +1,7 @@
 /// The verification use cases' writes: each runs `StartDecider`, `CheckDecider`, `ResendDecider` or
 /// `CancelDecider` on what it loaded and locked, and writes the decision atomically. A command's `KeyRequest`, if
 /// any, is counted first (`KeyRequestLimit`); a refused request still counts.
-public protocol VerificationStore: Sendable {
+public protocol VerificationStore: AbuseStore, BudgetStore {
     func startVerification(_ command: StartCommand) async throws -> StartResult
     func checkVerification(_ command: CheckCommand) async throws -> CheckOutcome
     func resendVerification(_ command: ResendCommand) async throws -> Verification

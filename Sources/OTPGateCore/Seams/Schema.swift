@@ -162,6 +162,28 @@ public enum Schema {
                 CREATE TABLE tenant_delivery (tenant_id TEXT PRIMARY KEY, settings {BLOB} NOT NULL, updated_at BIGINT NOT NULL)
                 """,
             ]),
+        Migration(
+            version: 8, name: "abuse-defences",
+            statements: [
+                """
+                CREATE TABLE prefix_traffic (
+                    tenant_id TEXT NOT NULL, prefix TEXT NOT NULL, bucket BIGINT NOT NULL, sends INTEGER NOT NULL, approved INTEGER NOT NULL,
+                    PRIMARY KEY (tenant_id, prefix, bucket))
+                """,
+                "CREATE INDEX prefix_traffic_bucket ON prefix_traffic (bucket)",
+                """
+                CREATE TABLE abuse_holds (
+                    tenant_id TEXT NOT NULL, prefix TEXT NOT NULL, reason TEXT NOT NULL, sends INTEGER NOT NULL, approved INTEGER NOT NULL,
+                    created_at BIGINT NOT NULL, held_until BIGINT NOT NULL, PRIMARY KEY (tenant_id, prefix))
+                """,
+                "ALTER TABLE webhook_events ADD COLUMN detail TEXT",
+                // An endpoint that took every event type takes the two new ones too.
+                """
+                UPDATE webhook_endpoints SET events = events || 'budget.warning,pumping.suspected,'
+                WHERE events = ',delivery.failed,verification.approved,verification.expired,verification.failed,'
+                """,
+                "CREATE TABLE budget_usage (scope TEXT PRIMARY KEY, window_end BIGINT NOT NULL, used BIGINT NOT NULL)",
+            ]),
     ]
 }
 

@@ -108,6 +108,8 @@ struct EkoReply: Error, Equatable {
         case .maxSendsReached: rateLimited("Maximum OTP resends reached. Please retry later.", retryAfter: nil)
         case .channelUnavailable: transport(503, "Service temporarily unavailable")
         case .clientRateLimited(let wait): rateLimited("Too many requests.", retryAfter: wait)
+        case .suspectedPumping(let wait): rateLimited("OTP requests to this mobile series are paused. Please retry later.", retryAfter: wait)
+        case .budgetExhausted(let wait): rateLimited("OTP sending limit reached. Please retry later.", retryAfter: wait)
         case .destinationNotAllowed: invalidParams("mobile", "OTP cannot be sent to this mobile number")
         case .notFound, .canceled, .expired, .incorrectCode, .idempotencyKeyReused, .channelMismatch, .alreadyApproved, .maxAttemptsReached:
             rateLimited("Please retry.", retryAfter: .seconds(1))

@@ -56,7 +56,7 @@ struct KwikIDReply: Error, Equatable {
         case .notFound, .canceled, .expired, .incorrectCode, .idempotencyKeyReused, .channelMismatch: sessionNotFound
         case .channelUnavailable: serverError(503, "SMS delivery is not available")
         case .destinationNotAllowed: badRequest("OTP cannot be sent to this mobile number.")
-        case .clientRateLimited(let wait): rateLimited(retryAfter: wait)
+        case .clientRateLimited(let wait), .suspectedPumping(let wait), .budgetExhausted(let wait): rateLimited(retryAfter: wait)
         }
     }
 
@@ -67,7 +67,8 @@ struct KwikIDReply: Error, Equatable {
         case .maxAttemptsReached: validation(field: "otp", "Maximum OTP attempts exceeded")
         case .alreadyApproved: validation(field: "otp", "OTP already used")
         case .notFound, .canceled: sessionNotFound
-        case .destinationLocked(let wait), .keyRateLimited(let wait), .destinationRateLimited(let wait), .clientRateLimited(let wait):
+        case .destinationLocked(let wait), .keyRateLimited(let wait), .destinationRateLimited(let wait), .clientRateLimited(let wait),
+            .suspectedPumping(let wait), .budgetExhausted(let wait):
             rateLimited(retryAfter: wait)
         case .resendCooldown, .maxSendsReached, .idempotencyKeyReused, .channelMismatch, .channelUnavailable, .destinationNotAllowed: invalidOTP
         }

@@ -63,7 +63,7 @@ struct M2PReply: Error, Equatable {
         case .maxSendsReached: business("OTP generation limit exceeded.", code: "OTP_004")
         case .destinationLocked(let wait):
             business("OTP generation is blocked for this customer after failed validations.", code: "OTP_005", retryAfter: wait)
-        case .keyRateLimited(let wait), .clientRateLimited(let wait):
+        case .keyRateLimited(let wait), .clientRateLimited(let wait), .suspectedPumping(let wait), .budgetExhausted(let wait):
             problem(429, title: "Too Many Requests", detail: "Rate limit exceeded", retryAfter: wait)
         case .destinationNotAllowed: business("OTP cannot be sent to this mobile number.", code: "OTP_008")
         case .idempotencyKeyReused:
@@ -82,7 +82,8 @@ struct M2PReply: Error, Equatable {
         case .notFound, .canceled: unknownTrace
         case .destinationLocked(let wait):
             business("OTP validation is blocked for this customer after failed validations.", code: "OTP_005", retryAfter: wait)
-        case .keyRateLimited(let wait), .destinationRateLimited(let wait), .clientRateLimited(let wait):
+        case .keyRateLimited(let wait), .destinationRateLimited(let wait), .clientRateLimited(let wait), .suspectedPumping(let wait),
+            .budgetExhausted(let wait):
             problem(429, title: "Too Many Requests", detail: "Rate limit exceeded", retryAfter: wait)
         case .resendCooldown, .maxSendsReached, .idempotencyKeyReused, .channelMismatch, .channelUnavailable, .destinationNotAllowed: invalidOTP
         }

@@ -72,6 +72,9 @@ struct SurepassReply: Error, Equatable {
         case .channelUnavailable: failure(503, "service_unavailable", "OTP delivery is not available. Please retry later.")
         case .destinationNotAllowed: failure(422, "mobile_not_allowed", "OTP cannot be sent to this mobile number.")
         case .clientRateLimited(let wait): rateLimited("rate_limit_exceeded", "Too many requests. Please try again later.", retryAfter: wait)
+        case .suspectedPumping(let wait):
+            rateLimited("rate_limit_exceeded", "OTP requests to this mobile series are paused. Please try again later.", retryAfter: wait)
+        case .budgetExhausted(let wait): rateLimited("rate_limit_exceeded", "OTP sending limit reached. Please try again later.", retryAfter: wait)
         }
     }
 
@@ -92,7 +95,8 @@ struct SurepassReply: Error, Equatable {
             SurepassReply(
                 status: invalid.status, messageCode: "otp_not_generated", message: "Generate an OTP for this client_id first.", data: invalid.data)
         case .destinationLocked(let wait): rateLimited("too_many_attempts", "Too many wrong OTPs. Please try again later.", retryAfter: wait)
-        case .keyRateLimited(let wait), .destinationRateLimited(let wait), .clientRateLimited(let wait):
+        case .keyRateLimited(let wait), .destinationRateLimited(let wait), .clientRateLimited(let wait), .suspectedPumping(let wait),
+            .budgetExhausted(let wait):
             rateLimited("rate_limit_exceeded", "Too many requests. Please try again later.", retryAfter: wait)
         case .resendCooldown, .maxSendsReached, .idempotencyKeyReused, .channelMismatch, .channelUnavailable, .destinationNotAllowed: invalid
         }

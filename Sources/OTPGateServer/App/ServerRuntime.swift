@@ -62,7 +62,8 @@ public struct ServerRuntime: Sendable {
         let local = LocalDeliveryQueue(lease: settings.delivery.lease)
         let engine = VerificationEngine(
             store: store, tokenLedger: store, clock: dependencies.clock, random: dependencies.random, hasher: CodeHasher(secret: codeSecret),
-            cipher: cipher, signer: signer, defaultPolicy: settings.policy, issuer: settings.issuer, observer: metrics,
+            cipher: cipher, signer: signer, defaultPolicy: settings.policy, issuer: settings.issuer,
+            observer: EngineEventLog(metrics: metrics, logger: dependencies.logger),
             localDelivery: dependencies.runBackgroundServices ? local : nil, servedChannels: routes.servedChannels)
         var worker = OutboxWorker(
             store: store, routes: routes, cipher: cipher, renderer: MessageRenderer(brand: settings.brand), clock: dependencies.clock,

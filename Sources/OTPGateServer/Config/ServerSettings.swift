@@ -164,6 +164,26 @@ public struct ServerSettings: Sendable {
         policy.startsPerClientIP = try read("starts.per.client.ip", policy.startsPerClientIP)
         policy.startsPerClientFingerprint = try read("starts.per.client.fingerprint", policy.startsPerClientFingerprint)
         policy.clientWindowSeconds = try read("client.window.seconds", policy.clientWindowSeconds)
+        policy.pumpingGuard = try r.bool("otpgate.policy.pumping.guard", default: policy.pumpingGuard)
+        policy.pumpingMinSends = try read("pumping.min.sends", policy.pumpingMinSends)
+        policy.pumpingMinApprovalPercent = try read("pumping.min.approval.percent", policy.pumpingMinApprovalPercent)
+        policy.pumpingHoldSeconds = try read("pumping.hold.seconds", policy.pumpingHoldSeconds)
+        func budget(_ name: String) throws -> Int? {
+            let value = try r.int("otpgate.policy." + name, default: 0, in: 0...1_000_000_000)
+            return value == 0 ? nil : value
+        }
+        policy.budgets.smsPerDay = try budget("sms.per.day")
+        policy.budgets.smsPerMonth = try budget("sms.per.month")
+        policy.budgets.emailPerDay = try budget("email.per.day")
+        policy.budgets.emailPerMonth = try budget("email.per.month")
+        policy.budgets.spendPerDay = try Self.money(r.string("otpgate.policy.spend.per.day"), setting: "OTPGATE_POLICY_SPEND_PER_DAY")
+        policy.budgets.spendPerMonth = try Self.money(r.string("otpgate.policy.spend.per.month"), setting: "OTPGATE_POLICY_SPEND_PER_MONTH")
+        if let path = r.string("otpgate.price.table") {
+            policy.prices = try Self.priceTable(path: path)
+        } else if policy.budgets.spendPerDay != nil || policy.budgets.spendPerMonth != nil {
+            throw ConfigurationError(
+                "OTPGATE_POLICY_SPEND_PER_DAY and _PER_MONTH price messages by OTPGATE_PRICE_TABLE: set it to a price table file")
+        }
         if let codes = r.string("otpgate.policy.allowed.countries") {
             policy.allowedCountries = try Self.countryCodes(codes, setting: "OTPGATE_POLICY_ALLOWED_COUNTRIES")
         }
@@ -203,7 +223,38 @@ public struct ServerSettings: Sendable {
         try check(
             (1...100_000).contains(p.startsPerClientFingerprint), "OTPGATE_POLICY_STARTS_PER_CLIENT_FINGERPRINT must be 1 to 100000")
         try check((1...86_400).contains(p.clientWindowSeconds), "OTPGATE_POLICY_CLIENT_WINDOW_SECONDS must be 1 to 86400")
+        try check((1...1_000_000).contains(p.pumpingMinSends), "OTPGATE_POLICY_PUMPING_MIN_SENDS must be 1 to 1000000")
+        try check((1...100).contains(p.pumpingMinApprovalPercent), "OTPGATE_POLICY_PUMPING_MIN_APPROVAL_PERCENT must be 1 to 100")
+        try check(
+            (Int(PumpingGuard.bucketSeconds)...86_400).contains(p.pumpingHoldSeconds), "OTPGATE_POLICY_PUMPING_HOLD_SECONDS must be 300 to 86400")
+        for limit in [p.budgets.smsPerDay, p.budgets.smsPerMonth, p.budgets.emailPerDay, p.budgets.emailPerMonth].compactMap({ $0 }) {
+            try check((1...1_000_000_000).contains(limit), "a send budget must be 1 to 1000000000 messages (0 for none)")
+        }
         try check(!p.allowedCountries.isEmpty, "OTPGATE_POLICY_ALLOWED_COUNTRIES must name at least one calling code, or *")
+    }
+
+    /// A money budget as a decimal in the price table's currency (`500`, `1250.50`); empty or `0` for none.
+    public static func money(_ text: String?, setting: String) throws -> Int64? {
+        guard let text = text?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+        guard let micros = PriceTable.micros(Substring(text)) else {
+            throw ConfigurationError("\(setting) must be an amount such as 500 or 1250.50 (at most 6 decimal places)")
+        }
+        return micros == 0 ? nil : micros
+    }
+
+    /// Reads and checks a price table file (`PriceTable`'s format).
+    public static func priceTable(path: String) throws -> PriceTable {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigurationError("OTPGATE_PRICE_TABLE: cannot read \(path)")
+        }
+        do {
+            return try PriceTable(parsing: text)
+        } catch {
+            throw ConfigurationError("OTPGATE_PRICE_TABLE \(path): \(error)")
+        }
     }
 
     /// Comma-separated country calling codes (`91`, `+1`, `44`) or `*` for any.

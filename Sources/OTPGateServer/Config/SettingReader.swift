@@ -57,9 +57,9 @@ struct SettingReader {
     func bool(_ key: String, default defaultValue: Bool) throws -> Bool {
         guard let text = string(key) else { return defaultValue }
         switch text.trimmingCharacters(in: .whitespaces).lowercased() {
-        case "true", "1", "yes": return true
-        case "false", "0", "no": return false
-        default: throw ConfigurationError("\(Self.variable(key)) must be true or false, not \"\(text.prefix(40))\"")
+        case "true", "1", "yes", "on": return true
+        case "false", "0", "no", "off": return false
+        default: throw ConfigurationError("\(Self.variable(key)) must be on or off (true or false), not \"\(text.prefix(40))\"")
         }
     }
 }
