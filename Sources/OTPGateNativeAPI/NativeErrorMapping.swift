@@ -72,6 +72,9 @@ extension Problem {
             extensions["channel"] = .string(channel.rawValue)
         case .destinationNotAllowed:
             self.init(ProblemCatalog.destinationNotAllowed, detail: "this tenant may not send codes to this country", field: "to")
+        case .testDestinationNotAllowed:
+            self.init(
+                ProblemCatalog.destinationNotAllowed, detail: "this is one of the tenant's test destinations, not allowed in production", field: "to")
         case .clientRateLimited(let retryAfter):
             self.init(ProblemCatalog.clientRateLimited, detail: "too many verifications from this client")
             self.retryAfter = retryAfter

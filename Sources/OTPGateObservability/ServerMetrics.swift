@@ -45,6 +45,15 @@ public final class ServerMetrics: EngineObserver, Sendable {
         counter("otpgate_verifications_started_total", "Verifications started", [("channel", channel.rawValue)]).increment()
     }
 
+    public func testVerificationStarted(channel: Channel) {
+        counter(
+            "otpgate_test_verifications_started_total", "Starts to tenants' test destinations (fixed codes, never delivered)",
+            [
+                ("channel", channel.rawValue)
+            ]
+        ).increment()
+    }
+
     public func verificationApproved(channel: Channel) {
         counter("otpgate_verifications_approved_total", "Verifications approved", [("channel", channel.rawValue)]).increment()
     }

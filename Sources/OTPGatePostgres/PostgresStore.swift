@@ -115,7 +115,8 @@ public final class PostgresStore: Store, Service, Sendable {
         return Tenant(
             id: try row["id"].decode(String.self), name: try row["name"].decode(String.self),
             createdAt: Timestamp(milliseconds: try row["created_at"].decode(Int64.self)),
-            policy: (try? PolicyOverrides(jsonText: policyText)) ?? PolicyOverrides())
+            policy: (try? PolicyOverrides(jsonText: policyText)) ?? PolicyOverrides(),
+            testDestinations: TestDestination.parse(try row["test_destinations"].decode(String.self)))
     }
 
     static func encodePolicy(_ overrides: PolicyOverrides) throws -> String {
@@ -149,6 +150,11 @@ public final class PostgresStore: Store, Service, Sendable {
         try await rows("SELECT * FROM tenants WHERE id = \(id)").first.map(Self.tenant)
     }
 
+    public func updateTenantTestDestinations(id: String, _ destinations: [String: TestDestination]) async throws -> Bool {
+        let text = TestDestination.jsonText(destinations)
+        return try await !rows("UPDATE tenants SET test_destinations = \(text) WHERE id = \(id) RETURNING id").isEmpty
+    }
+
     public func updateTenantPolicy(id: String, overrides: PolicyOverrides) async throws -> Bool {
         let policy = try Self.encodePolicy(overrides)
         return try await !rows("UPDATE tenants SET policy = \(policy) WHERE id = \(id) RETURNING id").isEmpty
@@ -178,7 +184,7 @@ public final class PostgresStore: Store, Service, Sendable {
         try await principal(
             rows(
                 """
-                SELECT k.id AS key_id, k.profile AS profile, k.settings AS settings, t.id AS id, t.name AS name, t.policy AS policy,
+                SELECT k.id AS key_id, k.profile AS profile, k.settings AS settings, t.id AS id, t.name AS name, t.policy AS policy, t.test_destinations AS test_destinations,
                     t.created_at AS created_at
                 FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = \(ByteBuffer(bytes: hash)) AND k.revoked_at IS NULL
                 """))
@@ -188,7 +194,7 @@ public final class PostgresStore: Store, Service, Sendable {
         try await principal(
             rows(
                 """
-                SELECT k.id AS key_id, k.profile AS profile, k.settings AS settings, t.id AS id, t.name AS name, t.policy AS policy,
+                SELECT k.id AS key_id, k.profile AS profile, k.settings AS settings, t.id AS id, t.name AS name, t.policy AS policy, t.test_destinations AS test_destinations,
                     t.created_at AS created_at
                 FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.id = \(id) AND k.revoked_at IS NULL
                 """))

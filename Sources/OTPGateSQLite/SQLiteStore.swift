@@ -123,7 +123,8 @@ public final class SQLiteStore: Store, Sendable {
         let policyText: String = row[prefix + "policy"]
         return Tenant(
             id: row[prefix + "id"], name: row[prefix + "name"], createdAt: Timestamp(milliseconds: row[prefix + "created_at"]),
-            policy: (try? PolicyOverrides(jsonText: policyText)) ?? PolicyOverrides())
+            policy: (try? PolicyOverrides(jsonText: policyText)) ?? PolicyOverrides(),
+            testDestinations: TestDestination.parse(row[prefix + "test_destinations"] ?? "{}"))
     }
 
     public func tenants() async throws -> [Tenant] {
@@ -132,6 +133,14 @@ public final class SQLiteStore: Store, Sendable {
 
     public func tenant(id: String) async throws -> Tenant? {
         try await read { db in try Row.fetchOne(db, sql: "SELECT * FROM tenants WHERE id = ?", arguments: [id]).map { try Self.tenant($0) } }
+    }
+
+    public func updateTenantTestDestinations(id: String, _ destinations: [String: TestDestination]) async throws -> Bool {
+        let text = TestDestination.jsonText(destinations)
+        return try await write { db in
+            try db.execute(sql: "UPDATE tenants SET test_destinations = ? WHERE id = ?", arguments: [text, id])
+            return db.changesCount > 0
+        }
     }
 
     public func updateTenantPolicy(id: String, overrides: PolicyOverrides) async throws -> Bool {
@@ -179,7 +188,7 @@ public final class SQLiteStore: Store, Sendable {
                 let row = try Row.fetchOne(
                     db,
                     sql: """
-                        SELECT k.id AS key_id, k.profile AS profile, k.settings AS settings, t.id AS id, t.name AS name, t.policy AS policy,
+                        SELECT k.id AS key_id, k.profile AS profile, k.settings AS settings, t.id AS id, t.name AS name, t.policy AS policy, t.test_destinations AS test_destinations,
                             t.created_at AS created_at
                         FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE \(condition) AND k.revoked_at IS NULL
                         """,

@@ -5,7 +5,8 @@ import OTPGateServer
 
 struct TenantCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "tenant", abstract: "Manage tenants.", subcommands: [Create.self, List.self, Policy.self, TenantDeliveryCommand.self])
+        commandName: "tenant", abstract: "Manage tenants.",
+        subcommands: [Create.self, List.self, Policy.self, TenantDeliveryCommand.self, TestDestinationCommand.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a tenant and its first API key (shown once).")
@@ -102,7 +103,11 @@ struct TenantCommand: AsyncParsableCommand {
                 if let v = emailPerMonth { overrides.emailPerMonth = v }
                 if let v = spendPerDay { overrides.spendPerDayMicros = Int(try ServerSettings.money(v, setting: "--spend-per-day") ?? 0) }
                 if let v = spendPerMonth { overrides.spendPerMonthMicros = Int(try ServerSettings.money(v, setting: "--spend-per-month") ?? 0) }
-                try ServerSettings.validate(settings.policy.applying(overrides))
+                let policy = settings.policy.applying(overrides)
+                try ServerSettings.validate(policy)
+                if (policy.budgets.spendPerDay != nil || policy.budgets.spendPerMonth != nil) && policy.prices.isEmpty {
+                    throw ValidationError("money budgets price messages by the deployment's OTPGATE_PRICE_TABLE, and none is set")
+                }
                 _ = try await store.updateTenantPolicy(id: tenant, overrides: overrides)
                 print(overrides.jsonText)
             }

@@ -23,7 +23,9 @@ import Testing
             }
             let first = try await sms(1)
             #expect(first.status == .created)
-            #expect(try await sms(2).status == .created)
+            let second = try #require(try await sms(2).string("id"))
+            await h.deliver()
+            #expect(try await client.check(second, try #require(h.sender.code(for: second))).status == .ok)
             // Refused after it was charged (the destination's own limit): the budget is given back.
             #expect(try await sms(2).status == .tooManyRequests)
             // A resend is a send too.
@@ -37,6 +39,8 @@ import Testing
             // Until UTC midnight (the clock starts at 2027-01-15T08:00:00Z).
             #expect(spent.headers[.retryAfter] == String(1_800_057_600 - 1_800_000_000))
             #expect(try await client.post("/v1/verifications/\(id)/resend").string("type")?.hasSuffix("budget_exhausted") == true)
+            // A spent budget never hides a resend's own refusal.
+            #expect(try await client.post("/v1/verifications/\(second)/resend").problemCode == "already_approved")
             // Another tenant spends from its own budget.
             #expect(try await sms(6, key: .some(other.apiKey)).status == .created)
 

@@ -209,8 +209,8 @@ import Testing
         #expect(writes.verification.sends == 3)
         #expect(writes.verification.expiresAt == now + .seconds(300))
         #expect(writes.verification.resendAvailableAt == now + Self.policy().resendCooldown(afterSends: 3))
-        #expect(writes.message.id == NewOutboxMessage.id(verificationID: "vrf_1", send: 3))
-        #expect(writes.message.expiresAt == now + .seconds(300))
+        #expect(writes.message?.id == NewOutboxMessage.id(verificationID: "vrf_1", send: 3))
+        #expect(writes.message?.expiresAt == now + .seconds(300))
         #expect(writes.supersedesMessagesOf == "vrf_1")
     }
 

@@ -37,7 +37,7 @@ import Testing
             .resendCooldown(retryAfter: .seconds(3)), .maxSendsReached, .destinationRateLimited(retryAfter: .seconds(3)),
             .destinationLocked(retryAfter: .seconds(3)), .keyRateLimited(retryAfter: .seconds(1)), .idempotencyKeyReused, .channelMismatch,
             .destinationNotAllowed, .clientRateLimited(retryAfter: .seconds(5)),
-            .suspectedPumping(retryAfter: .seconds(5)), .budgetExhausted(retryAfter: .seconds(5)),
+            .suspectedPumping(retryAfter: .seconds(5)), .budgetExhausted(retryAfter: .seconds(5)), .testDestinationNotAllowed,
         ]
         for refusal in refusals {
             #expect((400..<500).contains(SurepassReply.sendRefusal(refusal).status), "\(refusal)")

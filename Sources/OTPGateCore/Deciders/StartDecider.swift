@@ -3,7 +3,8 @@ import Foundation
 /// A start as the engine built it: the new verification and its first (sealed) message, ready to write.
 public struct StartCommand: Sendable {
     public var verification: Verification
-    public var message: NewOutboxMessage
+    /// The code's message; nil for a test destination, which is never delivered.
+    public var message: NewOutboxMessage?
     /// The message to the verification's companion destination, if it has one.
     public var companionMessage: NewOutboxMessage?
     /// The same code to the verification's fallback destination, waiting for its time (`FallbackDecider`).
@@ -15,7 +16,7 @@ public struct StartCommand: Sendable {
     public var binding: SessionBinding?
 
     public init(
-        verification: Verification, message: NewOutboxMessage, companionMessage: NewOutboxMessage? = nil, policy: Policy, keyRequest: KeyRequest?,
+        verification: Verification, message: NewOutboxMessage?, companionMessage: NewOutboxMessage? = nil, policy: Policy, keyRequest: KeyRequest?,
         idempotency: IdempotencyClaim?, binding: SessionBinding? = nil, fallbackMessage: NewOutboxMessage? = nil
     ) {
         self.fallbackMessage = fallbackMessage
@@ -89,14 +90,14 @@ public enum StartDecider {
     /// What a decided start writes, all in one transaction.
     public struct Writes: Sendable, Equatable {
         public var verification: Verification
-        public var message: NewOutboxMessage
+        public var message: NewOutboxMessage?
         public var companionMessage: NewOutboxMessage?
         public var fallbackMessage: NewOutboxMessage?
         /// The record to store under the idempotency key (replacing an expired one), if the start has a key.
         public var idempotency: IdempotencyRecord?
 
         /// Every message the start writes.
-        public var messages: [NewOutboxMessage] { [message] + [companionMessage, fallbackMessage].compactMap { $0 } }
+        public var messages: [NewOutboxMessage] { [message, companionMessage, fallbackMessage].compactMap { $0 } }
     }
 
     public static func decide(_ command: StartCommand, _ loaded: Loaded) -> Decision {

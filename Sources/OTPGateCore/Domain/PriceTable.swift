@@ -87,7 +87,7 @@ public struct PriceTable: Sendable, Equatable {
         self.init(currency: currency, rules: rules)
     }
 
-    /// `0.25` → 250000; nil for anything but a non-negative decimal with at most 6 places and below a million.
+    /// `0.25` → 250000; nil for anything but a non-negative decimal with at most 12 digits before the point and 6 after.
     public static func micros(_ text: Substring) -> Int64? {
         let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
         guard let whole = parts.first, !whole.isEmpty, whole.count <= 12, whole.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }

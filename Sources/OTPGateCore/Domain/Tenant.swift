@@ -5,12 +5,18 @@ public struct Tenant: Sendable, Equatable {
     public var createdAt: Timestamp
     /// Per-tenant overrides of the server's default policy; `nil` fields fall back to the defaults.
     public var policy: PolicyOverrides
+    /// Destinations with fixed codes, never delivered, by blind index (`TestDestination`).
+    public var testDestinations: [String: TestDestination]
 
-    public init(id: String, name: String, createdAt: Timestamp, policy: PolicyOverrides = PolicyOverrides()) {
+    public init(
+        id: String, name: String, createdAt: Timestamp, policy: PolicyOverrides = PolicyOverrides(),
+        testDestinations: [String: TestDestination] = [:]
+    ) {
         self.id = id
         self.name = name
         self.createdAt = createdAt
         self.policy = policy
+        self.testDestinations = testDestinations
     }
 }
 

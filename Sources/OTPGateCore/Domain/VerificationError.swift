@@ -27,4 +27,6 @@ public enum VerificationError: Error, Sendable, Equatable {
     case suspectedPumping(retryAfter: Duration)
     /// The tenant's send budget for the channel (a count or money, per day or month) is spent.
     case budgetExhausted(retryAfter: Duration)
+    /// A test destination (fixed code, never delivered) on a production deployment that was not allowed there.
+    case testDestinationNotAllowed
 }

@@ -1,6 +1,8 @@
 /// Hooks for counting what the engine does (Prometheus in the server). Never given a code or a destination.
 public protocol EngineObserver: Sendable {
     func verificationStarted(channel: Channel)
+    /// A start to one of a tenant's test destinations (fixed code, nothing sent): counted apart from real starts.
+    func testVerificationStarted(channel: Channel)
     func verificationApproved(channel: Channel)
     func checkFailed(channel: Channel)
     func verificationsExpired(channel: Channel, count: Int)
@@ -14,6 +16,7 @@ public protocol EngineObserver: Sendable {
 
 extension EngineObserver {
     public func startRefused(reason: String) {}
+    public func testVerificationStarted(channel: Channel) {}
     public func abuseHoldMade(_ hold: AbuseHold) {}
     public func budgetWarning(tenantID: String, budget: String) {}
 }

@@ -22,14 +22,17 @@ public struct VerificationEngine: Sendable {
     /// The channels a provider (or, in development, the console) delivers here: a start on another is refused with
     /// `channelUnavailable` before anything is written.
     public let servedChannels: Set<Channel>
+    /// `OTPGATE_ENV=production`: a test destination works only if it was allowed there.
+    public let production: Bool
 
     public init(
         store: any VerificationStore, tokenLedger: any TokenLedger, clock: any Clock, random: any RandomSource, hasher: CodeHasher,
         cipher: PersonalDataCipher,
         signer: any TokenSigner, defaultPolicy: Policy, issuer: String, observer: any EngineObserver = NoEngineObserver(),
-        localDelivery: (any LocalDelivery)? = nil, servedChannels: Set<Channel> = Set(Channel.allCases)
+        localDelivery: (any LocalDelivery)? = nil, servedChannels: Set<Channel> = Set(Channel.allCases), production: Bool = false
     ) {
         self.servedChannels = servedChannels
+        self.production = production
         self.store = store
         self.tokenLedger = tokenLedger
         self.clock = clock
@@ -76,16 +79,21 @@ public struct VerificationEngine: Sendable {
             }
         }
         let tenantID = principal.tenant.id
-        let counted = policy.pumpingGuard ? try await guardPrefixes(of: request, tenantID: tenantID, policy: policy, now: now) : []
+        // A test destination's start sends nothing: neither judged by the guard nor charged to a budget.
+        let testCode = try testCode(for: request.destination, tenant: principal.tenant)
+        let counted =
+            policy.pumpingGuard && testCode == nil ? try await guardPrefixes(of: request, tenantID: tenantID, policy: policy, now: now) : []
         let id: String
         if let planned = request.plannedID, Identifier.isWellFormed(planned, prefix: "vrf") {
             id = planned
         } else {
             id = Identifier.make("vrf", random: random, at: now)
         }
-        let length = request.codeLength ?? policy.defaultCodeLength
+        let length = testCode?.count ?? request.codeLength ?? policy.defaultCodeLength
         let ttl = request.ttlSeconds ?? policy.defaultTTLSeconds
-        let codes = Codes(generating: length, ownCompanionCode: request.companionHasOwnCode, random: random)
+        let codes =
+            testCode.map { Codes(code: $0, companionCode: request.companionHasOwnCode ? $0 : nil) }
+            ?? Codes(generating: length, ownCompanionCode: request.companionHasOwnCode, random: random)
         var draft = Verification(
             id: id, tenantID: principal.tenant.id, channel: request.destination.channel, destination: request.destination.value,
             purpose: request.purpose, locale: request.locale, reference: request.reference, context: request.context?.canonicalText,
@@ -100,22 +108,28 @@ public struct VerificationEngine: Sendable {
             draft.fallbackAfterSeconds = request.fallbackAfterSeconds ?? policy.fallbackAfterSeconds
         }
         let verification = try cipher.sealed(draft)
-        let messages = try sealedMessages(for: verification, send: 1, codes: codes, now: now)
+        let messages = testCode == nil ? try sealedMessages(for: verification, send: 1, codes: codes, now: now) : nil
         var charges: [SendBudget.Charge] = []
         let result: StartResult
         do {
-            charges = try await chargeBudgets(for: [request.destination, request.companion], tenantID: tenantID, policy: policy, now: now)
+            if testCode == nil {
+                charges = try await chargeBudgets(for: [request.destination, request.companion], tenantID: tenantID, policy: policy, now: now)
+            }
             result = try await store.startVerification(
                 StartCommand(
-                    verification: verification, message: messages.first, companionMessage: messages.companion, policy: policy,
+                    verification: verification, message: messages?.first, companionMessage: messages?.companion, policy: policy,
                     keyRequest: keyRequest(principal, policy, now), idempotency: idempotency, binding: binding,
-                    fallbackMessage: messages.fallback))
+                    fallbackMessage: messages?.fallback))
         } catch {
             await giveBack(charges, counted: counted, tenantID: tenantID, now: now)
             throw error
         }
         switch result {
         case .created:
+            guard let messages else {
+                observer.testVerificationStarted(channel: verification.channel)
+                return result
+            }
             observer.verificationStarted(channel: verification.channel)
             handOff(messages.first)
             if let companion = messages.companion { handOff(companion) }
@@ -124,6 +138,16 @@ public struct VerificationEngine: Sendable {
             await giveBack(charges, counted: counted, tenantID: tenantID, now: now)
             return .replayed(try cipher.reveal(first))
         }
+    }
+
+    /// The fixed code of one of the tenant's test destinations (`TestDestination`), or nil for any other destination;
+    /// refuses one that is not allowed on a production deployment.
+    private func testCode(for destination: Destination, tenant: Tenant) throws -> String? {
+        guard !tenant.testDestinations.isEmpty else { return nil }
+        let key = cipher.destinationKey(destination, tenantID: tenant.id)
+        guard let test = tenant.testDestinations[key], test.channel == destination.channel else { return nil }
+        if production && !test.allowedInProduction { throw VerificationError.testDestinationNotAllowed }
+        return try test.code(key: key, tenantID: tenant.id, with: cipher)
     }
 
     /// Counts the start against each watched prefix it sends to, and refuses it when the conversion guard holds one.
@@ -354,25 +378,32 @@ public struct VerificationEngine: Sendable {
         // The read counts the request against the key (once: the resend below does not count it again).
         let current = try cipher.reveal(
             await store.verification(id: id, tenantID: principal.tenant.id, keyRequest: keyRequest(principal, policy, now)))
-        let codes = Codes(generating: current.codeLength, ownCompanionCode: current.companionHasOwnCode, random: random)
+        let destination = Destination(unchecked: current.destination, channel: current.channel)
+        // A test destination's resend keeps its fixed code and sends nothing.
+        let testCode = try testCode(for: destination, tenant: principal.tenant)
+        let codes =
+            testCode.map { Codes(code: $0, companionCode: current.companionHasOwnCode ? $0 : nil) }
+            ?? Codes(generating: current.codeLength, ownCompanionCode: current.companionHasOwnCode, random: random)
         var renewed = current
         renewed.expiresAt = now + .seconds(current.ttlSeconds)
         // `ResendDecider` renumbers the messages by the send it really is (a concurrent resend may have come first).
-        var messages = try sealedMessages(for: renewed, send: current.sends + 1, codes: codes, now: now)
-        let charges = try await chargeBudgets(
-            for: [Destination(unchecked: current.destination, channel: current.channel), current.companion], tenantID: principal.tenant.id,
-            policy: policy, now: now)
+        var messages = testCode == nil ? try sealedMessages(for: renewed, send: current.sends + 1, codes: codes, now: now) : nil
+        if policy.budgets.isSet, let refusal = ResendDecider.refusal(current, channel: channel, now: now) { throw refusal }
+        let charges =
+            testCode == nil
+            ? try await chargeBudgets(for: [destination, current.companion], tenantID: principal.tenant.id, policy: policy, now: now) : []
         let v: Verification
         do {
             v = try await store.resendVerification(
                 ResendCommand(
                     id: id, tenantID: principal.tenant.id, channel: channel, codeHash: codes.hash(hasher, verificationID: id),
-                    message: messages.first, companionMessage: messages.companion, now: now, policy: policy, keyRequest: nil,
-                    fallbackMessage: messages.fallback))
+                    message: messages?.first, companionMessage: messages?.companion, now: now, policy: policy, keyRequest: nil,
+                    fallbackMessage: messages?.fallback))
         } catch {
             await giveBack(charges, counted: [], tenantID: principal.tenant.id, now: now)
             throw error
         }
+        guard var messages else { return try cipher.reveal(v) }
         messages.first.id = NewOutboxMessage.id(verificationID: v.id, send: v.sends)
         messages.first.expiresAt = v.expiresAt
         handOff(messages.first)

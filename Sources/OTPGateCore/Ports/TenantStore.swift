@@ -4,6 +4,8 @@ public protocol TenantStore: Sendable {
     func tenants() async throws -> [Tenant]
     func tenant(id: String) async throws -> Tenant?
     func updateTenantPolicy(id: String, overrides: PolicyOverrides) async throws -> Bool
+    /// Replaces the tenant's test destinations (`TestDestination.jsonText`); false if there is no such tenant.
+    func updateTenantTestDestinations(id: String, _ destinations: [String: TestDestination]) async throws -> Bool
     func createAPIKey(_ key: APIKeyRecord) async throws
     func apiKeys(tenantID: String) async throws -> [APIKeyRecord]
     /// Marks a key revoked; `false` if no such key or already revoked.

@@ -184,6 +184,9 @@ public enum Schema {
                 """,
                 "CREATE TABLE budget_usage (scope TEXT PRIMARY KEY, window_end BIGINT NOT NULL, used BIGINT NOT NULL)",
             ]),
+        Migration(
+            version: 9, name: "test-destinations",
+            statements: ["ALTER TABLE tenants ADD COLUMN test_destinations TEXT NOT NULL DEFAULT '{}'"]),
     ]
 }
 

@@ -110,7 +110,7 @@ struct EkoReply: Error, Equatable {
         case .clientRateLimited(let wait): rateLimited("Too many requests.", retryAfter: wait)
         case .suspectedPumping(let wait): rateLimited("OTP requests to this mobile series are paused. Please retry later.", retryAfter: wait)
         case .budgetExhausted(let wait): rateLimited("OTP sending limit reached. Please retry later.", retryAfter: wait)
-        case .destinationNotAllowed: invalidParams("mobile", "OTP cannot be sent to this mobile number")
+        case .destinationNotAllowed, .testDestinationNotAllowed: invalidParams("mobile", "OTP cannot be sent to this mobile number")
         case .notFound, .canceled, .expired, .incorrectCode, .idempotencyKeyReused, .channelMismatch, .alreadyApproved, .maxAttemptsReached:
             rateLimited("Please retry.", retryAfter: .seconds(1))
         }

@@ -55,7 +55,7 @@ struct KwikIDReply: Error, Equatable {
         case .alreadyApproved: badRequest("OTP already verified for this session.")
         case .notFound, .canceled, .expired, .incorrectCode, .idempotencyKeyReused, .channelMismatch: sessionNotFound
         case .channelUnavailable: serverError(503, "SMS delivery is not available")
-        case .destinationNotAllowed: badRequest("OTP cannot be sent to this mobile number.")
+        case .destinationNotAllowed, .testDestinationNotAllowed: badRequest("OTP cannot be sent to this mobile number.")
         case .clientRateLimited(let wait), .suspectedPumping(let wait), .budgetExhausted(let wait): rateLimited(retryAfter: wait)
         }
     }
@@ -70,7 +70,9 @@ struct KwikIDReply: Error, Equatable {
         case .destinationLocked(let wait), .keyRateLimited(let wait), .destinationRateLimited(let wait), .clientRateLimited(let wait),
             .suspectedPumping(let wait), .budgetExhausted(let wait):
             rateLimited(retryAfter: wait)
-        case .resendCooldown, .maxSendsReached, .idempotencyKeyReused, .channelMismatch, .channelUnavailable, .destinationNotAllowed: invalidOTP
+        case .resendCooldown, .maxSendsReached, .idempotencyKeyReused, .channelMismatch, .channelUnavailable, .destinationNotAllowed,
+            .testDestinationNotAllowed:
+            invalidOTP
         }
     }
 

@@ -65,7 +65,7 @@ struct M2PReply: Error, Equatable {
             business("OTP generation is blocked for this customer after failed validations.", code: "OTP_005", retryAfter: wait)
         case .keyRateLimited(let wait), .clientRateLimited(let wait), .suspectedPumping(let wait), .budgetExhausted(let wait):
             problem(429, title: "Too Many Requests", detail: "Rate limit exceeded", retryAfter: wait)
-        case .destinationNotAllowed: business("OTP cannot be sent to this mobile number.", code: "OTP_008")
+        case .destinationNotAllowed, .testDestinationNotAllowed: business("OTP cannot be sent to this mobile number.", code: "OTP_008")
         case .idempotencyKeyReused:
             business("X-Request-ID was already used with a different request", code: "IDEMPOTENCY_KEY_REUSED")
         case .notFound, .canceled, .expired, .incorrectCode, .channelMismatch, .alreadyApproved, .maxAttemptsReached, .channelUnavailable:
@@ -85,7 +85,9 @@ struct M2PReply: Error, Equatable {
         case .keyRateLimited(let wait), .destinationRateLimited(let wait), .clientRateLimited(let wait), .suspectedPumping(let wait),
             .budgetExhausted(let wait):
             problem(429, title: "Too Many Requests", detail: "Rate limit exceeded", retryAfter: wait)
-        case .resendCooldown, .maxSendsReached, .idempotencyKeyReused, .channelMismatch, .channelUnavailable, .destinationNotAllowed: invalidOTP
+        case .resendCooldown, .maxSendsReached, .idempotencyKeyReused, .channelMismatch, .channelUnavailable, .destinationNotAllowed,
+            .testDestinationNotAllowed:
+            invalidOTP
         }
     }
 

@@ -70,7 +70,7 @@ struct SurepassReply: Error, Equatable {
         case .maxAttemptsReached: failure(422, "max_attempts_exceeded", "Maximum OTP attempts exceeded. Start a new session.")
         case .notFound, .canceled, .expired, .incorrectCode, .idempotencyKeyReused, .channelMismatch: clientNotFound
         case .channelUnavailable: failure(503, "service_unavailable", "OTP delivery is not available. Please retry later.")
-        case .destinationNotAllowed: failure(422, "mobile_not_allowed", "OTP cannot be sent to this mobile number.")
+        case .destinationNotAllowed, .testDestinationNotAllowed: failure(422, "mobile_not_allowed", "OTP cannot be sent to this mobile number.")
         case .clientRateLimited(let wait): rateLimited("rate_limit_exceeded", "Too many requests. Please try again later.", retryAfter: wait)
         case .suspectedPumping(let wait):
             rateLimited("rate_limit_exceeded", "OTP requests to this mobile series are paused. Please try again later.", retryAfter: wait)
@@ -98,7 +98,9 @@ struct SurepassReply: Error, Equatable {
         case .keyRateLimited(let wait), .destinationRateLimited(let wait), .clientRateLimited(let wait), .suspectedPumping(let wait),
             .budgetExhausted(let wait):
             rateLimited("rate_limit_exceeded", "Too many requests. Please try again later.", retryAfter: wait)
-        case .resendCooldown, .maxSendsReached, .idempotencyKeyReused, .channelMismatch, .channelUnavailable, .destinationNotAllowed: invalid
+        case .resendCooldown, .maxSendsReached, .idempotencyKeyReused, .channelMismatch, .channelUnavailable, .destinationNotAllowed,
+            .testDestinationNotAllowed:
+            invalid
         }
     }
 

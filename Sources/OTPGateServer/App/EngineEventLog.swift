@@ -14,6 +14,7 @@ public struct EngineEventLog: EngineObserver {
     }
 
     public func verificationStarted(channel: Channel) { metrics.verificationStarted(channel: channel) }
+    public func testVerificationStarted(channel: Channel) { metrics.testVerificationStarted(channel: channel) }
     public func verificationApproved(channel: Channel) { metrics.verificationApproved(channel: channel) }
     public func checkFailed(channel: Channel) { metrics.checkFailed(channel: channel) }
     public func verificationsExpired(channel: Channel, count: Int) { metrics.verificationsExpired(channel: channel, count: count) }

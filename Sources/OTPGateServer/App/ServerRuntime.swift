@@ -64,7 +64,8 @@ public struct ServerRuntime: Sendable {
             store: store, tokenLedger: store, clock: dependencies.clock, random: dependencies.random, hasher: CodeHasher(secret: codeSecret),
             cipher: cipher, signer: signer, defaultPolicy: settings.policy, issuer: settings.issuer,
             observer: EngineEventLog(metrics: metrics, logger: dependencies.logger),
-            localDelivery: dependencies.runBackgroundServices ? local : nil, servedChannels: routes.servedChannels)
+            localDelivery: dependencies.runBackgroundServices ? local : nil, servedChannels: routes.servedChannels,
+            production: settings.environment == .production)
         var worker = OutboxWorker(
             store: store, routes: routes, cipher: cipher, renderer: MessageRenderer(brand: settings.brand), clock: dependencies.clock,
             random: dependencies.random,
