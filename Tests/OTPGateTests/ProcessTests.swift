@@ -146,6 +146,47 @@ extension RealProcesses {
             #expect(try OTPGateProcess.run(["webhook", "show", tenant, "--database", db]).status != 0)
         }
 
+        @Test func abusePolicyAndTestDestinationCommands() async throws {
+            let dir = try temporaryDirectory()
+            let path = "\(dir.path)/abuse.sqlite"
+            let db = "sqlite:\(path)"
+            let created = try OTPGateProcess.run(["tenant", "create", "Acme", "--json", "--database", db])
+            let line = try #require(created.stdout.split(separator: "\n").last)
+            let tenant = try #require(try JSONDecoder().decode([String: String].self, from: Data(line.utf8))["tenant_id"])
+            let policy = try OTPGateProcess.run([
+                "tenant", "policy", tenant, "--pumping-guard", "off", "--pumping-min-sends", "50", "--sms-per-day", "1000", "--database", db,
+            ])
+            #expect(policy.status == 0, "\(policy.stderr)")
+            for member in [#""pumping_guard":false"#, #""pumping_min_sends":50"#, #""sms_per_day":1000"#] {
+                #expect(policy.stdout.contains(member))
+            }
+            let money = try OTPGateProcess.run(["tenant", "policy", tenant, "--spend-per-day", "500", "--database", db])
+            #expect(money.status != 0)
+            #expect(money.stderr.contains("OTPGATE_PRICE_TABLE"))
+
+            let add = try OTPGateProcess.run([
+                "tenant", "test-destination", "add", tenant, "--to", "+919999900001", "--code", "480913", "--database", db,
+            ])
+            #expect(add.status == 0, "\(add.stderr)")
+            #expect(add.stdout.contains("+91") && !add.stdout.contains("9999900001"))
+            let listed = try OTPGateProcess.run(["tenant", "test-destination", "list", tenant, "--database", db])
+            #expect(listed.stdout.contains("sms\t+91") && !listed.stdout.contains("480913"))
+            let bad = try OTPGateProcess.run(["tenant", "test-destination", "add", tenant, "--to", "+919999900002", "--code", "12", "--database", db])
+            #expect(bad.status != 0)
+            #expect(bad.stderr.contains("code"))
+            let file = try Data(contentsOf: URL(fileURLWithPath: path))
+            #expect(file.range(of: Data("480913".utf8)) == nil)
+            #expect(file.range(of: Data("9999900001".utf8)) == nil)
+            #expect(try OTPGateProcess.run(["tenant", "test-destination", "remove", tenant, "--to", "9999900001", "--database", db]).status == 0)
+            #expect(try OTPGateProcess.run(["tenant", "test-destination", "remove", tenant, "--to", "9999900001", "--database", db]).status != 0)
+
+            let holds = try OTPGateProcess.run(["abuse", "holds", "--tenant", tenant, "--database", db])
+            #expect(holds.status == 0 && holds.stdout.isEmpty)
+            let release = try OTPGateProcess.run(["abuse", "release", "--tenant", tenant, "+9170", "--database", db])
+            #expect(release.status != 0)
+            #expect(release.stderr.contains("no hold"))
+        }
+
         /// SIGKILL while the worker holds a claimed message it has not handed to the provider yet (the SMTP server holds
         /// its greeting): after a restart, the message goes out once its lease ends, once, and its code works.
         @Test func aMessageClaimedByAKilledProcessIsSentAfterItsLease() async throws {

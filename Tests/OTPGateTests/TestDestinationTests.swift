@@ -79,6 +79,19 @@ import Testing
             #expect(try await client.check(id, "2468").status == .ok)
             await h.deliver()
             #expect(smtp.mails.isEmpty)
+
+            // Allowed when it started, no longer when it is resent: the resend delivers a real code, which works.
+            let second = try await client.post("/v1/verifications", #"{"to":"review@example.com","channel":"email"}"#)
+            let secondID = try #require(second.string("id"))
+            _ = try await staging.add(tenantID: h.tenant.id, destination: review, code: "2468", allowInProduction: false, now: h.clock.now())
+            h.clock.advance(.seconds(31))
+            #expect(try await client.post("/v1/verifications/\(secondID)/resend").status == .ok)
+            await h.deliver()
+            let mail = try #require(try await smtp.waitForMails(1).first)
+            // The verification keeps its length (the fixed code's four digits).
+            let code = String(mail.decodedBody.prefix { $0.isNumber })
+            #expect(code.count == 4 && code != "2468")
+            #expect(try await client.check(secondID, code).status == .ok)
         }
     }
 }

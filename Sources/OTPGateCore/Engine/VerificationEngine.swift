@@ -142,12 +142,21 @@ public struct VerificationEngine: Sendable {
 
     /// The fixed code of one of the tenant's test destinations (`TestDestination`), or nil for any other destination;
     /// refuses one that is not allowed on a production deployment.
-    private func testCode(for destination: Destination, tenant: Tenant) throws -> String? {
+    /// With `refusing: false` (a resend), one not allowed there is an ordinary destination instead.
+    private func testCode(for destination: Destination, tenant: Tenant, refusing: Bool = true) throws -> String? {
+        guard let (key, test) = testDestination(destination, tenant: tenant) else { return nil }
+        if production && !test.allowedInProduction {
+            if refusing { throw VerificationError.testDestinationNotAllowed }
+            return nil
+        }
+        return try test.code(key: key, tenantID: tenant.id, with: cipher)
+    }
+
+    private func testDestination(_ destination: Destination, tenant: Tenant) -> (key: String, test: TestDestination)? {
         guard !tenant.testDestinations.isEmpty else { return nil }
         let key = cipher.destinationKey(destination, tenantID: tenant.id)
         guard let test = tenant.testDestinations[key], test.channel == destination.channel else { return nil }
-        if production && !test.allowedInProduction { throw VerificationError.testDestinationNotAllowed }
-        return try test.code(key: key, tenantID: tenant.id, with: cipher)
+        return (key, test)
     }
 
     /// Counts the start against each watched prefix it sends to, and refuses it when the conversion guard holds one.
@@ -299,7 +308,10 @@ public struct VerificationEngine: Sendable {
         case .approved(let stored):
             let v = try cipher.reveal(stored)
             observer.verificationApproved(channel: v.channel)
-            if policy.pumpingGuard { await countApproval(of: v, now: now) }
+            // A test destination sent nothing, so its approval says nothing about its prefix.
+            if policy.pumpingGuard && testDestination(Destination(unchecked: v.destination, channel: v.channel), tenant: principal.tenant) == nil {
+                await countApproval(of: v, now: now)
+            }
             let ttl = min(max(policy.tokenTTLSeconds, Policy.tokenTTLRange.lowerBound), Policy.tokenTTLRange.upperBound)
             let claims = claims(for: v, now: now, ttlSeconds: ttl, reached: v.fallback == nil ? nil : await destinationsReached(v))
             let token = try await signer.sign(claims)
@@ -380,7 +392,7 @@ public struct VerificationEngine: Sendable {
             await store.verification(id: id, tenantID: principal.tenant.id, keyRequest: keyRequest(principal, policy, now)))
         let destination = Destination(unchecked: current.destination, channel: current.channel)
         // A test destination's resend keeps its fixed code and sends nothing.
-        let testCode = try testCode(for: destination, tenant: principal.tenant)
+        let testCode = try testCode(for: destination, tenant: principal.tenant, refusing: false)
         let codes =
             testCode.map { Codes(code: $0, companionCode: current.companionHasOwnCode ? $0 : nil) }
             ?? Codes(generating: current.codeLength, ownCompanionCode: current.companionHasOwnCode, random: random)
