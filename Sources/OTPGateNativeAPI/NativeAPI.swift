@@ -64,6 +64,7 @@ public struct NativeAPI: Sendable {
         TemplateController(engine: engine, store: templates, brand: brand).addRoutes(to: api, routes: routes)
         WebhookController(engine: engine, store: webhooks, allowHTTP: allowHTTPWebhooks).addRoutes(to: api, routes: routes)
         AbuseController(engine: engine).addRoutes(to: api, routes: routes)
+        if let audit = engine.store as? any AuditStore { AuditController(engine: engine, store: audit).addRoutes(to: api, routes: routes) }
         for route in profiles.flatMap(\.nativeRoutes) { routes.add(route.method, api, route.path, route.handler) }
         return router
     }

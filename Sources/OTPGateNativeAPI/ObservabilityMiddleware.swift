@@ -20,7 +20,8 @@ struct ObservabilityMiddleware: RouterMiddleware {
         let requestID = context.id
         var response: Response
         do {
-            response = try await next(request, context)
+            // The engine's audit entries name the request (`RequestScope`).
+            response = try await RequestScope.$requestID.withValue(requestID) { try await next(request, context) }
         } catch {
             let path = request.uri.path
             if let profile = profiles.first(where: { p in p.pathPrefixes.contains { path.hasPrefix($0) } }) {

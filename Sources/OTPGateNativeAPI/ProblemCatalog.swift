@@ -73,6 +73,7 @@ public enum ProblemCatalog {
         case ("get", "/v1/webhook"), ("delete", "/v1/webhook"): return authenticated.union([404])
         case ("get", "/v1/webhook/deliveries"): return authenticated.union([422])
         case ("get", "/v1/abuse/holds"): return authenticated
+        case ("get", "/v1/audit"): return authenticated.union([422])
         case ("delete", "/v1/abuse/holds/{prefix}"): return authenticated.union([404, 422])
         case ("post", "/delivery-reports/{provider}"), ("post", "/delivery-reports/{provider}/{token}"): return [401, 404, 413, 500, 503]
         default: return []

@@ -35,6 +35,7 @@ struct CheckBatch: Sendable {
         var changedVerifications: Set<String> = []
         var changedDestinations: Set<DestinationKey> = []
         var results: [Result<CheckOutcome, any Error>] = []
+        var audits = BatchJSON()
         for (index, job) in jobs.enumerated() {
             if let refusal = keyRefusals[index] {
                 results.append(.failure(refusal))
@@ -52,6 +53,7 @@ struct CheckBatch: Sendable {
                     destinations[key] = destination
                     changedDestinations.insert(key)
                 }
+                if let actor = job.audit { audits.append(InsertAuditEntries.row(.check(writes, by: actor, now: job.now))) }
                 results.append(.success(writes.outcome))
             }
         }
@@ -74,6 +76,7 @@ struct CheckBatch: Sendable {
             _ = try await database.execute(SaveChecks(rows: updates), on: connection)
         }
         try await database.saveDestinations(changedDestinations.compactMap { destinations[$0] }, on: connection)
+        if !audits.isEmpty { _ = try await database.execute(InsertAuditEntries(rows: audits), on: connection) }
         return results
     }
 }

@@ -134,6 +134,7 @@ extension PostgresStore {
                 var insert = BatchJSON()
                 insert.append(StartBatch.row(writes.verification, writes.messages))
                 _ = try await self.database.execute(InsertStarts(rows: insert), on: connection)
+                if let entry = command.audit { _ = try await self.database.execute(InsertAuditEntries([entry]), on: connection) }
                 if let record = writes.idempotency {
                     try await connection.query(
                         """
@@ -202,12 +203,23 @@ extension PostgresStore {
 
     // MARK: token ledger
 
+    /// The ledger entry and, when it is new, its audit entry: one statement.
     public func consume(_ token: ConsumedToken) async throws -> Bool {
-        try await !rows(
+        let audit = token.audit.map { InsertAuditEntries.row(.consumed(token, by: $0)) }
+        return try await !rows(
             """
-            INSERT INTO consumed_tokens (jti, tenant_id, expires_at, consumed_at)
-            VALUES (\(token.jti), \(token.tenantID), \(token.expiresAt.milliseconds), \(token.consumedAt.milliseconds))
-            ON CONFLICT (jti) DO NOTHING RETURNING jti
+            WITH c AS (
+                INSERT INTO consumed_tokens (jti, tenant_id, expires_at, consumed_at)
+                VALUES (\(token.jti), \(token.tenantID), \(token.expiresAt.milliseconds), \(token.consumedAt.milliseconds))
+                ON CONFLICT (jti) DO NOTHING RETURNING jti
+            ), a AS (
+                INSERT INTO audit_entries (tenant_id, at, action, actor, subject, masked, request_id, detail)
+                SELECT x.tenant_id, x.at, x.action, x.actor, x.subject, x.masked, x.request_id, x.detail
+                FROM c, jsonb_to_record(\(audit.map { JSONValue.object($0).serialized }.map { String(decoding: $0, as: UTF8.self) })::jsonb) AS x(
+                    tenant_id text, at bigint, action text, actor text, subject text, masked text, request_id text, detail text)
+                WHERE x.tenant_id IS NOT NULL
+            )
+            SELECT jti FROM c
             """
         ).isEmpty
     }

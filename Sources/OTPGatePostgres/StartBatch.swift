@@ -42,6 +42,7 @@ struct StartBatch: Sendable {
         let keyRefusals = try await counted.value
         var startedHere: [DestinationKey: [Timestamp]] = [:]
         var inserts = BatchJSON()
+        var audits = BatchJSON()
         var results: [Result<StartResult, any Error>] = []
         for (index, job) in jobs.enumerated() {
             if let refusal = keyRefusals[index] {
@@ -59,11 +60,15 @@ struct StartBatch: Sendable {
                 let v = writes.verification
                 startedHere[key(v), default: []].append(v.createdAt)
                 inserts.append(Self.row(v, writes.messages))
+                if let entry = job.audit { audits.append(InsertAuditEntries.row(entry)) }
                 results.append(.success(.created(v)))
             }
         }
         if !inserts.isEmpty {
             _ = try await database.execute(InsertStarts(rows: inserts), on: connection)
+        }
+        if !audits.isEmpty {
+            _ = try await database.execute(InsertAuditEntries(rows: audits), on: connection)
         }
         return results
     }

@@ -171,6 +171,7 @@ extension SQLiteStore {
                 try Self.insertVerification(db, writes.verification)
                 for message in writes.messages { try Self.insertOutbox(db, message) }
                 if let record = writes.idempotency, let snapshot { try Self.saveIdempotency(db, record, snapshot: snapshot) }
+                if let entry = command.audit { try Self.insertAudit(db, entry) }
                 return .created(writes.verification)
             }
         }
@@ -191,6 +192,7 @@ extension SQLiteStore {
                         purpose: after.purpose, now: command.now)
                 }
                 if let destination = writes.destination { try Self.saveDestination(db, destination) }
+                if let actor = command.audit { try Self.insertAudit(db, .check(writes, by: actor, now: command.now)) }
                 return writes.outcome
             }
         }
@@ -275,7 +277,9 @@ extension SQLiteStore {
             try db.cachedStatement(
                 sql: "INSERT INTO consumed_tokens (jti, tenant_id, expires_at, consumed_at) VALUES (?, ?, ?, ?) ON CONFLICT (jti) DO NOTHING"
             ).execute(arguments: [token.jti, token.tenantID, token.expiresAt.milliseconds, token.consumedAt.milliseconds])
-            return db.changesCount == 1
+            guard db.changesCount == 1 else { return false }
+            if let actor = token.audit { try Self.insertAudit(db, .consumed(token, by: actor)) }
+            return true
         }
     }
 

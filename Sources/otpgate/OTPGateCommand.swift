@@ -13,7 +13,7 @@ struct OTPGateCommand: AsyncParsableCommand {
         abstract: "A self-hostable OTP verification server.",
         subcommands: [
             Serve.self, Migrate.self, TenantCommand.self, KeyCommand.self, MasterKeyCommand.self, SigningKeyCommand.self, CredentialsCommand.self,
-            RecordsCommand.self, TemplateCommand.self, WebhookCommand.self, AbuseCommand.self,
+            RecordsCommand.self, TemplateCommand.self, WebhookCommand.self, AbuseCommand.self, AuditCommand.self,
         ])
 }
 

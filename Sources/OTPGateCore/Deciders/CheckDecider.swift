@@ -8,6 +8,8 @@ public struct CheckCommand: Sendable {
     public var now: Timestamp
     public var policy: Policy
     public var keyRequest: KeyRequest?
+    /// Who checks, for the check's audit entry (nil with auditing off).
+    public var audit: AuditActor?
 
     public init(id: String, tenantID: String, candidateHash: [UInt8], now: Timestamp, policy: Policy, keyRequest: KeyRequest?) {
         self.id = id

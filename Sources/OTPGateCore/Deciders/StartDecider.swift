@@ -14,6 +14,8 @@ public struct StartCommand: Sendable {
     public var idempotency: IdempotencyClaim?
     /// A vendor session written in the same transaction, before anything else (`SessionBinding`).
     public var binding: SessionBinding?
+    /// The start's audit entry, written with the verification (nil with auditing off).
+    public var audit: AuditEntry?
 
     public init(
         verification: Verification, message: NewOutboxMessage?, companionMessage: NewOutboxMessage? = nil, policy: Policy, keyRequest: KeyRequest?,

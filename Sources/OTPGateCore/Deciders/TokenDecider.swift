@@ -4,6 +4,8 @@ public struct ConsumedToken: Sendable, Equatable {
     public var tenantID: String
     public var expiresAt: Timestamp
     public var consumedAt: Timestamp
+    /// Who consumed it, for the audit entry (nil with auditing off).
+    public var audit: AuditActor?
 
     public init(jti: String, tenantID: String, expiresAt: Timestamp, consumedAt: Timestamp) {
         self.jti = jti

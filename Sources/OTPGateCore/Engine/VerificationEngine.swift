@@ -24,15 +24,19 @@ public struct VerificationEngine: Sendable {
     public let servedChannels: Set<Channel>
     /// `OTPGATE_ENV=production`: a test destination works only if it was allowed there.
     public let production: Bool
+    /// Whether starts, checks and consumed tokens write audit entries (`OTPGATE_AUDIT`, on by default).
+    public let auditing: Bool
 
     public init(
         store: any VerificationStore, tokenLedger: any TokenLedger, clock: any Clock, random: any RandomSource, hasher: CodeHasher,
         cipher: PersonalDataCipher,
         signer: any TokenSigner, defaultPolicy: Policy, issuer: String, observer: any EngineObserver = NoEngineObserver(),
-        localDelivery: (any LocalDelivery)? = nil, servedChannels: Set<Channel> = Set(Channel.allCases), production: Bool = false
+        localDelivery: (any LocalDelivery)? = nil, servedChannels: Set<Channel> = Set(Channel.allCases), production: Bool = false,
+        auditing: Bool = true
     ) {
         self.servedChannels = servedChannels
         self.production = production
+        self.auditing = auditing
         self.store = store
         self.tokenLedger = tokenLedger
         self.clock = clock
@@ -47,6 +51,11 @@ public struct VerificationEngine: Sendable {
     }
 
     public func policy(for principal: Principal) -> Policy { defaultPolicy.applying(principal.tenant.policy) }
+
+    /// The caller of a use case, for its audit entries: its key (or credential) id and the request.
+    private func auditActor(_ principal: Principal) -> AuditActor? {
+        auditing ? AuditActor(actor: principal.keyID.isEmpty ? "system" : principal.keyID, requestID: RequestScope.requestID) : nil
+    }
 
     private func keyRequest(_ principal: Principal, _ policy: Policy, _ now: Timestamp) -> KeyRequest {
         KeyRequest(keyID: principal.keyID, limitPerSecond: policy.requestsPerKeyPerSecond, now: now)
@@ -115,11 +124,18 @@ public struct VerificationEngine: Sendable {
             if testCode == nil {
                 charges = try await chargeBudgets(for: [request.destination, request.companion], tenantID: tenantID, policy: policy, now: now)
             }
-            result = try await store.startVerification(
-                StartCommand(
-                    verification: verification, message: messages?.first, companionMessage: messages?.companion, policy: policy,
-                    keyRequest: keyRequest(principal, policy, now), idempotency: idempotency, binding: binding,
-                    fallbackMessage: messages?.fallback))
+            var command = StartCommand(
+                verification: verification, message: messages?.first, companionMessage: messages?.companion, policy: policy,
+                keyRequest: keyRequest(principal, policy, now), idempotency: idempotency, binding: binding,
+                fallbackMessage: messages?.fallback)
+            command.audit = auditActor(principal).map { actor in
+                AuditEntry(
+                    tenantID: tenantID, at: now, action: AuditAction.verificationStarted, actor: actor.actor, subject: id,
+                    masked: request.destination.masked, requestID: actor.requestID,
+                    detail: JSONValue.object(["channel": .string(request.destination.channel.rawValue), "test": .bool(testCode != nil)])
+                        .canonicalText)
+            }
+            result = try await store.startVerification(command)
         } catch {
             await giveBack(charges, counted: counted, tenantID: tenantID, now: now)
             throw error
@@ -297,10 +313,11 @@ public struct VerificationEngine: Sendable {
         let now = clock.now()
         let policy = policy(for: principal)
         let candidate = Codes(code: code, companionCode: companionCode).hash(hasher, verificationID: id)
-        let outcome = try await store.checkVerification(
-            CheckCommand(
-                id: id, tenantID: principal.tenant.id, candidateHash: candidate, now: now, policy: policy,
-                keyRequest: keyRequest(principal, policy, now)))
+        var command = CheckCommand(
+            id: id, tenantID: principal.tenant.id, candidateHash: candidate, now: now, policy: policy,
+            keyRequest: keyRequest(principal, policy, now))
+        command.audit = auditActor(principal)
+        let outcome = try await store.checkVerification(command)
         switch outcome {
         case .incorrect(let v):
             observer.checkFailed(channel: v.channel)
@@ -457,7 +474,9 @@ public struct VerificationEngine: Sendable {
         }
         if let rejection = TokenDecider.rejection(claims, tenantID: principal.tenant.id, purpose: purpose, now: now) { return .invalid(rejection) }
         if consume {
-            let first = try await tokenLedger.consume(TokenDecider.consumption(claims, now: now))
+            var consumption = TokenDecider.consumption(claims, now: now)
+            consumption.audit = auditActor(principal)
+            let first = try await tokenLedger.consume(consumption)
             return first ? .valid(claims) : .invalid(.alreadyUsed)
         }
         return try await tokenLedger.isConsumed(jti: claims.jti) ? .invalid(.alreadyUsed) : .valid(claims)

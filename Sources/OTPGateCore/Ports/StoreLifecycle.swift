@@ -15,7 +15,7 @@ public protocol StoreLifecycle: Sendable {
 }
 
 /// Every port: what the application wires, and what the command line opens.
-public typealias Store = StoreLifecycle & VerificationStore & TenantStore & SecretStore & TokenLedger & OutboxStore & Housekeeping
+public typealias Store = StoreLifecycle & VerificationStore & TenantStore & SecretStore & TokenLedger & OutboxStore & Housekeeping & AuditStore
     & VerificationQueries & RequestCounters & PersonalDataBackfill & RecordStore & ProfileSessionStore & RequestNonceStore & DeliveryReportStore
     & TemplateStore & WebhookStore & TenantDeliveryStore
 

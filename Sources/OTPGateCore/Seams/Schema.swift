@@ -12,11 +12,13 @@ public enum Schema {
 
     public struct Dialect: Sendable {
         public let blob: String
+        /// An ever-growing integer primary key.
+        public let serial: String
 
-        public static let sqlite = Dialect(blob: "BLOB")
-        public static let postgres = Dialect(blob: "BYTEA")
+        public static let sqlite = Dialect(blob: "BLOB", serial: "INTEGER PRIMARY KEY AUTOINCREMENT")
+        public static let postgres = Dialect(blob: "BYTEA", serial: "BIGSERIAL PRIMARY KEY")
 
-        public func render(_ sql: String) -> String { sql.replacingAll("{BLOB}", with: blob) }
+        public func render(_ sql: String) -> String { sql.replacingAll("{BLOB}", with: blob).replacingAll("{SERIAL}", with: serial) }
     }
 
     public static let migrations: [Migration] = [
@@ -187,6 +189,23 @@ public enum Schema {
         Migration(
             version: 9, name: "test-destinations",
             statements: ["ALTER TABLE tenants ADD COLUMN test_destinations TEXT NOT NULL DEFAULT '{}'"]),
+        Migration(
+            version: 10, name: "audit-log",
+            statements: [
+                """
+                CREATE TABLE audit_entries (
+                    id {SERIAL}, tenant_id TEXT NOT NULL, at BIGINT NOT NULL, action TEXT NOT NULL, actor TEXT NOT NULL,
+                    subject TEXT NOT NULL, masked TEXT, request_id TEXT, detail TEXT, seq BIGINT, hash {BLOB})
+                """,
+                "CREATE INDEX audit_entries_unlinked ON audit_entries (tenant_id, id) WHERE seq IS NULL",
+                "CREATE UNIQUE INDEX audit_entries_chain ON audit_entries (tenant_id, seq)",
+                "CREATE INDEX audit_entries_tenant ON audit_entries (tenant_id, id)",
+                """
+                CREATE TABLE audit_checkpoints (
+                    tenant_id TEXT NOT NULL, seq BIGINT NOT NULL, hash {BLOB} NOT NULL, at BIGINT NOT NULL, signature TEXT NOT NULL,
+                    PRIMARY KEY (tenant_id, seq))
+                """,
+            ]),
     ]
 }
 

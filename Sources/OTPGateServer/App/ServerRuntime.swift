@@ -22,6 +22,7 @@ public struct ServerRuntime: Sendable {
     public let outboxWorker: OutboxWorker
     public let sweeper: Sweeper
     public let webhookDispatcher: WebhookDispatcher
+    public let auditLinker: AuditLinker
     public let api: NativeAPI
     /// The vendor-compatible APIs, served beside the native one.
     public let profiles: ProfileServices
@@ -65,7 +66,7 @@ public struct ServerRuntime: Sendable {
             cipher: cipher, signer: signer, defaultPolicy: settings.policy, issuer: settings.issuer,
             observer: EngineEventLog(metrics: metrics, logger: dependencies.logger),
             localDelivery: dependencies.runBackgroundServices ? local : nil, servedChannels: routes.servedChannels,
-            production: settings.environment == .production)
+            production: settings.environment == .production, auditing: settings.auditing)
         var worker = OutboxWorker(
             store: store, routes: routes, cipher: cipher, renderer: MessageRenderer(brand: settings.brand), clock: dependencies.clock,
             random: dependencies.random,
@@ -92,6 +93,7 @@ public struct ServerRuntime: Sendable {
             settings: settings, store: store, engine: engine, metrics: metrics, signer: signer, routes: routes, outboxWorker: worker,
             sweeper: sweeper,
             webhookDispatcher: WebhookDispatcher(store: store, cipher: cipher, clock: dependencies.clock, logger: dependencies.logger),
+            auditLinker: AuditLinker(store: store, signer: signer, clock: dependencies.clock, logger: dependencies.logger),
             api: NativeAPI(
                 engine: engine, tenants: store, deliveries: store, counters: store, health: store, signer: signer, metrics: metrics,
                 principalCacheTTL: settings.principalCacheTTL, authFailuresPerMinute: settings.authFailuresPerMinute,
@@ -114,6 +116,7 @@ public struct ServerRuntime: Sendable {
             services.append(outboxWorker)
             services.append(sweeper)
             services.append(webhookDispatcher)
+            if settings.auditing { services.append(auditLinker) }
         }
         if let signer = signer as? JWTTokenSigner { services.append(SigningKeyRefresher(signer: signer, logger: dependencies.logger)) }
         // Slow clients are cut off and open connections capped on both listeners, each with a cap of its own.

@@ -43,6 +43,8 @@ public struct ServerSettings: Sendable {
     public var host: String
     public var port: Int
     public var environment: Environment
+    /// Whether the audit log is written (`OTPGATE_AUDIT`, on by default; the benchmark's A/B turns it off).
+    public var auditing = true
     public var masterKey: String?
     public var masterKeyFile: String?
     /// The master key being rotated away from (`OTPGATE_MASTER_KEY_PREVIOUS`): secrets still wrapped by it open
@@ -146,6 +148,7 @@ public struct ServerSettings: Sendable {
         let threads = try r.int("otpgate.password.threads", default: 0, in: 0...64)
         passwordThreads = threads == 0 ? nil : threads
 
+        auditing = try r.bool("otpgate.audit", default: true)
         var policy = Policy()
         func read(_ name: String, _ value: Int) throws -> Int { try r.int("otpgate.policy." + name, default: value, in: Int.min...Int.max) }
         policy.defaultCodeLength = try read("code.length", policy.defaultCodeLength)

@@ -1,0 +1,98 @@
+/// One security event in a tenant's append-only audit log: who (`actor`: an API key id, `cli`, `system`) did what
+/// (`action`) to what (`subject`: a verification, key or prefix id), through which request, with the destination only
+/// masked. Written by the store in the transaction of the event; `seq` and `hash` are set later, when the background
+/// linker chains it (`AuditChain`).
+public struct AuditEntry: Sendable, Equatable {
+    public var id: Int64
+    public var tenantID: String
+    public var at: Timestamp
+    public var action: String
+    public var actor: String
+    public var subject: String
+    public var masked: String?
+    public var requestID: String?
+    /// A JSON object's text with what else the event says (`{"test":true}` …).
+    public var detail: String?
+    public var seq: Int64?
+    public var hash: [UInt8]?
+
+    public init(
+        id: Int64 = 0, tenantID: String, at: Timestamp, action: String, actor: String, subject: String, masked: String? = nil,
+        requestID: String? = nil, detail: String? = nil, seq: Int64? = nil, hash: [UInt8]? = nil
+    ) {
+        self.id = id
+        self.tenantID = tenantID
+        self.at = at
+        self.action = action
+        self.actor = actor
+        self.subject = subject
+        self.masked = masked
+        self.requestID = requestID
+        self.detail = detail
+        self.seq = seq
+        self.hash = hash
+    }
+}
+
+/// The actions the audit log records.
+public enum AuditAction {
+    public static let verificationStarted = "verification.started"
+    public static let verificationApproved = "verification.approved"
+    /// A check with a wrong code.
+    public static let checkFailed = "verification.check_failed"
+    /// The check whose failure locked the destination.
+    public static let destinationLocked = "destination.locked"
+    public static let tokenConsumed = "token.consumed"
+
+    /// The action a check's write records: an approval, the failure that locked the destination (a check is only
+    /// decided while it is unlocked), or a wrong code.
+    public static func after(check writes: CheckDecider.Writes, now: Timestamp) -> String {
+        if case .approved = writes.outcome { return verificationApproved }
+        if let until = writes.destination?.lockedUntil, until > now { return destinationLocked }
+        return checkFailed
+    }
+}
+
+extension AuditEntry {
+    /// A check's entry, as its write decided it.
+    public static func check(_ writes: CheckDecider.Writes, by actor: AuditActor, now: Timestamp) -> AuditEntry {
+        AuditEntry(
+            tenantID: writes.verification.tenantID, at: now, action: AuditAction.after(check: writes, now: now), actor: actor.actor,
+            subject: writes.verification.id, requestID: actor.requestID)
+    }
+
+    public static func consumed(_ token: ConsumedToken, by actor: AuditActor) -> AuditEntry {
+        AuditEntry(
+            tenantID: token.tenantID, at: token.consumedAt, action: AuditAction.tokenConsumed, actor: actor.actor, subject: token.jti,
+            requestID: actor.requestID)
+    }
+}
+
+/// Who is behind a use case, for its audit entries: the caller's key and the request id.
+public struct AuditActor: Sendable, Equatable {
+    public var actor: String
+    public var requestID: String?
+
+    public init(actor: String, requestID: String?) {
+        self.actor = actor
+        self.requestID = requestID
+    }
+}
+
+/// A signed statement that a tenant's chain had `hash` at `seq`: a JWS (ES256, the token signing key, `typ`
+/// `otpgate-audit-checkpoint`) over the tenant, seq, hash and time. Deleting or editing what it covers shows.
+public struct AuditCheckpoint: Sendable, Equatable {
+    public var tenantID: String
+    public var seq: Int64
+    public var hash: [UInt8]
+    public var at: Timestamp
+    public var signature: String
+
+    public init(tenantID: String, seq: Int64, hash: [UInt8], at: Timestamp, signature: String) {
+        self.tenantID = tenantID
+        self.seq = seq
+        self.hash = hash
+        self.at = at
+        self.signature = signature
+    }
+}

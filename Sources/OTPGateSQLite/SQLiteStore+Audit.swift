@@ -1,0 +1,113 @@
+import Foundation
+import GRDB
+public import OTPGateCore
+
+extension SQLiteStore {
+    /// Appends an entry in the caller's transaction; the linker chains it later.
+    static func insertAudit(_ db: Database, _ e: AuditEntry) throws {
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO audit_entries (tenant_id, at, action, actor, subject, masked, request_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [e.tenantID, e.at.milliseconds, e.action, e.actor, e.subject, e.masked, e.requestID, e.detail])
+    }
+
+    static func auditEntry(_ row: Row) -> AuditEntry {
+        AuditEntry(
+            id: row["id"], tenantID: row["tenant_id"], at: Timestamp(milliseconds: row["at"]), action: row["action"], actor: row["actor"],
+            subject: row["subject"], masked: row["masked"], requestID: row["request_id"], detail: row["detail"], seq: row["seq"],
+            hash: (row["hash"] as Data?).map { Array($0) })
+    }
+
+    /// The single writer links one tenant at a time, so no lock is needed beyond the write itself.
+    public func linkAudit(tenants: Int, limit: Int) async throws -> [(tenantID: String, seq: Int64, hash: [UInt8])] {
+        let pending = try await read { db in
+            try String.fetchAll(db, sql: "SELECT DISTINCT tenant_id FROM audit_entries WHERE seq IS NULL LIMIT ?", arguments: [tenants])
+        }
+        var heads: [(tenantID: String, seq: Int64, hash: [UInt8])] = []
+        for tenant in pending {
+            let head: (String, Int64, [UInt8])? = try await write { db in
+                let unlinked = try Row.fetchAll(
+                    db.cachedStatement(sql: "SELECT * FROM audit_entries WHERE tenant_id = ? AND seq IS NULL ORDER BY id LIMIT ?"),
+                    arguments: [tenant, limit]
+                ).map(Self.auditEntry)
+                guard !unlinked.isEmpty else { return nil }
+                let last = try Row.fetchOne(
+                    db.cachedStatement(sql: "SELECT seq, hash FROM audit_entries WHERE tenant_id = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1"),
+                    arguments: [tenant])
+                let start = try Self.chainStart(db, tenantID: tenant)
+                let previous: (seq: Int64, hash: [UInt8]) = last.map { ($0["seq"], Array($0["hash"] as Data)) } ?? start
+                let linked = AuditChain.link(unlinked, after: previous)
+                for entry in linked {
+                    try db.cachedStatement(sql: "UPDATE audit_entries SET seq = ?, hash = ? WHERE id = ?")
+                        .execute(arguments: [entry.seq, Data(entry.hash ?? []), entry.id])
+                }
+                guard let end = linked.last, let seq = end.seq, let hash = end.hash else { return nil }
+                return (tenant, seq, hash)
+            }
+            if let head { heads.append(head) }
+        }
+        return heads
+    }
+
+    /// Where a tenant's kept chain begins: the genesis, or after a purge the oldest kept checkpoint.
+    static func chainStart(_ db: Database, tenantID: String) throws -> (seq: Int64, hash: [UInt8]) {
+        let firstSeq = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM audit_entries WHERE tenant_id = ?", arguments: [tenantID])
+        guard let firstSeq, firstSeq > 1,
+            let row = try Row.fetchOne(
+                db, sql: "SELECT seq, hash FROM audit_checkpoints WHERE tenant_id = ? AND seq = ?", arguments: [tenantID, firstSeq - 1])
+        else { return (0, AuditChain.genesis) }
+        return (row["seq"], Array(row["hash"] as Data))
+    }
+
+    public func uncheckpointedAuditHeads(limit: Int) async throws -> [(tenantID: String, seq: Int64, hash: [UInt8])] {
+        try await read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT e.tenant_id, e.seq, e.hash FROM audit_entries e
+                    JOIN (SELECT tenant_id, max(seq) AS seq FROM audit_entries WHERE seq IS NOT NULL GROUP BY tenant_id) h
+                        ON h.tenant_id = e.tenant_id AND h.seq = e.seq
+                    WHERE NOT EXISTS (SELECT 1 FROM audit_checkpoints c WHERE c.tenant_id = e.tenant_id AND c.seq = e.seq)
+                    LIMIT ?
+                    """, arguments: [limit]
+            ).map { ($0["tenant_id"], $0["seq"], Array($0["hash"] as Data)) }
+        }
+    }
+
+    public func saveAuditCheckpoint(_ c: AuditCheckpoint) async throws {
+        try await write { db in
+            try db.execute(
+                sql: "INSERT INTO audit_checkpoints (tenant_id, seq, hash, at, signature) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                arguments: [c.tenantID, c.seq, Data(c.hash), c.at.milliseconds, c.signature])
+        }
+    }
+
+    public func auditEntries(tenantID: String, afterID: Int64, limit: Int) async throws -> [AuditEntry] {
+        try await read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM audit_entries WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?", arguments: [tenantID, afterID, limit]
+            ).map(Self.auditEntry)
+        }
+    }
+
+    public func auditChain(tenantID: String) async throws -> (entries: [AuditEntry], checkpoints: [AuditCheckpoint]) {
+        try await read { db in
+            let entries = try Row.fetchAll(
+                db, sql: "SELECT * FROM audit_entries WHERE tenant_id = ? ORDER BY seq IS NULL, seq, id", arguments: [tenantID]
+            ).map(Self.auditEntry)
+            let checkpoints = try Row.fetchAll(
+                db, sql: "SELECT * FROM audit_checkpoints WHERE tenant_id = ? ORDER BY seq", arguments: [tenantID]
+            ).map { row in
+                AuditCheckpoint(
+                    tenantID: row["tenant_id"], seq: row["seq"], hash: Array(row["hash"] as Data), at: Timestamp(milliseconds: row["at"]),
+                    signature: row["signature"])
+            }
+            return (entries, checkpoints)
+        }
+    }
+
+    public func auditTenants() async throws -> [String] {
+        try await read { db in try String.fetchAll(db, sql: "SELECT DISTINCT tenant_id FROM audit_entries ORDER BY tenant_id") }
+    }
+}

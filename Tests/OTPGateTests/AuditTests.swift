@@ -1,0 +1,125 @@
+import Foundation
+import GRDB
+import HTTPTypes
+import OTPGateCore
+import Testing
+
+@testable import OTPGateServer
+
+/// Issue 16's audit log: security events written with their event, chained per tenant by the background linker with
+/// signed checkpoints, paged by `GET /v1/audit`, and any edit, insertion, deletion or truncation detected.
+@Suite(.timeLimit(.minutes(3))) struct AuditTests {
+    @Test(arguments: Backend.available) func securityEventsAreWrittenWithTheirEventAndChained(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
+        let other = try await h.makeTenant("other")
+        try await h.test { (client: TestClient) async throws in
+            let started = try await client.post("/v1/verifications", #"{"to":"+919876543210","channel":"sms"}"#)
+            let id = try #require(started.string("id"))
+            let requestID = started.headers[HTTPField.Name("X-Request-Id")!]
+            await h.deliver()
+            let code = try #require(h.sender.code(for: id))
+            #expect(try await client.check(id, wrongCode(for: code)).status == .unprocessableContent)
+            let approved = try await client.check(id, code)
+            let token = try #require(approved.string("token"))
+            #expect(try await client.post("/v1/tokens/verify", #"{"token":"\#(token)","consume":true}"#).status == .ok)
+            // Nothing is chained until the linker runs; then every entry is, under a signed checkpoint.
+            let before = try await client.get("/v1/audit")
+            #expect(before.json?.member("entries").flatMap { if case .array(let a) = $0 { a.first?.member("seq") } else { nil } } == nil)
+            #expect(await h.runtime.auditLinker.linkOnce() == 1)
+            let page = try await client.get("/v1/audit")
+            guard case .array(let entries)? = page.json?.member("entries") else { throw TestFailure("no entries") }
+            #expect(
+                entries.compactMap { $0.member("action") } == [
+                    .string("verification.started"), .string("verification.check_failed"), .string("verification.approved"),
+                    .string("token.consumed"),
+                ])
+            let first = try #require(entries.first)
+            #expect(first.member("masked_destination") == .string("+91******3210"))
+            #expect(first.member("subject") == .string(id))
+            #expect(first.member("request_id") == requestID.map(JSONValue.string))
+            if case .string(let actor)? = first.member("actor") { #expect(actor.hasPrefix("key_")) } else { Issue.record("no actor") }
+            #expect(first.member("detail")?.member("test") == .bool(false))
+            #expect(entries.compactMap { $0.member("seq")?.intValue } == [1, 2, 3, 4])
+            // Paging, and another tenant sees none of it.
+            let paged = try await client.get("/v1/audit?limit=2")
+            #expect(paged.json?.member("next_after") != nil)
+            #expect(try await client.get("/v1/audit?limit=0").status == .unprocessableContent)
+            let theirs = try await client.get("/v1/audit", key: .some(other.apiKey))
+            #expect(theirs.json?.member("entries") == .array([]))
+        }
+        let report = try await AuditVerifier(store: h.store, signer: h.runtime.signer).verify(tenantID: h.tenant.id)
+        #expect(report.problems.isEmpty)
+        #expect(report.checkedUpTo == 4 && report.entries == 4 && report.uncovered == 0)
+        // A second round with nothing new signs nothing.
+        #expect(await h.runtime.auditLinker.linkOnce() == 0)
+    }
+
+    @Test func editsInsertionsDeletionsAndTruncationAreDetected() async throws {
+        let h = try await Harness.make()
+        try await h.test { (client: TestClient) async throws in
+            for n in 0..<6 { _ = try await client.start(to: "+91987654\(String(format: "%04d", n))") }
+        }
+        await h.runtime.auditLinker.linkOnce()
+        let verifier = AuditVerifier(store: h.store, signer: h.runtime.signer)
+        #expect(try await verifier.verify(tenantID: h.tenant.id).problems.isEmpty)
+        let queue = try DatabaseQueue(path: h.directory.appendingPathComponent("otpgate.sqlite").path)
+        // Each tampering is undone from a copy of the tables before the next.
+        try await queue.write { db in
+            try db.execute(
+                sql: "CREATE TABLE entries_copy AS SELECT * FROM audit_entries; CREATE TABLE checkpoints_copy AS SELECT * FROM audit_checkpoints")
+        }
+        func restore() async throws {
+            try await queue.write { db in
+                try db.execute(
+                    sql: """
+                        DELETE FROM audit_entries; INSERT INTO audit_entries SELECT * FROM entries_copy;
+                        DELETE FROM audit_checkpoints; INSERT INTO audit_checkpoints SELECT * FROM checkpoints_copy
+                        """)
+            }
+            #expect(try await verifier.verify(tenantID: h.tenant.id).problems.isEmpty)
+        }
+        func problems(after sql: String) async throws -> [AuditChain.Problem] {
+            try await queue.write { db in try db.execute(sql: sql) }
+            let found = try await verifier.verify(tenantID: h.tenant.id).problems
+            try await restore()
+            return found
+        }
+        #expect(try await problems(after: "UPDATE audit_entries SET actor = 'key_someone_else' WHERE seq = 3").first?.seq == 3)
+        #expect(try await problems(after: "DELETE FROM audit_entries WHERE seq = 2").first?.reason.contains("missing") == true)
+        #expect(
+            try await problems(
+                after: """
+                    UPDATE audit_entries SET seq = -seq WHERE seq >= 4; UPDATE audit_entries SET seq = 1 - seq WHERE seq < 0;
+                    INSERT INTO audit_entries (tenant_id, at, action, actor, subject, seq, hash)
+                        SELECT tenant_id, at, action, actor, 'vrf_forged', 4, hash FROM entries_copy WHERE seq = 4
+                    """
+            ).first?.seq == 4)
+        #expect(try await problems(after: "DELETE FROM audit_entries WHERE seq >= 5").first?.reason.contains("truncated") == true)
+        #expect(try await problems(after: "UPDATE audit_checkpoints SET signature = signature || 'x'").first?.reason.contains("signature") == true)
+    }
+
+    @Test func theChainRuleFindsEachKindOfTampering() {
+        let entries = (1...5).map { n in
+            AuditEntry(
+                id: Int64(n), tenantID: "ten_a", at: Timestamp(seconds: 1_800_000_000 + Int64(n)), action: "verification.started", actor: "key_1",
+                subject: "vrf_\(n)")
+        }
+        let linked = AuditChain.link(entries, after: (0, AuditChain.genesis))
+        let head = AuditCheckpoint(tenantID: "ten_a", seq: 5, hash: linked[4].hash ?? [], at: Timestamp(seconds: 0), signature: "")
+        func problems(_ chain: [AuditEntry]) -> [AuditChain.Problem] {
+            AuditChain.verify(entries: chain, checkpoints: [head], start: (0, AuditChain.genesis)) { _ in true }.problems
+        }
+        #expect(problems(linked).isEmpty)
+        var edited = linked
+        edited[1].subject = "vrf_other"
+        #expect(problems(edited).first?.seq == 2)
+        var inserted = linked
+        var extra = linked[2]
+        extra.subject = "vrf_inserted"
+        inserted.insert(extra, at: 2)
+        #expect(!problems(inserted).isEmpty)
+        #expect(problems(Array(linked.prefix(3))).contains { $0.reason.contains("truncated") })
+        #expect(problems(linked.enumerated().filter { $0.offset != 1 }.map(\.element)).first?.reason.contains("missing") == true)
+        #expect(AuditChain.verify(entries: linked, checkpoints: [head], start: (0, AuditChain.genesis)) { _ in false }.problems.count == 1)
+    }
+}
