@@ -35,8 +35,7 @@ extension SQLiteStore {
                 let last = try Row.fetchOne(
                     db.cachedStatement(sql: "SELECT seq, hash FROM audit_entries WHERE tenant_id = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1"),
                     arguments: [tenant])
-                let start = try Self.chainStart(db, tenantID: tenant)
-                let previous: (seq: Int64, hash: [UInt8]) = last.map { ($0["seq"], Array($0["hash"] as Data)) } ?? start
+                let previous: (seq: Int64, hash: [UInt8]) = last.map { ($0["seq"], Array($0["hash"] as Data)) } ?? (0, AuditChain.genesis)
                 let linked = AuditChain.link(unlinked, after: previous)
                 for entry in linked {
                     try db.cachedStatement(sql: "UPDATE audit_entries SET seq = ?, hash = ? WHERE id = ?")
@@ -48,16 +47,6 @@ extension SQLiteStore {
             if let head { heads.append(head) }
         }
         return heads
-    }
-
-    /// Where a tenant's kept chain begins: the genesis, or after a purge the oldest kept checkpoint.
-    static func chainStart(_ db: Database, tenantID: String) throws -> (seq: Int64, hash: [UInt8]) {
-        let firstSeq = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM audit_entries WHERE tenant_id = ?", arguments: [tenantID])
-        guard let firstSeq, firstSeq > 1,
-            let row = try Row.fetchOne(
-                db, sql: "SELECT seq, hash FROM audit_checkpoints WHERE tenant_id = ? AND seq = ?", arguments: [tenantID, firstSeq - 1])
-        else { return (0, AuditChain.genesis) }
-        return (row["seq"], Array(row["hash"] as Data))
     }
 
     public func uncheckpointedAuditHeads(limit: Int) async throws -> [(tenantID: String, seq: Int64, hash: [UInt8])] {

@@ -9,6 +9,20 @@ struct TestDestinationCommand: AsyncParsableCommand {
         commandName: "test-destination", abstract: "Destinations with a fixed code that are never delivered (QA, app-store review).",
         subcommands: [Add.self, Remove.self, List.self])
 
+    /// Runs `body` with the admin on the database's store and data key; a refusal becomes the command's error.
+    static func withAdmin<T: Sendable>(_ db: DatabaseOption, _ body: @escaping @Sendable (TestDestinationAdmin) async throws -> T) async throws -> T {
+        let settings = try await db.settings()
+        return try await Bootstrap.withStore(settings) { store in
+            let admin = TestDestinationAdmin(
+                store: store, cipher: try await loadDataCipher(store: store, settings: settings), production: settings.environment == .production)
+            do {
+                return try await body(admin)
+            } catch let refusal as TestDestinationAdmin.Refusal {
+                throw ValidationError(refusal.description)
+            }
+        }
+    }
+
     struct Target: ParsableArguments {
         @Argument(help: "Tenant id") var tenant: String
         @Option(help: "The phone number or email address") var to: String
@@ -33,17 +47,10 @@ struct TestDestinationCommand: AsyncParsableCommand {
         @OptionGroup var db: DatabaseOption
 
         func run() async throws {
-            let settings = try await db.settings()
             let destination = try target.destination()
-            let masked = try await Bootstrap.withStore(settings) { store in
-                let admin = TestDestinationAdmin(
-                    store: store, cipher: try await loadDataCipher(store: store, settings: settings), production: settings.environment == .production)
-                do {
-                    return try await admin.add(
-                        tenantID: target.tenant, destination: destination, code: code, allowInProduction: allowInProduction, now: SystemClock().now())
-                } catch let refusal as TestDestinationAdmin.Refusal {
-                    throw ValidationError(refusal.description)
-                }
+            let masked = try await TestDestinationCommand.withAdmin(db) { admin in
+                try await admin.add(
+                    tenantID: target.tenant, destination: destination, code: code, allowInProduction: allowInProduction, now: SystemClock().now())
             }
             print("test destination \(masked) added to \(target.tenant): never delivered, its code is fixed")
         }
@@ -55,12 +62,9 @@ struct TestDestinationCommand: AsyncParsableCommand {
         @OptionGroup var db: DatabaseOption
 
         func run() async throws {
-            let settings = try await db.settings()
             let destination = try target.destination()
-            let removed = try await Bootstrap.withStore(settings) { store in
-                try await TestDestinationAdmin(
-                    store: store, cipher: try await loadDataCipher(store: store, settings: settings), production: settings.environment == .production
-                ).remove(tenantID: target.tenant, destination: destination)
+            let removed = try await TestDestinationCommand.withAdmin(db) { admin in
+                try await admin.remove(tenantID: target.tenant, destination: destination)
             }
             guard removed else { throw ValidationError("\(destination.masked) is not a test destination of \(target.tenant)") }
             print("removed \(destination.masked)")
@@ -73,12 +77,7 @@ struct TestDestinationCommand: AsyncParsableCommand {
         @OptionGroup var db: DatabaseOption
 
         func run() async throws {
-            let settings = try await db.settings()
-            let all = try await Bootstrap.withStore(settings) { store in
-                try await TestDestinationAdmin(
-                    store: store, cipher: try await loadDataCipher(store: store, settings: settings), production: settings.environment == .production
-                ).list(tenantID: tenant)
-            }
+            let all = try await TestDestinationCommand.withAdmin(db) { admin in try await admin.list(tenantID: tenant) }
             for d in all {
                 print(
                     "\(d.channel.rawValue)\t\(d.masked)\t\(d.allowedInProduction ? "allowed in production" : "not in production")\t\(d.createdAt.iso8601)"

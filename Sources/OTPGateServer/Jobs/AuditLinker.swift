@@ -17,20 +17,26 @@ public struct AuditLinker: Service {
 
     public func run() async throws {
         try? await cancelWhenGracefulShutdown {
+            var round = 0
             while !Task.isCancelled {
-                _ = await linkOnce()
+                // Looking for heads left unsigned reads every tenant's head: once at start-up, then once a minute.
+                _ = await linkOnce(recovering: round % 60 == 0)
+                round += 1
                 try await Task.sleep(for: interval)
             }
         }
     }
 
-    /// One round; returns the number of checkpoints signed.
+    /// One round; returns the number of checkpoints signed. `recovering` also signs heads a stopped linker left
+    /// without a checkpoint.
     @discardableResult
-    func linkOnce() async -> Int {
+    func linkOnce(recovering: Bool = true) async -> Int {
         do {
             var heads = try await store.linkAudit(tenants: tenantsPerRound, limit: entriesPerTenant)
             let linked = Set(heads.map(\.tenantID))
-            heads += try await store.uncheckpointedAuditHeads(limit: tenantsPerRound).filter { !linked.contains($0.tenantID) }
+            if recovering {
+                heads += try await store.uncheckpointedAuditHeads(limit: tenantsPerRound).filter { !linked.contains($0.tenantID) }
+            }
             for head in heads {
                 let now = clock.now()
                 let signature = try await signer.signProfileToken(
