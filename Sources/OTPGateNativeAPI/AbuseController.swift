@@ -25,7 +25,12 @@ struct AbuseController: Sendable {
             throw Problem.invalidField("prefix", "must be a number prefix as GET /v1/abuse/holds lists it, e.g. +9170")
         }
         try await engine.countRequest(principal: principal)
-        guard try await engine.store.releaseAbuseHold(tenantID: principal.tenant.id, prefix: prefix, now: engine.clock.now()) else {
+        let (tenantID, now) = (principal.tenant.id, engine.clock.now())
+        guard
+            try await engine.store.releaseAbuseHold(
+                tenantID: tenantID, prefix: prefix, now: now,
+                audit: engine.auditActor(principal)?.holdReleased(tenantID: tenantID, prefix: prefix, at: now))
+        else {
             throw Problem(ProblemCatalog.notFound, detail: "no hold in force on this prefix")
         }
         return Response(status: .noContent)

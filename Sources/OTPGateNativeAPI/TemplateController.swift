@@ -36,7 +36,10 @@ struct TemplateController: Sendable {
         } catch {
             throw Problem.invalidField(error.field, error.reason)
         }
-        try await store.saveTemplate(valid)
+        try await store.saveTemplate(
+            valid,
+            audit: engine.auditActor(principal)?.entry(
+                AuditAction.templateSaved, tenantID: valid.tenantID, subject: AuditAction.templateSubject(valid), at: valid.updatedAt))
         return JSONResponse.make(.ok, view(valid))
     }
 
@@ -63,7 +66,13 @@ struct TemplateController: Sendable {
         let principal = try context.requirePrincipal()
         let key = try key(context)
         try await engine.countRequest(principal: principal)
-        guard try await store.deleteTemplate(tenantID: principal.tenant.id, purpose: key.purpose, locale: key.locale, channel: key.channel) else {
+        let audit = engine.auditActor(principal)?.entry(
+            AuditAction.templateDeleted, tenantID: principal.tenant.id,
+            subject: AuditAction.templateSubject(purpose: key.purpose, locale: key.locale, channel: key.channel), at: engine.clock.now())
+        guard
+            try await store.deleteTemplate(
+                tenantID: principal.tenant.id, purpose: key.purpose, locale: key.locale, channel: key.channel, audit: audit)
+        else {
             throw Problem(ProblemCatalog.notFound, detail: "no template for this purpose, locale and channel")
         }
         return Response(status: .noContent)

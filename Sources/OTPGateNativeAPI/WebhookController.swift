@@ -37,7 +37,10 @@ struct WebhookController: Sendable {
         let (endpoint, secret) = try WebhookRules.endpoint(
             tenantID: principal.tenant.id, url: url, events: events, existing: existing, rotate: try body.bool("rotate_secret") ?? false,
             cipher: engine.cipher, random: engine.random, now: engine.clock.now())
-        let stored = try await store.saveWebhookEndpoint(endpoint, replacingSecret: existing != nil && secret != nil)
+        let replacing = existing != nil && secret != nil
+        let stored = try await store.saveWebhookEndpoint(
+            endpoint, replacingSecret: replacing,
+            audit: engine.auditActor(principal)?.webhookSaved(endpoint, secretReplaced: replacing, at: endpoint.updatedAt))
         var view = Self.view(stored)
         // Shown only if it is the one stored (a concurrent save may have won the insert).
         let ours = secret != nil && stored.sealedSecret == endpoint.sealedSecret
@@ -57,7 +60,9 @@ struct WebhookController: Sendable {
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         try await engine.countRequest(principal: principal)
-        guard try await store.deleteWebhookEndpoint(tenantID: principal.tenant.id) else {
+        let audit = engine.auditActor(principal)?.entry(
+            AuditAction.webhookDeleted, tenantID: principal.tenant.id, subject: principal.tenant.id, at: engine.clock.now())
+        guard try await store.deleteWebhookEndpoint(tenantID: principal.tenant.id, audit: audit) else {
             throw Problem(ProblemCatalog.notFound, detail: "this tenant has no webhook endpoint")
         }
         return Response(status: .noContent)

@@ -38,6 +38,7 @@ extension PostgresStore {
         guard PumpingGuard.trips(before: before, policy: start.policy) else { return .admitted }
         let hold = PumpingGuard.hold(tenantID: t, prefix: p, traffic: before, policy: start.policy, now: start.now)
         let type = WebhookEventType.pumpingSuspected
+        let a = start.holdEntry(hold)
         let made = try await rows(
             """
             WITH h AS (
@@ -53,6 +54,10 @@ extension PostgresStore {
                     \(hold.json.canonicalText), 'pending', 0, \(now), \(now)
                 FROM h JOIN webhook_endpoints w ON w.tenant_id = h.tenant_id AND strpos(w.events, \(",\(type.rawValue),")) > 0
                 ON CONFLICT (id) DO NOTHING
+            ), a AS (
+                INSERT INTO audit_entries (tenant_id, at, action, actor, subject, masked, request_id, detail)
+                SELECT h.tenant_id, \(a?.at.milliseconds), \(a?.action), \(a?.actor), \(a?.subject), \(a?.masked), \(a?.requestID), \(a?.detail)
+                FROM h WHERE \(a != nil)
             )
             SELECT count(*) AS made FROM h
             """)[0]["made"].decode(Int.self)
@@ -77,8 +82,8 @@ extension PostgresStore {
         ).map(Self.abuseHold)
     }
 
-    public func releaseAbuseHold(tenantID: String, prefix: String, now: Timestamp) async throws -> Bool {
-        let n = now.milliseconds
+    public func releaseAbuseHold(tenantID: String, prefix: String, now: Timestamp, audit: AuditEntry?) async throws -> Bool {
+        let (n, a) = (now.milliseconds, audit)
         // Judged afresh: the current bucket still holds the sends that led to the hold.
         return
             !(try await rows(
@@ -88,6 +93,10 @@ extension PostgresStore {
                     RETURNING tenant_id, prefix
                 ), cleared AS (
                     DELETE FROM prefix_traffic t USING released r WHERE t.tenant_id = r.tenant_id AND t.prefix = r.prefix
+                ), entry AS (
+                    INSERT INTO audit_entries (tenant_id, at, action, actor, subject, masked, request_id, detail)
+                    SELECT tenant_id, \(a?.at.milliseconds), \(a?.action), \(a?.actor), \(a?.subject), \(a?.masked), \(a?.requestID), \(a?.detail)
+                    FROM released WHERE \(a != nil)
                 )
                 SELECT 1 FROM released
                 """

@@ -29,6 +29,19 @@ struct InsertAuditEntries: BatchStatement {
 }
 
 extension PostgresStore {
+    /// Runs an administrative change and, if it changed something, its audit entry, in one transaction; without an
+    /// entry (auditing off) the change runs alone.
+    func audited<T: Sendable>(
+        _ audit: AuditEntry?, _ change: @escaping @Sendable (PostgresConnection) async throws -> (result: T, changed: Bool)
+    ) async throws -> T {
+        guard let audit else { return try await connection { try await change($0).result } }
+        return try await transaction { connection in
+            let (result, changed) = try await change(connection)
+            if changed { _ = try await self.database.execute(InsertAuditEntries([audit]), on: connection) }
+            return result
+        }
+    }
+
     static func auditEntry(_ row: PostgresRandomAccessRow) throws -> AuditEntry {
         AuditEntry(
             id: try row["id"].decode(Int64.self), tenantID: try row["tenant_id"].decode(String.self),

@@ -2,17 +2,20 @@ public import OTPGateCore
 import PostgresNIO
 
 extension PostgresStore {
-    public func saveTemplate(_ t: MessageTemplate) async throws {
-        _ = try await rows(
-            """
-            INSERT INTO message_templates (tenant_id, purpose, locale, channel, body, subject, html, dlt_template_id, webotp_domain,
-                android_app_hash, updated_at)
-            VALUES (\(t.tenantID), \(t.purpose), \(t.locale), \(t.channel.rawValue), \(t.body), \(t.subject), \(t.html), \(t.dltTemplateID),
-                \(t.webOTPDomain), \(t.androidAppHash), \(t.updatedAt.milliseconds))
-            ON CONFLICT (tenant_id, purpose, locale, channel) DO UPDATE SET body = excluded.body, subject = excluded.subject,
-                html = excluded.html, dlt_template_id = excluded.dlt_template_id, webotp_domain = excluded.webotp_domain,
-                android_app_hash = excluded.android_app_hash, updated_at = excluded.updated_at
-            """)
+    public func saveTemplate(_ t: MessageTemplate, audit: AuditEntry?) async throws {
+        try await audited(audit) { connection in
+            _ = try await self.rows(
+                """
+                INSERT INTO message_templates (tenant_id, purpose, locale, channel, body, subject, html, dlt_template_id, webotp_domain,
+                    android_app_hash, updated_at)
+                VALUES (\(t.tenantID), \(t.purpose), \(t.locale), \(t.channel.rawValue), \(t.body), \(t.subject), \(t.html), \(t.dltTemplateID),
+                    \(t.webOTPDomain), \(t.androidAppHash), \(t.updatedAt.milliseconds))
+                ON CONFLICT (tenant_id, purpose, locale, channel) DO UPDATE SET body = excluded.body, subject = excluded.subject,
+                    html = excluded.html, dlt_template_id = excluded.dlt_template_id, webotp_domain = excluded.webotp_domain,
+                    android_app_hash = excluded.android_app_hash, updated_at = excluded.updated_at
+                """, on: connection)
+            return ((), true)
+        }
     }
 
     public func templates(tenantID: String) async throws -> [MessageTemplate] {
@@ -30,12 +33,18 @@ extension PostgresStore {
         }
     }
 
-    public func deleteTemplate(tenantID: String, purpose: String, locale: String, channel: OTPGateCore.Channel) async throws -> Bool {
-        !(try await rows(
-            """
-            DELETE FROM message_templates WHERE tenant_id = \(tenantID) AND purpose = \(purpose) AND locale = \(locale)
-                AND channel = \(channel.rawValue) RETURNING 1
-            """
-        ).isEmpty)
+    public func deleteTemplate(
+        tenantID: String, purpose: String, locale: String, channel: OTPGateCore.Channel, audit: AuditEntry?
+    ) async throws -> Bool {
+        try await audited(audit) { connection in
+            let changed =
+                !(try await self.rows(
+                    """
+                    DELETE FROM message_templates WHERE tenant_id = \(tenantID) AND purpose = \(purpose) AND locale = \(locale)
+                        AND channel = \(channel.rawValue) RETURNING 1
+                    """, on: connection
+                ).isEmpty)
+            return (changed, changed)
+        }
     }
 }

@@ -29,26 +29,31 @@ extension PostgresStore {
             updatedAt: Timestamp(milliseconds: try row["updated_at"].decode(Int64.self)))
     }
 
-    public func saveWebhookEndpoint(_ e: WebhookEndpoint, replacingSecret: Bool) async throws -> WebhookEndpoint {
-        let stored = try await rows(
-            """
-            INSERT INTO webhook_endpoints (tenant_id, url, secret, events, created_at, updated_at)
-            VALUES (\(e.tenantID), \(e.url), \(ByteBuffer(bytes: e.sealedSecret)), \(WebhookEventType.stored(e.events)),
-                \(e.createdAt.milliseconds), \(e.updatedAt.milliseconds))
-            ON CONFLICT (tenant_id) DO UPDATE SET url = excluded.url, events = excluded.events, updated_at = excluded.updated_at,
-                secret = CASE WHEN \(replacingSecret) THEN excluded.secret ELSE webhook_endpoints.secret END
-            RETURNING *
-            """)
-        guard let row = stored.first else { throw StoreError(.corrupt, "the webhook endpoint upsert returned no row") }
-        return try Self.webhookEndpoint(row)
+    public func saveWebhookEndpoint(_ e: WebhookEndpoint, replacingSecret: Bool, audit: AuditEntry?) async throws -> WebhookEndpoint {
+        try await audited(audit) { connection in
+            let stored = try await self.rows(
+                """
+                INSERT INTO webhook_endpoints (tenant_id, url, secret, events, created_at, updated_at)
+                VALUES (\(e.tenantID), \(e.url), \(ByteBuffer(bytes: e.sealedSecret)), \(WebhookEventType.stored(e.events)),
+                    \(e.createdAt.milliseconds), \(e.updatedAt.milliseconds))
+                ON CONFLICT (tenant_id) DO UPDATE SET url = excluded.url, events = excluded.events, updated_at = excluded.updated_at,
+                    secret = CASE WHEN \(replacingSecret) THEN excluded.secret ELSE webhook_endpoints.secret END
+                RETURNING *
+                """, on: connection)
+            guard let row = stored.first else { throw StoreError(.corrupt, "the webhook endpoint upsert returned no row") }
+            return (try Self.webhookEndpoint(row), true)
+        }
     }
 
     public func webhookEndpoint(tenantID: String) async throws -> WebhookEndpoint? {
         try await rows("SELECT * FROM webhook_endpoints WHERE tenant_id = \(tenantID)").first.map(Self.webhookEndpoint)
     }
 
-    public func deleteWebhookEndpoint(tenantID: String) async throws -> Bool {
-        !(try await rows("DELETE FROM webhook_endpoints WHERE tenant_id = \(tenantID) RETURNING 1").isEmpty)
+    public func deleteWebhookEndpoint(tenantID: String, audit: AuditEntry?) async throws -> Bool {
+        try await audited(audit) { connection in
+            let changed = !(try await self.rows("DELETE FROM webhook_endpoints WHERE tenant_id = \(tenantID) RETURNING 1", on: connection).isEmpty)
+            return (changed, changed)
+        }
     }
 
     /// `FOR UPDATE SKIP LOCKED`: dispatchers on every instance claim disjoint events without waiting.
@@ -92,12 +97,15 @@ extension PostgresStore {
 
     // MARK: tenant delivery settings
 
-    public func saveTenantDelivery(tenantID: String, sealedSettings: [UInt8], now: Timestamp) async throws {
-        _ = try await rows(
-            """
-            INSERT INTO tenant_delivery (tenant_id, settings, updated_at) VALUES (\(tenantID), \(ByteBuffer(bytes: sealedSettings)), \(now.milliseconds))
-            ON CONFLICT (tenant_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at
-            """)
+    public func saveTenantDelivery(tenantID: String, sealedSettings: [UInt8], now: Timestamp, audit: AuditEntry?) async throws {
+        try await audited(audit) { connection in
+            _ = try await self.rows(
+                """
+                INSERT INTO tenant_delivery (tenant_id, settings, updated_at) VALUES (\(tenantID), \(ByteBuffer(bytes: sealedSettings)), \(now.milliseconds))
+                ON CONFLICT (tenant_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at
+                """, on: connection)
+            return ((), true)
+        }
     }
 
     public func tenantDelivery(tenantID: String) async throws -> [UInt8]? {
@@ -106,8 +114,11 @@ extension PostgresStore {
         }
     }
 
-    public func deleteTenantDelivery(tenantID: String) async throws -> Bool {
-        !(try await rows("DELETE FROM tenant_delivery WHERE tenant_id = \(tenantID) RETURNING 1").isEmpty)
+    public func deleteTenantDelivery(tenantID: String, audit: AuditEntry?) async throws -> Bool {
+        try await audited(audit) { connection in
+            let changed = !(try await self.rows("DELETE FROM tenant_delivery WHERE tenant_id = \(tenantID) RETURNING 1", on: connection).isEmpty)
+            return (changed, changed)
+        }
     }
 }
 

@@ -132,13 +132,14 @@ public final class PostgresStore: Store, Service, Sendable {
             """, logger: logger)
     }
 
-    public func createTenant(_ tenant: Tenant, firstKey: APIKeyRecord) async throws {
+    public func createTenant(_ tenant: Tenant, firstKey: APIKeyRecord, audit: AuditEntry?) async throws {
         let policy = try Self.encodePolicy(tenant.policy)
         try await transaction { connection in
             try await connection.query(
                 "INSERT INTO tenants (id, name, policy, created_at) VALUES (\(tenant.id), \(tenant.name), \(policy), \(tenant.createdAt.milliseconds))",
                 logger: self.logger)
             try await Self.insertKey(firstKey, on: connection, logger: self.logger)
+            if let audit { _ = try await self.database.execute(InsertAuditEntries([audit]), on: connection) }
         }
     }
 
@@ -150,18 +151,27 @@ public final class PostgresStore: Store, Service, Sendable {
         try await rows("SELECT * FROM tenants WHERE id = \(id)").first.map(Self.tenant)
     }
 
-    public func updateTenantTestDestinations(id: String, _ destinations: [String: TestDestination]) async throws -> Bool {
+    public func updateTenantTestDestinations(id: String, _ destinations: [String: TestDestination], audit: AuditEntry?) async throws -> Bool {
         let text = TestDestination.jsonText(destinations)
-        return try await !rows("UPDATE tenants SET test_destinations = \(text) WHERE id = \(id) RETURNING id").isEmpty
+        return try await audited(audit) { connection in
+            let changed = try await !self.rows("UPDATE tenants SET test_destinations = \(text) WHERE id = \(id) RETURNING id", on: connection).isEmpty
+            return (changed, changed)
+        }
     }
 
-    public func updateTenantPolicy(id: String, overrides: PolicyOverrides) async throws -> Bool {
+    public func updateTenantPolicy(id: String, overrides: PolicyOverrides, audit: AuditEntry?) async throws -> Bool {
         let policy = try Self.encodePolicy(overrides)
-        return try await !rows("UPDATE tenants SET policy = \(policy) WHERE id = \(id) RETURNING id").isEmpty
+        return try await audited(audit) { connection in
+            let changed = try await !self.rows("UPDATE tenants SET policy = \(policy) WHERE id = \(id) RETURNING id", on: connection).isEmpty
+            return (changed, changed)
+        }
     }
 
-    public func createAPIKey(_ key: APIKeyRecord) async throws {
-        try await connection { try await Self.insertKey(key, on: $0, logger: self.logger) }
+    public func createAPIKey(_ key: APIKeyRecord, audit: AuditEntry?) async throws {
+        try await audited(audit) { connection in
+            try await Self.insertKey(key, on: connection, logger: self.logger)
+            return ((), true)
+        }
     }
 
     public func apiKeys(tenantID: String) async throws -> [APIKeyRecord] {
@@ -176,8 +186,21 @@ public final class PostgresStore: Store, Service, Sendable {
         }
     }
 
-    public func revokeAPIKey(id: String, at: Timestamp) async throws -> Bool {
-        try await !rows("UPDATE api_keys SET revoked_at = \(at.milliseconds) WHERE id = \(id) AND revoked_at IS NULL RETURNING id").isEmpty
+    public func revokeAPIKey(id: String, at: Timestamp, audit: AuditEntry?) async throws -> Bool {
+        // The entry takes the key's tenant in the same statement.
+        let e = audit
+        return try await !rows(
+            """
+            WITH revoked AS (
+                UPDATE api_keys SET revoked_at = \(at.milliseconds) WHERE id = \(id) AND revoked_at IS NULL RETURNING tenant_id
+            ), entry AS (
+                INSERT INTO audit_entries (tenant_id, at, action, actor, subject, masked, request_id, detail)
+                SELECT tenant_id, \(e?.at.milliseconds), \(e?.action), \(e?.actor), \(e?.subject), \(e?.masked), \(e?.requestID), \(e?.detail)
+                FROM revoked WHERE \(e != nil)
+            )
+            SELECT 1 FROM revoked
+            """
+        ).isEmpty
     }
 
     public func principal(forKeyHash hash: [UInt8]) async throws -> Principal? {

@@ -38,6 +38,7 @@ extension SQLiteStore {
             try Self.recordEvent(
                 db, .pumpingSuspected, subject: hold.subject, tenantID: hold.tenantID, verificationID: "", channel: .sms, purpose: nil,
                 detail: hold.json.canonicalText, now: start.now)
+            try Self.insertAudit(db, start.holdEntry(hold))
             return .tripped(hold)
         }
     }
@@ -62,7 +63,7 @@ extension SQLiteStore {
         }
     }
 
-    public func releaseAbuseHold(tenantID: String, prefix: String, now: Timestamp) async throws -> Bool {
+    public func releaseAbuseHold(tenantID: String, prefix: String, now: Timestamp, audit: AuditEntry?) async throws -> Bool {
         try await write { db in
             try db.execute(
                 sql: "UPDATE abuse_holds SET held_until = ? WHERE tenant_id = ? AND prefix = ? AND held_until > ?",
@@ -70,6 +71,7 @@ extension SQLiteStore {
             guard db.changesCount > 0 else { return false }
             // Judged afresh: the current bucket still holds the sends that led to the hold.
             try db.execute(sql: "DELETE FROM prefix_traffic WHERE tenant_id = ? AND prefix = ?", arguments: [tenantID, prefix])
+            try Self.insertAudit(db, audit)
             return true
         }
     }

@@ -12,6 +12,11 @@ extension SQLiteStore {
         ).execute(arguments: [e.tenantID, e.at.milliseconds, e.action, e.actor, e.subject, e.masked, e.requestID, e.detail])
     }
 
+    /// An administrative change's entry, when there is one and the change changed something.
+    static func insertAudit(_ db: Database, _ e: AuditEntry?, if changed: Bool = true) throws {
+        if changed, let e { try insertAudit(db, e) }
+    }
+
     static func auditEntry(_ row: Row) -> AuditEntry {
         AuditEntry(
             id: row["id"], tenantID: row["tenant_id"], at: Timestamp(milliseconds: row["at"]), action: row["action"], actor: row["actor"],

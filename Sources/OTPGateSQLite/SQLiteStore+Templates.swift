@@ -2,7 +2,7 @@ import GRDB
 public import OTPGateCore
 
 extension SQLiteStore {
-    public func saveTemplate(_ t: MessageTemplate) async throws {
+    public func saveTemplate(_ t: MessageTemplate, audit: AuditEntry?) async throws {
         try await write { db in
             try db.execute(
                 sql: """
@@ -17,6 +17,7 @@ extension SQLiteStore {
                     t.tenantID, t.purpose, t.locale, t.channel.rawValue, t.body, t.subject, t.html, t.dltTemplateID, t.webOTPDomain, t.androidAppHash,
                     t.updatedAt.milliseconds,
                 ])
+            try Self.insertAudit(db, audit)
         }
     }
 
@@ -33,12 +34,14 @@ extension SQLiteStore {
         }
     }
 
-    public func deleteTemplate(tenantID: String, purpose: String, locale: String, channel: Channel) async throws -> Bool {
+    public func deleteTemplate(tenantID: String, purpose: String, locale: String, channel: Channel, audit: AuditEntry?) async throws -> Bool {
         try await write { db in
             try db.execute(
                 sql: "DELETE FROM message_templates WHERE tenant_id = ? AND purpose = ? AND locale = ? AND channel = ?",
                 arguments: [tenantID, purpose, locale, channel.rawValue])
-            return db.changesCount > 0
+            let changed = db.changesCount > 0
+            try Self.insertAudit(db, audit, if: changed)
+            return changed
         }
     }
 }

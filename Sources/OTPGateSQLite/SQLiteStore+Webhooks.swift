@@ -62,7 +62,7 @@ extension SQLiteStore {
             updatedAt: Timestamp(milliseconds: row["updated_at"]))
     }
 
-    public func saveWebhookEndpoint(_ e: WebhookEndpoint, replacingSecret: Bool) async throws -> WebhookEndpoint {
+    public func saveWebhookEndpoint(_ e: WebhookEndpoint, replacingSecret: Bool, audit: AuditEntry?) async throws -> WebhookEndpoint {
         try await write { db in
             let row = try Row.fetchOne(
                 db,
@@ -77,6 +77,7 @@ extension SQLiteStore {
                     replacingSecret,
                 ])
             guard let row else { throw StoreError(.corrupt, "the webhook endpoint upsert returned no row") }
+            try Self.insertAudit(db, audit)
             return Self.webhookEndpoint(row)
         }
     }
@@ -87,10 +88,12 @@ extension SQLiteStore {
         }
     }
 
-    public func deleteWebhookEndpoint(tenantID: String) async throws -> Bool {
+    public func deleteWebhookEndpoint(tenantID: String, audit: AuditEntry?) async throws -> Bool {
         try await write { db in
             try db.execute(sql: "DELETE FROM webhook_endpoints WHERE tenant_id = ?", arguments: [tenantID])
-            return db.changesCount > 0
+            let changed = db.changesCount > 0
+            try Self.insertAudit(db, audit, if: changed)
+            return changed
         }
     }
 
@@ -144,13 +147,14 @@ extension SQLiteStore {
 
     // MARK: tenant delivery settings
 
-    public func saveTenantDelivery(tenantID: String, sealedSettings: [UInt8], now: Timestamp) async throws {
+    public func saveTenantDelivery(tenantID: String, sealedSettings: [UInt8], now: Timestamp, audit: AuditEntry?) async throws {
         try await write { db in
             try db.execute(
                 sql: """
                     INSERT INTO tenant_delivery (tenant_id, settings, updated_at) VALUES (?, ?, ?)
                     ON CONFLICT (tenant_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at
                     """, arguments: [tenantID, Data(sealedSettings), now.milliseconds])
+            try Self.insertAudit(db, audit)
         }
     }
 
@@ -160,10 +164,12 @@ extension SQLiteStore {
         }
     }
 
-    public func deleteTenantDelivery(tenantID: String) async throws -> Bool {
+    public func deleteTenantDelivery(tenantID: String, audit: AuditEntry?) async throws -> Bool {
         try await write { db in
             try db.execute(sql: "DELETE FROM tenant_delivery WHERE tenant_id = ?", arguments: [tenantID])
-            return db.changesCount > 0
+            let changed = db.changesCount > 0
+            try Self.insertAudit(db, audit, if: changed)
+            return changed
         }
     }
 }

@@ -96,13 +96,14 @@ public final class SQLiteStore: Store, Sendable {
 
     // MARK: tenants and keys
 
-    public func createTenant(_ tenant: Tenant, firstKey: APIKeyRecord) async throws {
+    public func createTenant(_ tenant: Tenant, firstKey: APIKeyRecord, audit: AuditEntry?) async throws {
         let policy = try Self.encodePolicy(tenant.policy)
         try await write { db in
             try db.execute(
                 sql: "INSERT INTO tenants (id, name, policy, created_at) VALUES (?, ?, ?, ?)",
                 arguments: [tenant.id, tenant.name, policy, tenant.createdAt.milliseconds])
             try Self.insertKey(db, firstKey)
+            try Self.insertAudit(db, audit)
         }
     }
 
@@ -135,24 +136,31 @@ public final class SQLiteStore: Store, Sendable {
         try await read { db in try Row.fetchOne(db, sql: "SELECT * FROM tenants WHERE id = ?", arguments: [id]).map { try Self.tenant($0) } }
     }
 
-    public func updateTenantTestDestinations(id: String, _ destinations: [String: TestDestination]) async throws -> Bool {
+    public func updateTenantTestDestinations(id: String, _ destinations: [String: TestDestination], audit: AuditEntry?) async throws -> Bool {
         let text = TestDestination.jsonText(destinations)
         return try await write { db in
             try db.execute(sql: "UPDATE tenants SET test_destinations = ? WHERE id = ?", arguments: [text, id])
-            return db.changesCount > 0
+            let changed = db.changesCount > 0
+            try Self.insertAudit(db, audit, if: changed)
+            return changed
         }
     }
 
-    public func updateTenantPolicy(id: String, overrides: PolicyOverrides) async throws -> Bool {
+    public func updateTenantPolicy(id: String, overrides: PolicyOverrides, audit: AuditEntry?) async throws -> Bool {
         let policy = try Self.encodePolicy(overrides)
         return try await write { db in
             try db.execute(sql: "UPDATE tenants SET policy = ? WHERE id = ?", arguments: [policy, id])
-            return db.changesCount == 1
+            let changed = db.changesCount == 1
+            try Self.insertAudit(db, audit, if: changed)
+            return changed
         }
     }
 
-    public func createAPIKey(_ key: APIKeyRecord) async throws {
-        try await write { db in try Self.insertKey(db, key) }
+    public func createAPIKey(_ key: APIKeyRecord, audit: AuditEntry?) async throws {
+        try await write { db in
+            try Self.insertKey(db, key)
+            try Self.insertAudit(db, audit)
+        }
     }
 
     public func apiKeys(tenantID: String) async throws -> [APIKeyRecord] {
@@ -167,10 +175,17 @@ public final class SQLiteStore: Store, Sendable {
         }
     }
 
-    public func revokeAPIKey(id: String, at: Timestamp) async throws -> Bool {
+    public func revokeAPIKey(id: String, at: Timestamp, audit: AuditEntry?) async throws -> Bool {
         try await write { db in
-            try db.execute(sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", arguments: [at.milliseconds, id])
-            return db.changesCount == 1
+            let tenantID = try String.fetchOne(
+                db, sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING tenant_id",
+                arguments: [at.milliseconds, id])
+            guard let tenantID else { return false }
+            if var audit {
+                audit.tenantID = tenantID
+                try Self.insertAudit(db, audit)
+            }
+            return true
         }
     }
 

@@ -28,8 +28,14 @@ struct AbuseCommand: AsyncParsableCommand {
 
         func run() async throws {
             let prefix = prefix.hasPrefix("+") ? prefix : "+" + prefix
-            try await Bootstrap.withStore(try await db.settings()) { store in
-                guard try await store.releaseAbuseHold(tenantID: tenant, prefix: prefix, now: SystemClock().now()) else {
+            let settings = try await db.settings()
+            try await Bootstrap.withStore(settings) { store in
+                let now = SystemClock().now()
+                guard
+                    try await store.releaseAbuseHold(
+                        tenantID: tenant, prefix: prefix, now: now,
+                        audit: settings.cliAuditActor?.holdReleased(tenantID: tenant, prefix: prefix, at: now))
+                else {
                     throw ValidationError("no hold in force on \(prefix) for \(tenant)")
                 }
                 print("released \(prefix)")

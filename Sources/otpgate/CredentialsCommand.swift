@@ -45,7 +45,7 @@ struct CredentialsCommand: AsyncParsableCommand {
             let options = CredentialAdmin.Options(initiatorID: initiatorId, vendorTenantID: xTenantId, separateDualCodes: dualOtp == "different")
             try await Bootstrap.withStore(settings) { store in
                 let signer = try await JWTTokenSigner.load(store: store, master: master, clock: SystemClock())
-                let created = try await CredentialAdmin(store: store, signer: signer, issuer: settings.issuer).create(
+                let created = try await CredentialAdmin(store: store, signer: signer, issuer: settings.issuer, audit: settings.cliAuditActor).create(
                     tenantID: tenant, profile: profile, options: options, cipher: try await loadDataCipher(store: store, settings: settings))
                 if json {
                     print(JSONLine.encode(Dictionary(uniqueKeysWithValues: created.json)))
@@ -91,8 +91,11 @@ struct CredentialsCommand: AsyncParsableCommand {
         func run() async throws {
             let id = credentialID
             guard id.hasPrefix("crd_") else { throw ValidationError("a credential id starts with crd_") }
-            try await Bootstrap.withStore(try await db.settings()) { store in
-                guard try await store.revokeAPIKey(id: id, at: SystemClock().now()) else { throw ValidationError("no active credential \(id)") }
+            let settings = try await db.settings()
+            try await Bootstrap.withStore(settings) { store in
+                guard try await TenantAdmin(store: store, audit: settings.cliAuditActor).revokeKey(id: id, credential: true) else {
+                    throw ValidationError("no active credential \(id)")
+                }
                 print("revoked \(id)")
             }
         }

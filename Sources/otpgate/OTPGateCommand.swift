@@ -75,7 +75,7 @@ struct Serve: AsyncParsableCommand {
                 metadata: ["variables": .string(settings.unrecognizedVariables.joined(separator: ","))])
         }
         try await Server.serve(settings: settings, dependencies: ServerDependencies(logger: logger)) { runtime in
-            if let created = try await TenantAdmin(store: runtime.store).bootstrapDefaultTenant() {
+            if let created = try await TenantAdmin(store: runtime.store, audit: settings.auditing ? .system() : nil).bootstrapDefaultTenant() {
                 // Written unbuffered to stdout (like the console channel), so it shows at once even in a pipe.
                 ConsoleSender.standardOutput("OTPGate created tenant \"default\" (\(created.tenant.id)) on this new database.")
                 ConsoleSender.standardOutput("Its API key, shown once and stored only as a hash: \(created.apiKey)")

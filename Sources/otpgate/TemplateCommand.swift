@@ -52,7 +52,10 @@ struct TemplateCommand: AsyncParsableCommand {
             let tenant = key.tenant
             try await Bootstrap.withStore(settings) { store in
                 guard try await store.tenant(id: tenant) != nil else { throw ValidationError("no tenant \(tenant)") }
-                try await store.saveTemplate(valid)
+                try await store.saveTemplate(
+                    valid,
+                    audit: settings.cliAuditActor?.entry(
+                        AuditAction.templateSaved, tenantID: tenant, subject: AuditAction.templateSubject(valid), at: valid.updatedAt))
             }
             print("saved \(valid.purpose)/\(valid.locale)/\(valid.channel.rawValue) for \(tenant)")
             if let preview = TemplateRules.preview(valid, brand: settings.brand) {
@@ -87,8 +90,12 @@ struct TemplateCommand: AsyncParsableCommand {
             let settings = try await db.settings()
             let key = self.key
             let deleted = try await Bootstrap.withStore(settings) { store in
-                try await store.deleteTemplate(
-                    tenantID: key.tenant, purpose: key.purpose, locale: key.locale, channel: Channel(rawValue: key.channel) ?? .sms)
+                let channel = Channel(rawValue: key.channel) ?? .sms
+                return try await store.deleteTemplate(
+                    tenantID: key.tenant, purpose: key.purpose, locale: key.locale, channel: channel,
+                    audit: settings.cliAuditActor?.entry(
+                        AuditAction.templateDeleted, tenantID: key.tenant,
+                        subject: AuditAction.templateSubject(purpose: key.purpose, locale: key.locale, channel: channel), at: SystemClock().now()))
             }
             guard deleted else { throw ValidationError("no template \(key.purpose)/\(key.locale)/\(key.channel) for \(key.tenant)") }
             print("deleted \(key.purpose)/\(key.locale)/\(key.channel) for \(key.tenant)")

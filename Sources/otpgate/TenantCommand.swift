@@ -15,8 +15,9 @@ struct TenantCommand: AsyncParsableCommand {
         @OptionGroup var db: DatabaseOption
 
         func run() async throws {
-            try await Bootstrap.withStore(try await db.settings()) { store in
-                let created = try await TenantAdmin(store: store).createTenant(name: name)
+            let settings = try await db.settings()
+            try await Bootstrap.withStore(settings) { store in
+                let created = try await TenantAdmin(store: store, audit: settings.cliAuditActor).createTenant(name: name)
                 print("tenant \(created.tenant.id) \"\(created.tenant.name)\" created")
                 print("API key \(created.keyID), shown once and stored only as a hash:")
                 if json {
@@ -108,7 +109,10 @@ struct TenantCommand: AsyncParsableCommand {
                 if (policy.budgets.spendPerDay != nil || policy.budgets.spendPerMonth != nil) && policy.prices.isEmpty {
                     throw ValidationError("money budgets price messages by the deployment's OTPGATE_PRICE_TABLE, and none is set")
                 }
-                _ = try await store.updateTenantPolicy(id: tenant, overrides: overrides)
+                _ = try await store.updateTenantPolicy(
+                    id: tenant, overrides: overrides,
+                    audit: settings.cliAuditActor?.entry(
+                        AuditAction.policyChanged, tenantID: tenant, subject: tenant, at: SystemClock().now(), detail: ["overrides": overrides.json]))
                 print(overrides.jsonText)
             }
         }
@@ -126,8 +130,9 @@ struct KeyCommand: AsyncParsableCommand {
         @OptionGroup var db: DatabaseOption
 
         func run() async throws {
-            try await Bootstrap.withStore(try await db.settings()) { store in
-                let created = try await TenantAdmin(store: store).createKey(tenantID: tenant)
+            let settings = try await db.settings()
+            try await Bootstrap.withStore(settings) { store in
+                let created = try await TenantAdmin(store: store, audit: settings.cliAuditActor).createKey(tenantID: tenant)
                 print("API key \(created.keyID) for \(tenant), shown once and stored only as a hash:")
                 print(json ? JSONLine.encode(["tenant_id": tenant, "key_id": created.keyID, "api_key": created.apiKey]) : created.apiKey)
             }
@@ -140,8 +145,9 @@ struct KeyCommand: AsyncParsableCommand {
         @OptionGroup var db: DatabaseOption
 
         func run() async throws {
-            try await Bootstrap.withStore(try await db.settings()) { store in
-                guard try await store.revokeAPIKey(id: keyID, at: SystemClock().now()) else {
+            let settings = try await db.settings()
+            try await Bootstrap.withStore(settings) { store in
+                guard try await TenantAdmin(store: store, audit: settings.cliAuditActor).revokeKey(id: keyID) else {
                     throw ValidationError("no active key \(keyID)")
                 }
                 print("revoked \(keyID)")

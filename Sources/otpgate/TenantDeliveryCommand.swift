@@ -31,7 +31,9 @@ struct TenantDeliveryCommand: AsyncParsableCommand {
         let summary = try await Bootstrap.withStore(settings) { store -> String in
             guard try await store.tenant(id: tenant) != nil else { throw ValidationError("no tenant \(tenant)") }
             if clear {
-                _ = try await store.deleteTenantDelivery(tenantID: tenant)
+                _ = try await store.deleteTenantDelivery(
+                    tenantID: tenant,
+                    audit: settings.cliAuditActor?.entry(AuditAction.deliveryRemoved, tenantID: tenant, subject: tenant, at: SystemClock().now()))
                 return "cleared: \(tenant) uses the deployment's SMS delivery"
             }
             let cipher = try await loadDataCipher(store: store, settings: settings)
@@ -64,8 +66,13 @@ struct TenantDeliveryCommand: AsyncParsableCommand {
             } catch {
                 throw ValidationError("--\(error.field) \(error.reason)")
             }
+            let now = SystemClock().now()
+            // The provider only: the gateway's URL may carry a credential.
             try await store.saveTenantDelivery(
-                tenantID: tenant, sealedSettings: try valid.sealed(with: cipher, tenantID: tenant), now: SystemClock().now())
+                tenantID: tenant, sealedSettings: try valid.sealed(with: cipher, tenantID: tenant), now: now,
+                audit: settings.cliAuditActor?.entry(
+                    AuditAction.deliveryChanged, tenantID: tenant, subject: tenant, at: now,
+                    detail: ["provider": .string(valid.provider?.rawValue ?? "deployment")]))
             return valid.summary
         }
         print(summary)

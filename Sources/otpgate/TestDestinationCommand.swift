@@ -14,7 +14,8 @@ struct TestDestinationCommand: AsyncParsableCommand {
         let settings = try await db.settings()
         return try await Bootstrap.withStore(settings) { store in
             let admin = TestDestinationAdmin(
-                store: store, cipher: try await loadDataCipher(store: store, settings: settings), production: settings.environment == .production)
+                store: store, cipher: try await loadDataCipher(store: store, settings: settings), production: settings.environment == .production,
+                audit: settings.cliAuditActor)
             do {
                 return try await body(admin)
             } catch let refusal as TestDestinationAdmin.Refusal {
@@ -64,7 +65,7 @@ struct TestDestinationCommand: AsyncParsableCommand {
         func run() async throws {
             let destination = try target.destination()
             let removed = try await TestDestinationCommand.withAdmin(db) { admin in
-                try await admin.remove(tenantID: target.tenant, destination: destination)
+                try await admin.remove(tenantID: target.tenant, destination: destination, now: SystemClock().now())
             }
             guard removed else { throw ValidationError("\(destination.masked) is not a test destination of \(target.tenant)") }
             print("removed \(destination.masked)")

@@ -36,7 +36,10 @@ struct WebhookCommand: AsyncParsableCommand {
                 let (endpoint, secret) = try WebhookRules.endpoint(
                     tenantID: tenant, url: url, events: types, existing: existing, rotate: rotate,
                     cipher: try await loadDataCipher(store: store, settings: settings), random: SystemRandomSource(), now: SystemClock().now())
-                let stored = try await store.saveWebhookEndpoint(endpoint, replacingSecret: existing != nil && secret != nil)
+                let replacing = existing != nil && secret != nil
+                let stored = try await store.saveWebhookEndpoint(
+                    endpoint, replacingSecret: replacing,
+                    audit: settings.cliAuditActor?.webhookSaved(endpoint, secretReplaced: replacing, at: endpoint.updatedAt))
                 return stored.sealedSecret == endpoint.sealedSecret ? secret : nil
             }
             print("webhook for \(tenant): \(url) (\(types.sorted().map(\.rawValue).joined(separator: ", ")))")
@@ -65,7 +68,9 @@ struct WebhookCommand: AsyncParsableCommand {
 
         func run() async throws {
             let tenant = self.tenant
-            guard try await Bootstrap.withStore(try await db.settings(), { try await $0.deleteWebhookEndpoint(tenantID: tenant) }) else {
+            let settings = try await db.settings()
+            let audit = settings.cliAuditActor?.entry(AuditAction.webhookDeleted, tenantID: tenant, subject: tenant, at: SystemClock().now())
+            guard try await Bootstrap.withStore(settings, { try await $0.deleteWebhookEndpoint(tenantID: tenant, audit: audit) }) else {
                 throw ValidationError("tenant \(tenant) has no webhook endpoint")
             }
             print("deleted the webhook endpoint of \(tenant)")

@@ -2,6 +2,8 @@ import Foundation
 import GRDB
 import HTTPTypes
 import OTPGateCore
+import OTPGateTokens
+import Synchronization
 import Testing
 
 @testable import OTPGateServer
@@ -52,6 +54,85 @@ import Testing
         #expect(report.checkedUpTo == 4 && report.entries == 4 && report.uncovered == 0)
         // A second round with nothing new signs nothing.
         #expect(await h.runtime.auditLinker.linkOnce() == 0)
+    }
+
+    /// Keys, credentials, settings, templates, the webhook, holds and test destinations: each change is audited with its
+    /// actor (the API key, `cli`, `system`), in its own transaction, and a change that changed nothing writes nothing.
+    @Test(arguments: Backend.available) func administrativeChangesAreAudited(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
+        let tenantID = h.tenant.id
+        let admin = TenantAdmin(store: h.store, clock: h.clock, random: SeededRandom(seed: 5), audit: .cli)
+        let key = try await admin.createKey(tenantID: tenantID)
+        #expect(try await admin.revokeKey(id: key.keyID))
+        #expect(try await admin.revokeKey(id: key.keyID) == false)
+        let signer = try #require(h.runtime.signer as? JWTTokenSigner)
+        let credential = try await CredentialAdmin(store: h.store, signer: signer, issuer: "otpgate", clock: h.clock, audit: .cli)
+            .create(tenantID: tenantID, profile: "surepass", options: .init(), cipher: h.engine.cipher)
+        #expect(try await admin.revokeKey(id: credential.credentialID, credential: true))
+        var overrides = PolicyOverrides()
+        overrides.pumpingMinSends = 3
+        overrides.pumpingMinApprovalPercent = 50
+        overrides.startsPerDestination = 1
+        let policyEntry = AuditActor.cli.entry(
+            AuditAction.policyChanged, tenantID: tenantID, subject: tenantID, at: h.clock.now(), detail: ["overrides": overrides.json])
+        #expect(try await h.store.updateTenantPolicy(id: tenantID, overrides: overrides, audit: policyEntry))
+        #expect(try await h.store.updateTenantPolicy(id: "ten_missing", overrides: overrides, audit: policyEntry) == false)
+        let tests = TestDestinationAdmin(store: h.store, cipher: h.engine.cipher, production: false, audit: .cli)
+        let qa = try Destination.parse("+919999900001", channel: .sms)
+        _ = try await tests.add(tenantID: tenantID, destination: qa, code: "480913", allowInProduction: false, now: h.clock.now())
+        #expect(try await tests.remove(tenantID: tenantID, destination: qa, now: h.clock.now()))
+        #expect(try await tests.remove(tenantID: tenantID, destination: qa, now: h.clock.now()) == false)
+        let webhookSecret = Mutex("")
+        try await h.test { (client: TestClient) async throws in
+            let template = try await client.call(.put, "/v1/templates/login/en/sms", json: #"{"body":"{{code}} is your code"}"#)
+            #expect(template.status == .ok)
+            #expect(try await client.call(.delete, "/v1/templates/login/en/sms").status == .noContent)
+            #expect(try await client.call(.delete, "/v1/templates/login/en/sms").status == .notFound)
+            let hook = try await client.call(
+                .put, "/v1/webhook", json: #"{"url":"https://hooks.example.com/otp?token=s3cr3t","events":["verification.approved"]}"#)
+            let secret = try #require(hook.string("secret"))
+            webhookSecret.withLock { $0 = secret }
+            #expect(try await client.call(.delete, "/v1/webhook").status == .noContent)
+            // Three unchecked starts to one prefix trip the guard (the system's entry); the tenant's key releases it.
+            for n in 0..<4 { _ = try await client.post("/v1/verifications", #"{"to":"+91701234\#(String(format: "%04d", n))","channel":"sms"}"#) }
+            #expect(try await client.call(.delete, "/v1/abuse/holds/+9170").status == .noContent)
+            #expect(try await client.call(.delete, "/v1/abuse/holds/+9170").status == .notFound)
+        }
+        let entries = try await h.store.auditEntries(tenantID: tenantID, afterID: 0, limit: 100).filter {
+            !$0.action.hasPrefix("verification.")
+        }
+        #expect(
+            entries.map(\.action) == [
+                "api_key.created", "api_key.revoked", "credential.created", "credential.revoked", "settings.policy_changed",
+                "test_destination.added", "test_destination.removed", "template.saved", "template.deleted", "webhook.saved",
+                "webhook.deleted", "abuse_hold.created", "abuse_hold.released",
+            ])
+        #expect(entries.prefix(7).allSatisfy { $0.actor == "cli" && $0.requestID == nil })
+        #expect(entries[0].subject == key.keyID && entries[1].subject == key.keyID && entries[2].subject == credential.credentialID)
+        #expect(entries[5].masked == qa.masked && entries[5].subject == qa.masked)
+        let apiActor = try #require(entries.dropFirst(7).first?.actor)
+        #expect(apiActor.hasPrefix("key_"))
+        #expect(entries.dropFirst(7).allSatisfy { $0.requestID != nil })
+        #expect(entries[7].subject == "login/en/sms")
+        #expect(entries[9].detail?.contains("hooks.example.com") == true)
+        #expect(entries[11].actor == "system" && entries[11].subject == "+9170" && entries[12].actor == apiActor)
+        // No secret and no full destination in any entry.
+        let text = entries.map { [$0.subject, $0.masked ?? "", $0.detail ?? ""].joined(separator: " ") }.joined(separator: "\n")
+        for secret in ["s3cr3t", webhookSecret.withLock { $0 }, key.apiKey, credential.token, "9999900001", "480913"] {
+            #expect(!text.contains(secret))
+        }
+        // The changes are chained like every other entry.
+        await h.runtime.auditLinker.linkOnce()
+        #expect(try await AuditVerifier(store: h.store, signer: h.runtime.signer).verify(tenantID: tenantID).problems.isEmpty)
+    }
+
+    @Test func withAuditingOffNothingIsWritten() async throws {
+        let h = try await Harness.make(environment: ["OTPGATE_AUDIT": "off"])
+        try await h.test { (client: TestClient) async throws in
+            _ = try await client.start(to: "+919876543210")
+            #expect(try await client.call(.put, "/v1/templates/login/en/sms", json: #"{"body":"{{code}} is your code"}"#).status == .ok)
+        }
+        #expect(try await h.store.auditEntries(tenantID: h.tenant.id, afterID: 0, limit: 10).isEmpty)
     }
 
     @Test func editsInsertionsDeletionsAndTruncationAreDetected() async throws {

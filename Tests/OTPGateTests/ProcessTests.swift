@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import GRDB
 import NIOCore
 import NIOHTTP1
 import Synchronization
@@ -185,6 +186,24 @@ extension RealProcesses {
             let release = try OTPGateProcess.run(["abuse", "release", "--tenant", tenant, "+9170", "--database", db])
             #expect(release.status != 0)
             #expect(release.stderr.contains("no hold"))
+
+            // Each change the commands made is audited as the operator's (`cli`); the refused ones wrote nothing, and
+            // with OTPGATE_AUDIT=off nothing is written.
+            let key = try OTPGateProcess.run(["key", "create", "--tenant", tenant, "--json", "--database", db])
+            let keyLine = try #require(key.stdout.split(separator: "\n").last)
+            let keyID = try #require(try JSONDecoder().decode([String: String].self, from: Data(keyLine.utf8))["key_id"])
+            #expect(try OTPGateProcess.run(["key", "revoke", keyID, "--database", db]).status == 0)
+            let quiet = try OTPGateProcess.run(["key", "create", "--tenant", tenant, "--database", db], environment: ["OTPGATE_AUDIT": "off"])
+            #expect(quiet.status == 0)
+            let audit = try DatabaseQueue(path: path).read { db in
+                try Row.fetchAll(db, sql: "SELECT action, actor FROM audit_entries WHERE tenant_id = ? ORDER BY id", arguments: [tenant])
+            }
+            #expect(
+                audit.map { $0["action"] as String } == [
+                    "tenant.created", "settings.policy_changed", "test_destination.added", "test_destination.removed", "api_key.created",
+                    "api_key.revoked",
+                ])
+            #expect(audit.allSatisfy { $0["actor"] == "cli" })
         }
 
         /// SIGKILL while the worker holds a claimed message it has not handed to the provider yet (the SMTP server holds

@@ -44,8 +44,8 @@ import Testing
         }
         // Listed masked; removed, it is delivered again.
         #expect(try await admin.list(tenantID: h.tenant.id).map(\.masked) == [qa.masked])
-        #expect(try await admin.remove(tenantID: h.tenant.id, destination: qa))
-        #expect(try await admin.remove(tenantID: h.tenant.id, destination: qa) == false)
+        #expect(try await admin.remove(tenantID: h.tenant.id, destination: qa, now: h.clock.now()))
+        #expect(try await admin.remove(tenantID: h.tenant.id, destination: qa, now: h.clock.now()) == false)
         #expect(try await h.store.tenant(id: h.tenant.id)?.testDestinations.isEmpty == true)
         if backend == .sqlite {
             let file = try Data(contentsOf: h.directory.appendingPathComponent("otpgate.sqlite"))

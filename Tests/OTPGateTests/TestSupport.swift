@@ -324,3 +324,24 @@ struct RecordingLogHandler: LogHandler {
         recorder.append(.init(level: event.level, message: event.message.description, metadata: merged.mapValues { $0.description }))
     }
 }
+
+/// Tests that are not about the audit log change settings without an entry.
+extension TenantStore {
+    func updateTenantPolicy(id: String, overrides: PolicyOverrides) async throws -> Bool {
+        try await updateTenantPolicy(id: id, overrides: overrides, audit: nil)
+    }
+    func createAPIKey(_ key: APIKeyRecord) async throws { try await createAPIKey(key, audit: nil) }
+    func revokeAPIKey(id: String, at: Timestamp) async throws -> Bool { try await revokeAPIKey(id: id, at: at, audit: nil) }
+}
+
+extension WebhookStore {
+    func saveWebhookEndpoint(_ endpoint: WebhookEndpoint, replacingSecret: Bool) async throws -> WebhookEndpoint {
+        try await saveWebhookEndpoint(endpoint, replacingSecret: replacingSecret, audit: nil)
+    }
+}
+
+extension TenantDeliveryStore {
+    func saveTenantDelivery(tenantID: String, sealedSettings: [UInt8], now: Timestamp) async throws {
+        try await saveTenantDelivery(tenantID: tenantID, sealedSettings: sealedSettings, now: now, audit: nil)
+    }
+}

@@ -43,6 +43,33 @@ public enum AuditAction {
     /// The check whose failure locked the destination.
     public static let destinationLocked = "destination.locked"
     public static let tokenConsumed = "token.consumed"
+    public static let tenantCreated = "tenant.created"
+    public static let keyCreated = "api_key.created"
+    public static let keyRevoked = "api_key.revoked"
+    public static let credentialCreated = "credential.created"
+    public static let credentialRevoked = "credential.revoked"
+    /// The tenant's policy overrides (`otpgate tenant policy`).
+    public static let policyChanged = "settings.policy_changed"
+    /// The tenant's own delivery settings (`otpgate tenant delivery`).
+    public static let deliveryChanged = "settings.delivery_changed"
+    public static let deliveryRemoved = "settings.delivery_removed"
+    public static let templateSaved = "template.saved"
+    public static let templateDeleted = "template.deleted"
+    public static let webhookSaved = "webhook.saved"
+    public static let webhookDeleted = "webhook.deleted"
+    public static let holdMade = "abuse_hold.created"
+    public static let holdReleased = "abuse_hold.released"
+    public static let testDestinationAdded = "test_destination.added"
+    public static let testDestinationRemoved = "test_destination.removed"
+
+    /// A template's subject: `purpose/locale/channel`.
+    public static func templateSubject(purpose: String, locale: String, channel: Channel) -> String {
+        "\(purpose)/\(locale)/\(channel.rawValue)"
+    }
+
+    public static func templateSubject(_ t: MessageTemplate) -> String {
+        templateSubject(purpose: t.purpose, locale: t.locale, channel: t.channel)
+    }
 
     /// The action a check's write records: an approval, the failure that locked the destination (a check is only
     /// decided while it is unlocked), or a wrong code.
@@ -68,7 +95,8 @@ extension AuditEntry {
     }
 }
 
-/// Who is behind a use case, for its audit entries: the caller's key and the request id.
+/// Who is behind a use case, for its audit entries: the caller's key and the request id. Callers hold an
+/// `AuditActor?` that is nil with auditing off, so every write's entry is `actor?.entry(…)`.
 public struct AuditActor: Sendable, Equatable {
     public var actor: String
     public var requestID: String?
@@ -76,6 +104,37 @@ public struct AuditActor: Sendable, Equatable {
     public init(actor: String, requestID: String?) {
         self.actor = actor
         self.requestID = requestID
+    }
+
+    /// An operator at the command line (`otpgate …`).
+    public static let cli = AuditActor(actor: "cli", requestID: nil)
+    /// The server acting on its own (the first start's tenant, a hold the conversion guard made).
+    public static func system(requestID: String? = nil) -> AuditActor { AuditActor(actor: "system", requestID: requestID) }
+
+    /// An entry by this actor. `detail` holds no secret and no full destination: ids, names and counts only.
+    public func entry(
+        _ action: String, tenantID: String, subject: String, at: Timestamp, masked: String? = nil, detail: [String: JSONValue]? = nil
+    ) -> AuditEntry {
+        AuditEntry(
+            tenantID: tenantID, at: at, action: action, actor: actor, subject: subject, masked: masked, requestID: requestID,
+            detail: detail.map { JSONValue.object($0).canonicalText })
+    }
+}
+
+extension AuditActor {
+    /// A saved webhook endpoint's entry: its host and events (never the path or query, which may carry a secret).
+    public func webhookSaved(_ e: WebhookEndpoint, secretReplaced: Bool, at: Timestamp) -> AuditEntry {
+        let afterScheme = e.url.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false).dropFirst(2).first ?? ""
+        let host = afterScheme.split(separator: "@").last.map(String.init) ?? ""
+        return entry(
+            AuditAction.webhookSaved, tenantID: e.tenantID, subject: e.tenantID, at: at,
+            detail: [
+                "host": .string(host), "events": .array(e.events.sorted().map { .string($0.rawValue) }), "secret_replaced": .bool(secretReplaced),
+            ])
+    }
+
+    public func holdReleased(tenantID: String, prefix: String, at: Timestamp) -> AuditEntry {
+        entry(AuditAction.holdReleased, tenantID: tenantID, subject: prefix, at: at)
     }
 }
 

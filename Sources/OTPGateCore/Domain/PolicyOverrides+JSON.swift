@@ -26,7 +26,10 @@ extension PolicyOverrides {
 
     /// The overrides as stored on the tenant row: a JSON object of the values that are set, keys sorted
     /// (`{}` when none is), e.g. `{"lock_seconds":60,"starts_per_destination":1}`.
-    public var jsonText: String {
+    public var jsonText: String { json.canonicalText }
+
+    /// The overrides that are set, as a JSON object (`jsonText` is its canonical text).
+    public var json: JSONValue {
         var o: [String: JSONValue] = [:]
         for member in Self.members() {
             if let value = self[keyPath: member.value] { o[member.name] = .int(value) }
@@ -34,7 +37,7 @@ extension PolicyOverrides {
         if let channels = fallbackChannels { o["fallback_channels"] = .array(channels.map { .string($0.rawValue) }) }
         if let codes = allowedCountries { o["allowed_countries"] = .array(codes.map(JSONValue.string)) }
         if let on = pumpingGuard { o["pumping_guard"] = .bool(on) }
-        return JSONValue.object(o).canonicalText
+        return .object(o)
     }
 
     /// Reads `jsonText`. A missing member or `null` leaves that override unset; unknown members are ignored; a value

@@ -52,8 +52,9 @@ public struct VerificationEngine: Sendable {
 
     public func policy(for principal: Principal) -> Policy { defaultPolicy.applying(principal.tenant.policy) }
 
-    /// The caller of a use case, for its audit entries: its key (or credential) id and the request.
-    private func auditActor(_ principal: Principal) -> AuditActor? {
+    /// The caller of a use case, for its audit entries: its key (or credential) id and the request; nil with auditing
+    /// off. The API's administrative routes record their changes under it too.
+    public func auditActor(_ principal: Principal) -> AuditActor? {
         auditing ? AuditActor(actor: principal.keyID.isEmpty ? "system" : principal.keyID, requestID: RequestScope.requestID) : nil
     }
 
@@ -183,7 +184,10 @@ public struct VerificationEngine: Sendable {
             let hold: AbuseHold
             let admission: PrefixAdmission
             do {
-                admission = try await store.admitPrefixStart(PrefixStart(tenantID: tenantID, prefix: prefix, now: now, policy: policy))
+                admission = try await store.admitPrefixStart(
+                    PrefixStart(
+                        tenantID: tenantID, prefix: prefix, now: now, policy: policy,
+                        audit: auditing ? .system(requestID: RequestScope.requestID) : nil))
             } catch {
                 await giveBack([], counted: counted, tenantID: tenantID, now: now)
                 throw error

@@ -1,11 +1,12 @@
-/// Tenants' message templates. Read-mostly: the delivery worker caches a tenant's templates for a few seconds.
+/// Tenants' message templates. Read-mostly: the delivery worker caches a tenant's templates for a few seconds. Each
+/// change writes its audit entry (nil with auditing off) in its own transaction.
 public protocol TemplateStore: Sendable {
     /// Inserts or replaces the template with the same tenant, purpose, locale and channel.
-    func saveTemplate(_ template: MessageTemplate) async throws
+    func saveTemplate(_ template: MessageTemplate, audit: AuditEntry?) async throws
     /// Every template of the tenant, by purpose, locale and channel.
     func templates(tenantID: String) async throws -> [MessageTemplate]
     /// Whether there was one to delete.
-    func deleteTemplate(tenantID: String, purpose: String, locale: String, channel: Channel) async throws -> Bool
+    func deleteTemplate(tenantID: String, purpose: String, locale: String, channel: Channel, audit: AuditEntry?) async throws -> Bool
 }
 
 extension Array where Element == MessageTemplate {

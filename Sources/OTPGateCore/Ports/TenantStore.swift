@@ -1,15 +1,16 @@
-/// Tenants, their policies and their API keys; authentication reads `principal(forKeyHash:)`.
+/// Tenants, their policies and their API keys; authentication reads `principal(forKeyHash:)`. Each change takes its
+/// audit entry (nil with auditing off), written in the change's own transaction and only if something changed.
 public protocol TenantStore: Sendable {
-    func createTenant(_ tenant: Tenant, firstKey: APIKeyRecord) async throws
+    func createTenant(_ tenant: Tenant, firstKey: APIKeyRecord, audit: AuditEntry?) async throws
     func tenants() async throws -> [Tenant]
     func tenant(id: String) async throws -> Tenant?
-    func updateTenantPolicy(id: String, overrides: PolicyOverrides) async throws -> Bool
+    func updateTenantPolicy(id: String, overrides: PolicyOverrides, audit: AuditEntry?) async throws -> Bool
     /// Replaces the tenant's test destinations (`TestDestination.jsonText`); false if there is no such tenant.
-    func updateTenantTestDestinations(id: String, _ destinations: [String: TestDestination]) async throws -> Bool
-    func createAPIKey(_ key: APIKeyRecord) async throws
+    func updateTenantTestDestinations(id: String, _ destinations: [String: TestDestination], audit: AuditEntry?) async throws -> Bool
+    func createAPIKey(_ key: APIKeyRecord, audit: AuditEntry?) async throws
     func apiKeys(tenantID: String) async throws -> [APIKeyRecord]
-    /// Marks a key revoked; `false` if no such key or already revoked.
-    func revokeAPIKey(id: String, at: Timestamp) async throws -> Bool
+    /// Marks a key revoked; `false` if no such key or already revoked. The entry is recorded under the key's tenant.
+    func revokeAPIKey(id: String, at: Timestamp, audit: AuditEntry?) async throws -> Bool
     /// The tenant and key id for an unrevoked key with this hash.
     func principal(forKeyHash hash: [UInt8]) async throws -> Principal?
     /// The tenant of an unrevoked key or credential, by its id (a vendor token naming its credential).

@@ -7,11 +7,14 @@ public struct TestDestinationAdmin: Sendable {
     public let cipher: PersonalDataCipher
     /// On a production deployment a test destination must be allowed there explicitly.
     public let production: Bool
+    /// Who makes the changes, for the audit log (nil with auditing off).
+    public let audit: AuditActor?
 
-    public init(store: any TenantStore, cipher: PersonalDataCipher, production: Bool) {
+    public init(store: any TenantStore, cipher: PersonalDataCipher, production: Bool, audit: AuditActor? = nil) {
         self.store = store
         self.cipher = cipher
         self.production = production
+        self.audit = audit
     }
 
     public struct Refusal: Error, Sendable, CustomStringConvertible {
@@ -30,15 +33,23 @@ public struct TestDestinationAdmin: Sendable {
             channel: destination.channel, masked: destination.masked,
             sealedCode: try TestDestination.seal(code: code, key: key, tenantID: tenantID, with: cipher), allowedInProduction: allowInProduction,
             createdAt: now)
-        _ = try await store.updateTenantTestDestinations(id: tenantID, tenant.testDestinations)
+        _ = try await store.updateTenantTestDestinations(
+            id: tenantID, tenant.testDestinations,
+            audit: audit?.entry(
+                AuditAction.testDestinationAdded, tenantID: tenantID, subject: destination.masked, at: now, masked: destination.masked,
+                detail: ["allowed_in_production": .bool(allowInProduction)]))
         return destination.masked
     }
 
     /// Whether there was one to remove.
-    public func remove(tenantID: String, destination: Destination) async throws -> Bool {
+    public func remove(tenantID: String, destination: Destination, now: Timestamp) async throws -> Bool {
         guard var tenant = try await store.tenant(id: tenantID) else { throw Refusal(description: "no tenant \(tenantID)") }
         guard tenant.testDestinations.removeValue(forKey: cipher.destinationKey(destination, tenantID: tenantID)) != nil else { return false }
-        return try await store.updateTenantTestDestinations(id: tenantID, tenant.testDestinations)
+        return try await store.updateTenantTestDestinations(
+            id: tenantID, tenant.testDestinations,
+            audit: audit?.entry(
+                AuditAction.testDestinationRemoved, tenantID: tenantID, subject: destination.masked, at: now,
+                masked: destination.masked))
     }
 
     /// The tenant's test destinations, masked, oldest first.

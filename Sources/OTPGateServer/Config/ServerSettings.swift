@@ -45,6 +45,8 @@ public struct ServerSettings: Sendable {
     public var environment: Environment
     /// Whether the audit log is written (`OTPGATE_AUDIT`, on by default; the benchmark's A/B turns it off).
     public var auditing = true
+    /// An operator's command's audit actor (`cli`), nil with auditing off.
+    public var cliAuditActor: AuditActor? { auditing ? .cli : nil }
     public var masterKey: String?
     public var masterKeyFile: String?
     /// The master key being rotated away from (`OTPGATE_MASTER_KEY_PREVIOUS`): secrets still wrapped by it open

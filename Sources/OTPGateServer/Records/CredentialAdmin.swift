@@ -12,19 +12,22 @@ public struct CredentialAdmin: Sendable {
     public let issuer: String
     public let clock: any Clock
     public let random: any RandomSource
+    /// Who creates credentials, for the audit log (nil with auditing off).
+    public let audit: AuditActor?
 
     /// The `typ` of every credential token: never `JWT`, which verification tokens use.
     public static let tokenType = "otpgate-credential+jwt"
 
     public init(
         store: any TenantStore, signer: JWTTokenSigner, issuer: String, clock: any Clock = SystemClock(),
-        random: any RandomSource = SystemRandomSource()
+        random: any RandomSource = SystemRandomSource(), audit: AuditActor? = nil
     ) {
         self.store = store
         self.signer = signer
         self.issuer = issuer
         self.clock = clock
         self.random = random
+        self.audit = audit
     }
 
     /// A new credential: what its client authenticates with, shown once (`fields`, in the vendor's names).
@@ -104,7 +107,8 @@ public struct CredentialAdmin: Sendable {
         try await store.createAPIKey(
             APIKeyRecord(
                 id: id, tenantID: tenantID, hash: APIKey.hash(secret), prefix: profile + ":…" + String(secret.suffix(4)), createdAt: now,
-                profile: profile, sealedSettings: sealed))
+                profile: profile, sealedSettings: sealed),
+            audit: audit?.entry(AuditAction.credentialCreated, tenantID: tenantID, subject: id, at: now, detail: ["profile": .string(profile)]))
         return Created(credentialID: id, profile: profile, tenantID: tenantID, fields: fields)
     }
 
