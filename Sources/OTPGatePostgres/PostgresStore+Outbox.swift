@@ -212,6 +212,19 @@ extension PostgresStore {
                     AND (locked_until IS NULL OR locked_until < \(plan.unlockedBefore.milliseconds)) LIMIT \(limit) FOR UPDATE SKIP LOCKED)
             RETURNING 1
             """,
+            // Entries first: a sweep stopped in between leaves only checkpoints that pin nothing.
+            """
+            DELETE FROM audit_entries WHERE ctid IN (SELECT e.ctid FROM audit_entries e JOIN (
+                SELECT tenant_id, max(seq) AS seq FROM audit_checkpoints WHERE at < \(plan.auditBefore.milliseconds) GROUP BY tenant_id) k
+                ON e.tenant_id = k.tenant_id AND e.seq < k.seq LIMIT \(limit))
+            RETURNING 1
+            """,
+            """
+            DELETE FROM audit_checkpoints WHERE ctid IN (SELECT c.ctid FROM audit_checkpoints c JOIN (
+                SELECT tenant_id, max(seq) AS seq FROM audit_checkpoints WHERE at < \(plan.auditBefore.milliseconds) GROUP BY tenant_id) k
+                ON c.tenant_id = k.tenant_id AND c.seq < k.seq LIMIT \(limit))
+            RETURNING 1
+            """,
         ]
         for query in deletions { report.deletedRows += try await changedInBatches(query, limit: limit) }
         return report

@@ -292,6 +292,21 @@ extension SQLiteStore {
                     WHERE failed_checks = 0 AND (locked_until IS NULL OR locked_until < ?) LIMIT ?)
                 """, [plan.unlockedBefore.milliseconds]
             ),
+            // Entries first: a sweep stopped in between leaves only checkpoints that pin nothing.
+            (
+                """
+                DELETE FROM audit_entries WHERE rowid IN (SELECT e.rowid FROM audit_entries e JOIN (
+                    SELECT tenant_id, max(seq) AS seq FROM audit_checkpoints WHERE at < ? GROUP BY tenant_id) k
+                    ON e.tenant_id = k.tenant_id AND e.seq < k.seq LIMIT ?)
+                """, [plan.auditBefore.milliseconds]
+            ),
+            (
+                """
+                DELETE FROM audit_checkpoints WHERE rowid IN (SELECT c.rowid FROM audit_checkpoints c JOIN (
+                    SELECT tenant_id, max(seq) AS seq FROM audit_checkpoints WHERE at < ? GROUP BY tenant_id) k
+                    ON c.tenant_id = k.tenant_id AND c.seq < k.seq LIMIT ?)
+                """, [plan.auditBefore.milliseconds]
+            ),
         ]
         for (sql, arguments) in deletions {
             report.deletedRows += try await changedInBatches(of: limit, sql, arguments)

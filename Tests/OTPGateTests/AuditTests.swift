@@ -126,6 +126,62 @@ import Testing
         #expect(try await AuditVerifier(store: h.store, signer: h.runtime.signer).verify(tenantID: tenantID).problems.isEmpty)
     }
 
+    /// One year by default: the sweep cuts each tenant's log at its newest checkpoint signed before then, keeping that
+    /// checkpoint and the entry it pins, so what is kept still verifies; anchors kept outside the database still hold.
+    @Test(arguments: Backend.available) func retentionPurgesOnlyUpToACheckpointAndTheRestStillVerifies(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
+        let verifier = AuditVerifier(store: h.store, signer: h.runtime.signer)
+        func starts(_ count: Int, from first: Int) async throws {
+            try await h.test { (client: TestClient) async throws in
+                for n in first..<(first + count) { _ = try await client.start(to: "+91987654\(String(format: "%04d", n))") }
+            }
+            await h.runtime.auditLinker.linkOnce()
+        }
+        func cutoff() -> Timestamp { h.clock.now() - .seconds(365 * 86_400) }
+        try await starts(3, from: 0)
+        let early = try await verifier.verify(tenantID: h.tenant.id)
+        let anchor2 = AuditChain.Anchor(seq: 2, hash: try #require(try await h.store.auditChain(tenantID: h.tenant.id).entries[1].hash))
+        #expect(early.checkedUpTo == 3)
+        h.clock.advance(.seconds(86_400))
+        try await starts(2, from: 3)
+        // Nothing is old enough yet.
+        await h.runtime.sweeper.sweepOnce()
+        #expect(try await h.store.auditChain(tenantID: h.tenant.id).entries.count == 5)
+        // A year after the first checkpoint: entries 1 and 2 go, the checkpoint at 3 and its entry stay.
+        h.clock.advance(.seconds(364 * 86_400 + 3600))
+        await h.runtime.sweeper.sweepOnce()
+        var kept = try await h.store.auditChain(tenantID: h.tenant.id)
+        #expect(kept.entries.compactMap(\.seq) == [3, 4, 5])
+        #expect(kept.checkpoints.map(\.seq) == [3, 5])
+        let report = try await verifier.verify(tenantID: h.tenant.id, anchors: [anchor2], purgeCutoff: cutoff())
+        #expect(report.problems.isEmpty, "\(report.problems)")
+        #expect(report.checkedUpTo == 5 && report.entries == 3 && report.anchorsPurged == 1)
+        // An anchor the chain still holds passes; a forged one does not.
+        let head = AuditChain.Anchor(seq: 5, hash: report.checkedHash)
+        #expect(try await verifier.verify(tenantID: h.tenant.id, anchors: [head], purgeCutoff: cutoff()).problems.isEmpty)
+        let forged = AuditChain.Anchor(seq: 4, hash: AuditChain.genesis)
+        #expect(try await verifier.verify(tenantID: h.tenant.id, anchors: [forged]).problems.first?.reason.contains("anchor") == true)
+        let beyond = AuditChain.Anchor(seq: 9, hash: report.checkedHash)
+        #expect(try await verifier.verify(tenantID: h.tenant.id, anchors: [beyond]).problems.first?.reason.contains("truncated") == true)
+        // A day later the second checkpoint is a year old too.
+        h.clock.advance(.seconds(86_400))
+        await h.runtime.sweeper.sweepOnce()
+        kept = try await h.store.auditChain(tenantID: h.tenant.id)
+        #expect(kept.entries.compactMap(\.seq) == [5] && kept.checkpoints.map(\.seq) == [5])
+        #expect(try await verifier.verify(tenantID: h.tenant.id, purgeCutoff: cutoff()).problems.isEmpty)
+        // Entries deleted from the front before their time are not a purge.
+        try await starts(2, from: 5)
+        if backend == .sqlite {
+            let queue = try DatabaseQueue(path: h.directory.appendingPathComponent("otpgate.sqlite").path)
+            try await queue.write { db in try db.execute(sql: "DELETE FROM audit_entries WHERE seq < 7") }
+            let early = try await verifier.verify(tenantID: h.tenant.id, purgeCutoff: cutoff())
+            #expect(early.problems.first?.reason.contains("deleted early") == true, "\(early.problems)")
+            try await queue.write { db in try db.execute(sql: "DELETE FROM audit_checkpoints WHERE seq = 7") }
+            let unpinned = try await verifier.verify(tenantID: h.tenant.id, purgeCutoff: cutoff())
+            #expect(unpinned.problems.first?.reason.contains("no signed checkpoint") == true, "\(unpinned.problems)")
+        }
+    }
+
     @Test func withAuditingOffNothingIsWritten() async throws {
         let h = try await Harness.make(environment: ["OTPGATE_AUDIT": "off"])
         try await h.test { (client: TestClient) async throws in
@@ -188,7 +244,7 @@ import Testing
         let linked = AuditChain.link(entries, after: (0, AuditChain.genesis))
         let head = AuditCheckpoint(tenantID: "ten_a", seq: 5, hash: linked[4].hash ?? [], at: Timestamp(seconds: 0), signature: "")
         func problems(_ chain: [AuditEntry]) -> [AuditChain.Problem] {
-            AuditChain.verify(entries: chain, checkpoints: [head], start: (0, AuditChain.genesis)) { _ in true }.problems
+            AuditChain.verify(entries: chain, checkpoints: [head]) { _ in true }.problems
         }
         #expect(problems(linked).isEmpty)
         var edited = linked
@@ -201,6 +257,6 @@ import Testing
         #expect(!problems(inserted).isEmpty)
         #expect(problems(Array(linked.prefix(3))).contains { $0.reason.contains("truncated") })
         #expect(problems(linked.enumerated().filter { $0.offset != 1 }.map(\.element)).first?.reason.contains("missing") == true)
-        #expect(AuditChain.verify(entries: linked, checkpoints: [head], start: (0, AuditChain.genesis)) { _ in false }.problems.count == 1)
+        #expect(AuditChain.verify(entries: linked, checkpoints: [head]) { _ in false }.problems.count == 1)
     }
 }

@@ -48,10 +48,7 @@ public enum AuditChain {
         ]
     }
 
-    public static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef")
-        return String(bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
-    }
+    public static func hex(_ bytes: [UInt8]) -> String { Hex.encode(bytes) }
 
     /// What `verify` found wrong, the first problem first.
     public struct Problem: Sendable, Equatable, CustomStringConvertible {
@@ -60,11 +57,37 @@ public enum AuditChain {
         public var description: String { "seq \(seq): \(reason)" }
     }
 
+    /// A `(seq, hash)` kept outside the database (from a logged checkpoint line, or `otpgate audit verify`'s output),
+    /// written `seq:hex`: the chain must still hold it, which a writer of the database alone cannot fake.
+    public struct Anchor: Sendable, Equatable {
+        public var seq: Int64
+        public var hash: [UInt8]
+
+        public init(seq: Int64, hash: [UInt8]) {
+            self.seq = seq
+            self.hash = hash
+        }
+
+        public init?(_ text: String) {
+            let parts = text.split(separator: ":")
+            guard parts.count == 2, let seq = Int64(parts[0]), seq > 0, parts[1].utf8.count == 64,
+                let bytes = Hex.decode(String(parts[1]))
+            else { return nil }
+            self.init(seq: seq, hash: bytes)
+        }
+
+        public var text: String { "\(seq):\(AuditChain.hex(hash))" }
+    }
+
     /// The result of checking one tenant's chain.
     public struct Report: Sendable, Equatable {
         public var entries = 0
         /// The seq of the newest checkpoint that held.
         public var checkedUpTo: Int64 = 0
+        /// The chain's hash at `checkedUpTo`: with it, the anchor to keep for the next check.
+        public var checkedHash: [UInt8] = []
+        /// Anchors older than the kept log (purged by retention): they can no longer be checked.
+        public var anchorsPurged = 0
         /// Entries after the last checkpoint (chained but not yet signed for) and not yet chained.
         public var uncovered = 0
         public var problems: [Problem] = []
@@ -72,22 +95,54 @@ public enum AuditChain {
     }
 
     /// Checks a tenant's chained entries (ordered by seq) against its checkpoints (ordered by seq), whose signatures
-    /// `signatureHolds` checks. `start` is where the kept chain begins: `(0, genesis)`, or after a retention purge the
-    /// oldest kept checkpoint's `(seq, hash)`.
+    /// `signatureHolds` checks, and against `anchors` kept elsewhere. The chain starts at seq 1 from `genesis`, or,
+    /// after a retention purge, at the oldest kept entry, which a signed checkpoint must pin, signed before
+    /// `purgeCutoff` (now less the retention) when that is given: a purge never cuts the log at a newer one.
     public static func verify(
-        entries: [AuditEntry], checkpoints: [AuditCheckpoint], start: (seq: Int64, hash: [UInt8]),
+        entries: [AuditEntry], checkpoints: [AuditCheckpoint], anchors: [Anchor] = [], purgeCutoff: Timestamp? = nil,
         signatureHolds: (AuditCheckpoint) -> Bool
     ) -> Report {
         var report = Report()
         var byCheckpoint: [Int64: AuditCheckpoint] = [:]
+        var signed: Set<Int64> = []
         for checkpoint in checkpoints {
-            if !signatureHolds(checkpoint) {
+            if signatureHolds(checkpoint) {
+                signed.insert(checkpoint.seq)
+            } else {
                 report.problems.append(Problem(seq: checkpoint.seq, reason: "the checkpoint's signature does not hold"))
             }
             byCheckpoint[checkpoint.seq] = checkpoint
         }
-        var previous = start
-        for entry in entries {
+        let anchored = Dictionary(anchors.map { ($0.seq, $0.hash) }, uniquingKeysWith: { first, _ in first })
+        var previous: (seq: Int64, hash: [UInt8]) = (0, genesis)
+        var chained = entries[...]
+        if let first = entries.first, let seq = first.seq, seq > 1 {
+            // Kept from a retention purge, which cuts the log at a checkpoint and keeps the entry it pins.
+            let hash = first.hash ?? []
+            if let checkpoint = byCheckpoint[seq], signed.contains(seq), checkpoint.hash == hash {
+                report.checkedUpTo = seq
+                report.checkedHash = hash
+                if let purgeCutoff, checkpoint.at >= purgeCutoff {
+                    report.problems.append(
+                        Problem(
+                            seq: seq,
+                            reason:
+                                "the entries before seq \(seq) are gone, but its checkpoint (\(checkpoint.at.iso8601)) is within the retention (deleted early)"
+                        ))
+                }
+            } else {
+                report.problems.append(
+                    Problem(seq: seq, reason: "the log starts at seq \(seq), where no signed checkpoint pins it (entries before it deleted)"))
+            }
+            if let pinned = anchored[seq], pinned != hash {
+                report.problems.append(Problem(seq: seq, reason: "the chain does not match the anchor kept outside the database (rewritten)"))
+            }
+            report.entries += 1
+            previous = (seq, hash)
+            chained = chained.dropFirst()
+        }
+        report.anchorsPurged = anchors.filter { $0.seq < previous.seq }.count
+        for entry in chained {
             guard let seq = entry.seq else {
                 report.uncovered += 1
                 continue
@@ -102,9 +157,13 @@ public enum AuditChain {
             let expected = hash(previous: previous.hash, entry: entry, seq: seq)
             if expected != entry.hash { report.problems.append(Problem(seq: seq, reason: "the entry does not match its hash (edited or inserted)")) }
             previous = (seq, entry.hash ?? [])
+            if let pinned = anchored[seq], pinned != expected {
+                report.problems.append(Problem(seq: seq, reason: "the chain does not match the anchor kept outside the database (rewritten)"))
+            }
             if let checkpoint = byCheckpoint[seq] {
                 if checkpoint.hash == expected {
                     report.checkedUpTo = seq
+                    report.checkedHash = expected
                 } else {
                     report.problems.append(Problem(seq: seq, reason: "the chain does not match the signed checkpoint"))
                 }
@@ -113,6 +172,10 @@ public enum AuditChain {
         if let last = checkpoints.last, last.seq > previous.seq {
             report.problems.append(
                 Problem(seq: last.seq, reason: "the log ends at \(previous.seq), before its checkpoint at \(last.seq) (truncated)"))
+        }
+        if let last = anchors.map(\.seq).max(), last > previous.seq {
+            report.problems.append(
+                Problem(seq: last, reason: "the log ends at \(previous.seq), before the anchor at \(last) kept outside the database (truncated)"))
         }
         report.uncovered += Int(max(0, previous.seq - report.checkedUpTo))
         return report

@@ -18,6 +18,9 @@ public struct SweepPlan: Sendable, Equatable {
     public var finishedBefore: Timestamp
     /// Destination records without failures whose lock (if any) ended before this are deleted.
     public var unlockedBefore: Timestamp
+    /// A tenant's audit entries before its newest checkpoint signed before this are deleted, with older checkpoints;
+    /// that checkpoint and the entry it pins are kept, so the rest of the chain still verifies from there.
+    public var auditBefore: Timestamp
     /// The most rows one statement changes.
     public var batchSize: Int
 }
@@ -31,12 +34,14 @@ public struct SweepReport: Sendable, Equatable {
 /// Decides what a sweep removes: expired codes at once, idempotency keys after their window, counters after a
 /// minute, finished verifications and messages after the retention.
 public enum SweepDecider {
-    public static func plan(now: Timestamp, retention: Duration, batchSize: Int = 1000) -> SweepPlan {
+    public static func plan(now: Timestamp, retention: Duration, auditRetention: Duration = .seconds(365 * 86_400), batchSize: Int = 1000)
+        -> SweepPlan
+    {
         SweepPlan(
             now: now, expireBefore: now, idempotencyBefore: now - IdempotencyRecord.defaultWindow, consumedTokensBefore: now,
             keyCounterWindowsBefore: KeyRequestLimit.window(now) - 60,
             trafficBucketsBefore: PumpingGuard.windowStart(at: now) - PumpingGuard.bucketSeconds, finishedBefore: now - retention,
-            unlockedBefore: now,
+            unlockedBefore: now, auditBefore: now - auditRetention,
             batchSize: batchSize)
     }
 }

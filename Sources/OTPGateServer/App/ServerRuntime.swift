@@ -85,7 +85,7 @@ public struct ServerRuntime: Sendable {
         }
         let sweeper = Sweeper(
             store: store, clock: dependencies.clock, metrics: metrics, logger: dependencies.logger, interval: settings.sweepInterval,
-            retention: .seconds(Int64(settings.retentionDays) * 86_400))
+            retention: .seconds(Int64(settings.retentionDays) * 86_400), auditRetention: .seconds(Int64(settings.auditRetentionDays) * 86_400))
         let profiles = ProfileServices(
             engine: engine, records: RecordBook(store: store, cipher: cipher), sessions: store, nonces: store,
             passwords: PasswordCheckPool(threads: settings.passwordThreads), sessionLifetime: settings.profileSessionLifetime)

@@ -21,6 +21,7 @@ public import OTPGateNativeAPI
 /// - `otpgate.log.level` (`OTPGATE_LOG_LEVEL`, default info)
 /// - `otpgate.sqlite.synchronous` (`OTPGATE_SQLITE_SYNCHRONOUS`: FULL or NORMAL, default FULL)
 /// - `otpgate.retention.days` (`OTPGATE_RETENTION_DAYS`, 1 to 3650, default 30): how long finished rows are kept
+/// - `otpgate.audit.retention.days` (`OTPGATE_AUDIT_RETENTION_DAYS`, 1 to 3650, default 365): how long audit entries are kept
 /// - `otpgate.postgres.*` (`OTPGATE_POSTGRES_POOL_SIZE`, `_BATCH_CONCURRENCY`, `_BATCH_SIZE`, `_TIMEOUT_SECONDS`)
 /// - `otpgate.idle.timeout.seconds`, `otpgate.header.timeout.seconds`, `otpgate.body.timeout.seconds`,
 ///   `otpgate.max.connections` (`OTPGATE_IDLE_TIMEOUT_SECONDS` 75, `OTPGATE_HEADER_TIMEOUT_SECONDS` 10,
@@ -70,6 +71,9 @@ public struct ServerSettings: Sendable {
     /// (`OTPGATE_POSTGRES_TIMEOUT_SECONDS`, default 5).
     public var postgresTimeout: Duration
     public var retentionDays: Int
+    /// How long audit entries are kept (`OTPGATE_AUDIT_RETENTION_DAYS`, default 365); they are purged only up to a
+    /// signed checkpoint older than that.
+    public var auditRetentionDays: Int
     /// `OTPGATE_*` variables that name no setting (a misspelt name, or one from a newer release): `serve` warns about
     /// them at start-up, by name only, since such a variable is otherwise silently ignored.
     public var unrecognizedVariables: [String] = []
@@ -132,6 +136,7 @@ public struct ServerSettings: Sendable {
         logLevel = try r.choice("otpgate.log.level", default: .info, Logger.Level.self)
         sqliteSynchronous = try r.choice("otpgate.sqlite.synchronous", default: .full, SQLiteSynchronous.self, caseInsensitive: true).rawValue
         retentionDays = try r.int("otpgate.retention.days", default: 30, in: 1...3650)
+        auditRetentionDays = try r.int("otpgate.audit.retention.days", default: 365, in: 1...3650)
         postgresPoolSize = try r.int("otpgate.postgres.pool.size", default: 32, in: 1...1000)
         postgresBatchConcurrency = try r.int("otpgate.postgres.batch.concurrency", default: 2, in: 1...256)
         postgresBatchSize = try r.int("otpgate.postgres.batch.size", default: 64, in: 1...1000)

@@ -67,7 +67,8 @@ public struct AuditVerifier: Sendable {
         self.signer = signer
     }
 
-    public func verify(tenantID: String) async throws -> AuditChain.Report {
+    /// `purgeCutoff`: now less the audit retention in force, before which alone a purge may have cut the log.
+    public func verify(tenantID: String, anchors: [AuditChain.Anchor] = [], purgeCutoff: Timestamp? = nil) async throws -> AuditChain.Report {
         let (entries, checkpoints) = try await store.auditChain(tenantID: tenantID)
         var valid: Set<Int64> = []
         for checkpoint in checkpoints {
@@ -79,9 +80,8 @@ public struct AuditVerifier: Sendable {
                 valid.insert(checkpoint.seq)
             }
         }
-        // A purge keeps the chain from the oldest kept checkpoint on.
-        let first = entries.first?.seq ?? 1
-        let start = first > 1 ? checkpoints.first { $0.seq == first - 1 }.map { ($0.seq, $0.hash) } ?? (first - 1, []) : (0, AuditChain.genesis)
-        return AuditChain.verify(entries: entries, checkpoints: checkpoints, start: start) { valid.contains($0.seq) }
+        return AuditChain.verify(entries: entries, checkpoints: checkpoints, anchors: anchors, purgeCutoff: purgeCutoff) {
+            valid.contains($0.seq)
+        }
     }
 }

@@ -14,6 +14,7 @@ public struct Sweeper: Service {
     let logger: Logger
     let interval: Duration
     let retention: Duration
+    let auditRetention: Duration
     var minimumGap: Duration = .seconds(1)
 
     public func run() async throws {
@@ -37,7 +38,7 @@ public struct Sweeper: Service {
 
     func sweepOnce() async {
         do {
-            let report = try await store.sweep(SweepDecider.plan(now: clock.now(), retention: retention))
+            let report = try await store.sweep(SweepDecider.plan(now: clock.now(), retention: retention, auditRetention: auditRetention))
             for (channel, count) in report.expiredByChannel { metrics.verificationsExpired(channel: channel, count: count) }
         } catch {
             logger.warning("sweep failed", metadata: ["error": .string(String(describing: error))])
