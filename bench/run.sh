@@ -201,6 +201,15 @@ launch_server() {
     log "server '$name' is ready (pid $SERVER_PID)"
 }
 
+# The server's user + system CPU time so far, in clock ticks (every thread: the event loops, the writer, the linker).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+CLK_TCK=$(getconf CLK_TCK)
+# cpu_us_per_request TICKS_BEFORE TICKS_AFTER WRK_OUTPUT
+cpu_us_per_request() {
+    awk -v a="$1" -v b="$2" -v hz="$CLK_TCK" -v n="$(result "$3" requests)" \
+        'BEGIN { if (n > 0) printf "%.0f", (b - a) * 1000000 / hz / n; else print "" }'
+}
+
 peak_rss_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || true; }
 
 # Resets VmHWM to the current RSS (Linux >= 4.0), so the peak is that of the workload that follows.
@@ -294,13 +303,13 @@ FS_TYPE=$(stat -f -c %T "$TMP" 2>/dev/null || echo unknown)
 log "results go to $RUN_DIR"
 sed 's/^/    /' "$RUN_DIR/environment.txt" >&2
 
-ROWS=()      # "workload|rps|p50_us|p99_us|bad|socket_errors|rss_kb|note"
+ROWS=()      # "workload|rps|p50_us|p99_us|bad|socket_errors|rss_kb|note|cpu_us_per_request"
 START_RPS=""
 
-add_row() { # workload file rss_kb note
+add_row() { # workload file rss_kb note cpu_us_per_request
     local f=$2
     local sock=$(( $(result "$f" connect_errors) + $(result "$f" read_errors) + $(result "$f" write_errors) + $(result "$f" timeouts) ))
-    ROWS+=("$1|$(result "$f" rps)|$(result "$f" p50_us)|$(result "$f" p99_us)|$(result "$f" bad)|$sock|$3|$4")
+    ROWS+=("$1|$(result "$f" rps)|$(result "$f" p50_us)|$(result "$f" p99_us)|$(result "$f" bad)|$sock|$3|$4|${5:-}")
 }
 
 run_start() {
@@ -312,14 +321,17 @@ run_start() {
         require_alive "$pid" "the start warm-up"
     fi
     log "start: measuring ${DURATION}s"
+    local ticks
+    ticks=$(cpu_ticks "$pid")
     run_wrk "$RUN_DIR/start.txt" "$DURATION" "$BENCH_DIR/start.lua"
     require_alive "$pid" "the start benchmark"
-    local rss
+    local rss cpu
+    cpu=$(cpu_us_per_request "$ticks" "$(cpu_ticks "$pid")" "$RUN_DIR/start.txt")
     rss=$(peak_rss_kb "$pid")
     stop_pid "$pid" 15
     START_RPS=$(result "$RUN_DIR/start.txt" rps)
     report_bad "$RUN_DIR/start.txt" "start"
-    add_row "start (POST /v1/verifications)" "$RUN_DIR/start.txt" "$rss" "server lifetime"
+    add_row "start (POST /v1/verifications)" "$RUN_DIR/start.txt" "$rss" "server lifetime" "$cpu"
     log "start: $START_RPS requests/s"
 }
 
@@ -407,16 +419,19 @@ run_check() {
         fi
     fi
     log "check: measuring ${DURATION}s ($((have - offset)) verifications left in the pool)"
+    local ticks
+    ticks=$(cpu_ticks "$pid")
     run_wrk "$RUN_DIR/check.txt" "$DURATION" "$BENCH_DIR/check.lua" \
         BENCH_POOL="$pairs" BENCH_POOL_OFFSET="$offset" BENCH_POOL_STATE="$state"
     require_alive "$pid" "the check benchmark"
-    local rss
+    local rss cpu
+    cpu=$(cpu_us_per_request "$ticks" "$(cpu_ticks "$pid")" "$RUN_DIR/check.txt")
     rss=$(peak_rss_kb "$pid")
     stop_pid "$pid" 15
     report_bad "$RUN_DIR/check.txt" "check"
     local note="peak $rss_note; pool $have"
     if [[ $(result "$RUN_DIR/check.txt" exhausted) -gt 0 ]]; then note="POOL EXHAUSTED, rps too low; $note"; fi
-    add_row "check (POST .../check, approved)" "$RUN_DIR/check.txt" "$rss" "$note"
+    add_row "check (POST .../check, approved)" "$RUN_DIR/check.txt" "$rss" "$note" "$cpu"
     log "check: $(result "$RUN_DIR/check.txt" rps) requests/s"
 }
 
@@ -437,17 +452,18 @@ mib() { if [[ -n $1 ]]; then awk -v kb="$1" 'BEGIN { printf "%.1f MiB", kb / 102
     echo
     sed 's/^/    /' "$RUN_DIR/environment.txt"
     echo
-    line() { printf '| %-34s | %12s | %10s | %10s | %8s | %9s | %10s | %s |\n' "$@"; }
-    line workload "requests/s" p50 p99 "non-2xx" "sock err" "peak RSS" note
+    line() { printf '| %-34s | %12s | %10s | %10s | %8s | %9s | %10s | %9s | %s |\n' "$@"; }
+    line workload "requests/s" p50 p99 "non-2xx" "sock err" "peak RSS" "CPU/req" note
     line "$(printf -- '-%.0s' {1..34})" "-----------:" "---------:" "---------:" "-------:" "--------:" \
-        "---------:" "----"
+        "---------:" "--------:" "----"
     for row in ${ROWS[@]+"${ROWS[@]}"}; do
-        IFS='|' read -r name rps p50 p99 bad sock rss note <<<"$row"
-        line "$name" "$rps" "$(ms "$p50")" "$(ms "$p99")" "$bad" "$sock" "$(mib "$rss")" "$note"
+        IFS='|' read -r name rps p50 p99 bad sock rss note cpu <<<"$row"
+        line "$name" "$rps" "$(ms "$p50")" "$(ms "$p99")" "$bad" "$sock" "$(mib "$rss")" "${cpu:+$cpu µs}" "$note"
     done
     echo
     echo "non-2xx: responses other than 2xx (start) or other than 200 approved (check)."
     echo "peak RSS: the server's VmHWM just before it was stopped."
+    echo "CPU/req: the server's CPU time (user + system, every thread) during the measured run, per request."
     if [[ ${#WARNINGS[@]} -gt 0 ]]; then
         echo
         echo "Warnings:"
@@ -456,7 +472,7 @@ mib() { if [[ -n $1 ]]; then awk -v kb="$1" 'BEGIN { printf "%.1f MiB", kb / 102
 } >"$RUN_DIR/summary.md"
 
 {
-    printf 'workload\trequests_per_s\tp50_us\tp99_us\tnon_2xx\tsocket_errors\tpeak_rss_kb\tnote\n'
+    printf 'workload\trequests_per_s\tp50_us\tp99_us\tnon_2xx\tsocket_errors\tpeak_rss_kb\tnote\tcpu_us_per_request\n'
     for row in ${ROWS[@]+"${ROWS[@]}"}; do printf '%s\n' "$row" | tr '|' '\t'; done
 } >"$RUN_DIR/summary.tsv"
 

@@ -2,7 +2,8 @@ import HTTPTypes
 import Hummingbird
 import OTPGateCore
 
-/// `GET /v1/audit`: the tenant's audit entries, oldest first, a page at a time (`after` is the last `id` seen).
+/// `GET /v1/audit`: the tenant's chained audit entries in chain order, a page at a time (`after` is the last `seq`
+/// seen). Chain order is final, so paging never skips an entry that committed late.
 struct AuditController: Sendable {
     let engine: VerificationEngine
     let store: any AuditStore
@@ -22,13 +23,13 @@ struct AuditController: Sendable {
             limit = value
         }
         if let text = request.uri.queryParameters["after"] {
-            guard let value = Int64(String(text)), value >= 0 else { throw Problem.invalidField("after", "must be the id of an entry (0 or more)") }
+            guard let value = Int64(String(text)), value >= 0 else { throw Problem.invalidField("after", "must be the seq of an entry (0 or more)") }
             after = value
         }
         try await engine.countRequest(principal: principal)
-        let entries = try await store.auditEntries(tenantID: principal.tenant.id, afterID: after, limit: limit)
+        let entries = try await store.auditEntries(tenantID: principal.tenant.id, afterSeq: after, limit: limit)
         var page: [String: JSONValue] = ["entries": .array(entries.map(Self.view))]
-        if entries.count == limit, let last = entries.last { page["next_after"] = .int(Int(last.id)) }
+        if entries.count == limit, let seq = entries.last?.seq { page["next_after"] = .int(Int(seq)) }
         return JSONResponse.make(.ok, .object(page))
     }
 

@@ -55,12 +55,12 @@ extension PostgresStore {
     /// One transaction per tenant under its advisory lock: instances link different tenants at once, never one twice.
     /// Entries are chained in the order the linker sees them committed (`seq`), so one whose transaction committed
     /// late is simply linked later.
-    public func linkAudit(tenants: Int, limit: Int) async throws -> [(tenantID: String, seq: Int64, hash: [UInt8])] {
+    public func linkAudit(tenants: Int, limit: Int) async throws -> [AuditHead] {
         let pending = try await rows("SELECT DISTINCT tenant_id FROM audit_entries WHERE seq IS NULL LIMIT \(tenants)")
             .map { try $0["tenant_id"].decode(String.self) }
-        var heads: [(tenantID: String, seq: Int64, hash: [UInt8])] = []
+        var heads: [AuditHead] = []
         for tenant in pending {
-            let head: (String, Int64, [UInt8])? = try await transaction { connection in
+            let head: AuditHead? = try await transaction { connection in
                 let locked = try await self.rows(
                     "SELECT pg_try_advisory_xact_lock(hashtextextended(\("audit:" + tenant), 0)) AS locked", on: connection)
                 guard try locked[0]["locked"].decode(Bool.self) else { return nil }
@@ -68,8 +68,13 @@ extension PostgresStore {
                     "SELECT * FROM audit_entries WHERE tenant_id = \(tenant) AND seq IS NULL ORDER BY id LIMIT \(limit)", on: connection
                 ).map(Self.auditEntry)
                 guard !unlinked.isEmpty else { return nil }
+                // The head is the newest linked entry or, once retention purged every one, the checkpoint kept in their place.
                 let last = try await self.rows(
-                    "SELECT seq, hash FROM audit_entries WHERE tenant_id = \(tenant) AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1",
+                    """
+                    (SELECT seq, hash FROM audit_entries WHERE tenant_id = \(tenant) AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1)
+                    UNION ALL (SELECT seq, hash FROM audit_checkpoints WHERE tenant_id = \(tenant) ORDER BY seq DESC LIMIT 1)
+                    ORDER BY seq DESC LIMIT 1
+                    """,
                     on: connection
                 ).first
                 let previous: (seq: Int64, hash: [UInt8])
@@ -85,14 +90,14 @@ extension PostgresStore {
                 }
                 _ = try await self.database.execute(LinkAuditEntries(rows: updates), on: connection)
                 guard let end = linked.last, let seq = end.seq, let hash = end.hash else { return nil }
-                return (tenant, seq, hash)
+                return AuditHead(tenantID: tenant, seq: seq, hash: hash, linked: linked.count)
             }
             if let head { heads.append(head) }
         }
         return heads
     }
 
-    public func uncheckpointedAuditHeads(limit: Int) async throws -> [(tenantID: String, seq: Int64, hash: [UInt8])] {
+    public func uncheckpointedAuditHeads(limit: Int) async throws -> [AuditHead] {
         try await rows(
             """
             SELECT e.tenant_id, e.seq, e.hash FROM audit_entries e
@@ -101,7 +106,11 @@ extension PostgresStore {
             WHERE NOT EXISTS (SELECT 1 FROM audit_checkpoints c WHERE c.tenant_id = e.tenant_id AND c.seq = e.seq)
             LIMIT \(limit)
             """
-        ).map { (try $0["tenant_id"].decode(String.self), try $0["seq"].decode(Int64.self), Array(buffer: try $0["hash"].decode(ByteBuffer.self))) }
+        ).map {
+            AuditHead(
+                tenantID: try $0["tenant_id"].decode(String.self), seq: try $0["seq"].decode(Int64.self),
+                hash: Array(buffer: try $0["hash"].decode(ByteBuffer.self)))
+        }
     }
 
     public func saveAuditCheckpoint(_ c: AuditCheckpoint) async throws {
@@ -112,9 +121,11 @@ extension PostgresStore {
             """)
     }
 
-    public func auditEntries(tenantID: String, afterID: Int64, limit: Int) async throws -> [AuditEntry] {
-        try await rows("SELECT * FROM audit_entries WHERE tenant_id = \(tenantID) AND id > \(afterID) ORDER BY id LIMIT \(limit)")
-            .map(Self.auditEntry)
+    public func auditEntries(tenantID: String, afterSeq: Int64, limit: Int) async throws -> [AuditEntry] {
+        try await rows(
+            "SELECT * FROM audit_entries WHERE tenant_id = \(tenantID) AND seq IS NOT NULL AND seq > \(afterSeq) ORDER BY seq LIMIT \(limit)"
+        )
+        .map(Self.auditEntry)
     }
 
     public func auditChain(tenantID: String) async throws -> (entries: [AuditEntry], checkpoints: [AuditCheckpoint]) {

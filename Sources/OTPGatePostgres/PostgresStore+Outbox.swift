@@ -216,7 +216,7 @@ extension PostgresStore {
             """
             DELETE FROM audit_entries WHERE ctid IN (SELECT e.ctid FROM audit_entries e JOIN (
                 SELECT tenant_id, max(seq) AS seq FROM audit_checkpoints WHERE at < \(plan.auditBefore.milliseconds) GROUP BY tenant_id) k
-                ON e.tenant_id = k.tenant_id AND e.seq < k.seq LIMIT \(limit))
+                ON e.tenant_id = k.tenant_id AND e.seq <= k.seq LIMIT \(limit))
             RETURNING 1
             """,
             """

@@ -25,20 +25,26 @@ extension SQLiteStore {
     }
 
     /// The single writer links one tenant at a time, so no lock is needed beyond the write itself.
-    public func linkAudit(tenants: Int, limit: Int) async throws -> [(tenantID: String, seq: Int64, hash: [UInt8])] {
+    public func linkAudit(tenants: Int, limit: Int) async throws -> [AuditHead] {
         let pending = try await read { db in
             try String.fetchAll(db, sql: "SELECT DISTINCT tenant_id FROM audit_entries WHERE seq IS NULL LIMIT ?", arguments: [tenants])
         }
-        var heads: [(tenantID: String, seq: Int64, hash: [UInt8])] = []
+        var heads: [AuditHead] = []
         for tenant in pending {
-            let head: (String, Int64, [UInt8])? = try await write { db in
+            let head: AuditHead? = try await write { db in
                 let unlinked = try Row.fetchAll(
                     db.cachedStatement(sql: "SELECT * FROM audit_entries WHERE tenant_id = ? AND seq IS NULL ORDER BY id LIMIT ?"),
                     arguments: [tenant, limit]
                 ).map(Self.auditEntry)
                 guard !unlinked.isEmpty else { return nil }
+                // The head is the newest linked entry or, once retention purged every one, the checkpoint kept in their place.
                 let last = try Row.fetchOne(
-                    db.cachedStatement(sql: "SELECT seq, hash FROM audit_entries WHERE tenant_id = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1"),
+                    db.cachedStatement(
+                        sql: """
+                            SELECT * FROM (SELECT seq, hash FROM audit_entries WHERE tenant_id = ?1 AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1)
+                            UNION ALL SELECT * FROM (SELECT seq, hash FROM audit_checkpoints WHERE tenant_id = ?1 ORDER BY seq DESC LIMIT 1)
+                            ORDER BY seq DESC LIMIT 1
+                            """),
                     arguments: [tenant])
                 let previous: (seq: Int64, hash: [UInt8]) = last.map { ($0["seq"], Array($0["hash"] as Data)) } ?? (0, AuditChain.genesis)
                 let linked = AuditChain.link(unlinked, after: previous)
@@ -47,14 +53,14 @@ extension SQLiteStore {
                         .execute(arguments: [entry.seq, Data(entry.hash ?? []), entry.id])
                 }
                 guard let end = linked.last, let seq = end.seq, let hash = end.hash else { return nil }
-                return (tenant, seq, hash)
+                return AuditHead(tenantID: tenant, seq: seq, hash: hash, linked: linked.count)
             }
             if let head { heads.append(head) }
         }
         return heads
     }
 
-    public func uncheckpointedAuditHeads(limit: Int) async throws -> [(tenantID: String, seq: Int64, hash: [UInt8])] {
+    public func uncheckpointedAuditHeads(limit: Int) async throws -> [AuditHead] {
         try await read { db in
             try Row.fetchAll(
                 db,
@@ -65,7 +71,7 @@ extension SQLiteStore {
                     WHERE NOT EXISTS (SELECT 1 FROM audit_checkpoints c WHERE c.tenant_id = e.tenant_id AND c.seq = e.seq)
                     LIMIT ?
                     """, arguments: [limit]
-            ).map { ($0["tenant_id"], $0["seq"], Array($0["hash"] as Data)) }
+            ).map { AuditHead(tenantID: $0["tenant_id"], seq: $0["seq"], hash: Array($0["hash"] as Data)) }
         }
     }
 
@@ -77,10 +83,11 @@ extension SQLiteStore {
         }
     }
 
-    public func auditEntries(tenantID: String, afterID: Int64, limit: Int) async throws -> [AuditEntry] {
+    public func auditEntries(tenantID: String, afterSeq: Int64, limit: Int) async throws -> [AuditEntry] {
         try await read { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM audit_entries WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?", arguments: [tenantID, afterID, limit]
+                db, sql: "SELECT * FROM audit_entries WHERE tenant_id = ? AND seq IS NOT NULL AND seq > ? ORDER BY seq LIMIT ?",
+                arguments: [tenantID, afterSeq, limit]
             ).map(Self.auditEntry)
         }
     }

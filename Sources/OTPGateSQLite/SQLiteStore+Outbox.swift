@@ -297,7 +297,7 @@ extension SQLiteStore {
                 """
                 DELETE FROM audit_entries WHERE rowid IN (SELECT e.rowid FROM audit_entries e JOIN (
                     SELECT tenant_id, max(seq) AS seq FROM audit_checkpoints WHERE at < ? GROUP BY tenant_id) k
-                    ON e.tenant_id = k.tenant_id AND e.seq < k.seq LIMIT ?)
+                    ON e.tenant_id = k.tenant_id AND e.seq <= k.seq LIMIT ?)
                 """, [plan.auditBefore.milliseconds]
             ),
             (

@@ -24,10 +24,10 @@ import Testing
             let approved = try await client.check(id, code)
             let token = try #require(approved.string("token"))
             #expect(try await client.post("/v1/tokens/verify", #"{"token":"\#(token)","consume":true}"#).status == .ok)
-            // Nothing is chained until the linker runs; then every entry is, under a signed checkpoint.
+            // Entries are listed once the linker has chained them, under a signed checkpoint.
             let before = try await client.get("/v1/audit")
-            #expect(before.json?.member("entries").flatMap { if case .array(let a) = $0 { a.first?.member("seq") } else { nil } } == nil)
-            #expect(await h.runtime.auditLinker.linkOnce() == 1)
+            #expect(before.json?.member("entries") == .array([]))
+            #expect(await h.runtime.auditLinker.linkOnce().signed == 1)
             let page = try await client.get("/v1/audit")
             guard case .array(let entries)? = page.json?.member("entries") else { throw TestFailure("no entries") }
             #expect(
@@ -44,7 +44,10 @@ import Testing
             #expect(entries.compactMap { $0.member("seq")?.intValue } == [1, 2, 3, 4])
             // Paging, and another tenant sees none of it.
             let paged = try await client.get("/v1/audit?limit=2")
-            #expect(paged.json?.member("next_after") != nil)
+            #expect(paged.json?.member("next_after") == .int(2))
+            let second = try await client.get("/v1/audit?limit=2&after=2")
+            guard case .array(let rest)? = second.json?.member("entries") else { throw TestFailure("no second page") }
+            #expect(rest.compactMap { $0.member("seq")?.intValue } == [3, 4])
             #expect(try await client.get("/v1/audit?limit=0").status == .unprocessableContent)
             let theirs = try await client.get("/v1/audit", key: .some(other.apiKey))
             #expect(theirs.json?.member("entries") == .array([]))
@@ -53,7 +56,7 @@ import Testing
         #expect(report.problems.isEmpty)
         #expect(report.checkedUpTo == 4 && report.entries == 4 && report.uncovered == 0)
         // A second round with nothing new signs nothing.
-        #expect(await h.runtime.auditLinker.linkOnce() == 0)
+        #expect(await h.runtime.auditLinker.linkOnce().signed == 0)
     }
 
     /// Keys, credentials, settings, templates, the webhook, holds and test destinations: each change is audited with its
@@ -98,7 +101,8 @@ import Testing
             #expect(try await client.call(.delete, "/v1/abuse/holds/+9170").status == .noContent)
             #expect(try await client.call(.delete, "/v1/abuse/holds/+9170").status == .notFound)
         }
-        let entries = try await h.store.auditEntries(tenantID: tenantID, afterID: 0, limit: 100).filter {
+        await h.runtime.auditLinker.linkOnce()
+        let entries = try await h.store.auditEntries(tenantID: tenantID, afterSeq: 0, limit: 100).filter {
             !$0.action.hasPrefix("verification.")
         }
         #expect(
@@ -127,7 +131,7 @@ import Testing
     }
 
     /// One year by default: the sweep cuts each tenant's log at its newest checkpoint signed before then, keeping that
-    /// checkpoint and the entry it pins, so what is kept still verifies; anchors kept outside the database still hold.
+    /// checkpoint, so what is kept still verifies from its signed hash; anchors kept outside the database still hold.
     @Test(arguments: Backend.available) func retentionPurgesOnlyUpToACheckpointAndTheRestStillVerifies(backend: Backend) async throws {
         let h = try await Harness.make(backend: backend)
         let verifier = AuditVerifier(store: h.store, signer: h.runtime.signer)
@@ -147,15 +151,15 @@ import Testing
         // Nothing is old enough yet.
         await h.runtime.sweeper.sweepOnce()
         #expect(try await h.store.auditChain(tenantID: h.tenant.id).entries.count == 5)
-        // A year after the first checkpoint: entries 1 and 2 go, the checkpoint at 3 and its entry stay.
+        // A year after the first checkpoint: the entries it covers go, the checkpoint stays.
         h.clock.advance(.seconds(364 * 86_400 + 3600))
         await h.runtime.sweeper.sweepOnce()
         var kept = try await h.store.auditChain(tenantID: h.tenant.id)
-        #expect(kept.entries.compactMap(\.seq) == [3, 4, 5])
+        #expect(kept.entries.compactMap(\.seq) == [4, 5])
         #expect(kept.checkpoints.map(\.seq) == [3, 5])
         let report = try await verifier.verify(tenantID: h.tenant.id, anchors: [anchor2], purgeCutoff: cutoff())
         #expect(report.problems.isEmpty, "\(report.problems)")
-        #expect(report.checkedUpTo == 5 && report.entries == 3 && report.anchorsPurged == 1)
+        #expect(report.checkedUpTo == 5 && report.entries == 2 && report.anchorsPurged == 1)
         // An anchor the chain still holds passes; a forged one does not.
         let head = AuditChain.Anchor(seq: 5, hash: report.checkedHash)
         #expect(try await verifier.verify(tenantID: h.tenant.id, anchors: [head], purgeCutoff: cutoff()).problems.isEmpty)
@@ -167,19 +171,36 @@ import Testing
         h.clock.advance(.seconds(86_400))
         await h.runtime.sweeper.sweepOnce()
         kept = try await h.store.auditChain(tenantID: h.tenant.id)
-        #expect(kept.entries.compactMap(\.seq) == [5] && kept.checkpoints.map(\.seq) == [5])
+        #expect(kept.entries.isEmpty && kept.checkpoints.map(\.seq) == [5])
         #expect(try await verifier.verify(tenantID: h.tenant.id, purgeCutoff: cutoff()).problems.isEmpty)
-        // Entries deleted from the front before their time are not a purge.
         try await starts(2, from: 5)
+        let grown = try await verifier.verify(tenantID: h.tenant.id, purgeCutoff: cutoff())
+        #expect(grown.problems.isEmpty && grown.checkedUpTo == 7, "\(grown.problems)")
+        // Entries deleted from the front outside a purge: after no checkpoint, or up to one within the retention.
         if backend == .sqlite {
             let queue = try DatabaseQueue(path: h.directory.appendingPathComponent("otpgate.sqlite").path)
-            try await queue.write { db in try db.execute(sql: "DELETE FROM audit_entries WHERE seq < 7") }
-            let early = try await verifier.verify(tenantID: h.tenant.id, purgeCutoff: cutoff())
-            #expect(early.problems.first?.reason.contains("deleted early") == true, "\(early.problems)")
-            try await queue.write { db in try db.execute(sql: "DELETE FROM audit_checkpoints WHERE seq = 7") }
+            try await queue.write { db in try db.execute(sql: "DELETE FROM audit_entries WHERE seq = 6") }
             let unpinned = try await verifier.verify(tenantID: h.tenant.id, purgeCutoff: cutoff())
             #expect(unpinned.problems.first?.reason.contains("no signed checkpoint") == true, "\(unpinned.problems)")
+            try await queue.write { db in try db.execute(sql: "DELETE FROM audit_entries; DELETE FROM audit_checkpoints WHERE seq = 5") }
+            let early = try await verifier.verify(tenantID: h.tenant.id, purgeCutoff: cutoff())
+            #expect(early.problems.first?.reason.contains("deleted early") == true, "\(early.problems)")
         }
+    }
+
+    /// More new entries than one batch: the linker goes again at once instead of waiting for its next second.
+    @Test func theLinkerKeepsUpWithMoreEntriesThanOneBatch() async throws {
+        let h = try await Harness.make()
+        try await h.test { (client: TestClient) async throws in
+            for n in 0..<5 { _ = try await client.start(to: "+91987654\(String(format: "%04d", n))") }
+        }
+        var linker = h.runtime.auditLinker
+        linker.entriesPerTenant = 2
+        #expect(await linker.linkOnce().caughtUp == false)
+        #expect(await linker.linkOnce().caughtUp == false)
+        let last = await linker.linkOnce()
+        #expect(last.caughtUp && last.signed == 1)
+        #expect(try await AuditVerifier(store: h.store, signer: h.runtime.signer).verify(tenantID: h.tenant.id).checkedUpTo == 5)
     }
 
     @Test func withAuditingOffNothingIsWritten() async throws {
@@ -188,7 +209,8 @@ import Testing
             _ = try await client.start(to: "+919876543210")
             #expect(try await client.call(.put, "/v1/templates/login/en/sms", json: #"{"body":"{{code}} is your code"}"#).status == .ok)
         }
-        #expect(try await h.store.auditEntries(tenantID: h.tenant.id, afterID: 0, limit: 10).isEmpty)
+        await h.runtime.auditLinker.linkOnce()
+        #expect(try await h.store.auditChain(tenantID: h.tenant.id).entries.isEmpty)
     }
 
     @Test func editsInsertionsDeletionsAndTruncationAreDetected() async throws {

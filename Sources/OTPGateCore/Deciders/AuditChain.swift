@@ -115,34 +115,33 @@ public enum AuditChain {
         }
         let anchored = Dictionary(anchors.map { ($0.seq, $0.hash) }, uniquingKeysWith: { first, _ in first })
         var previous: (seq: Int64, hash: [UInt8]) = (0, genesis)
-        var chained = entries[...]
-        if let first = entries.first, let seq = first.seq, seq > 1 {
-            // Kept from a retention purge, which cuts the log at a checkpoint and keeps the entry it pins.
-            let hash = first.hash ?? []
-            if let checkpoint = byCheckpoint[seq], signed.contains(seq), checkpoint.hash == hash {
-                report.checkedUpTo = seq
-                report.checkedHash = hash
+        // A retention purge cuts the log at a checkpoint, deleting the entries it covers: the kept chain then starts
+        // from that checkpoint's signed hash, and every kept entry is recomputed from it.
+        let firstSeq = entries.first?.seq
+        if let base = firstSeq.map({ $0 - 1 }) ?? checkpoints.first?.seq, base > 0 {
+            if let checkpoint = byCheckpoint[base], signed.contains(base) {
+                previous = (base, checkpoint.hash)
+                report.checkedUpTo = base
+                report.checkedHash = checkpoint.hash
                 if let purgeCutoff, checkpoint.at >= purgeCutoff {
                     report.problems.append(
                         Problem(
-                            seq: seq,
+                            seq: base,
                             reason:
-                                "the entries before seq \(seq) are gone, but its checkpoint (\(checkpoint.at.iso8601)) is within the retention (deleted early)"
+                                "the entries up to seq \(base) are gone, but their checkpoint (\(checkpoint.at.iso8601)) is within the retention (deleted early)"
                         ))
+                }
+                if let pinned = anchored[base], pinned != checkpoint.hash {
+                    report.problems.append(Problem(seq: base, reason: "the chain does not match the anchor kept outside the database (rewritten)"))
                 }
             } else {
                 report.problems.append(
-                    Problem(seq: seq, reason: "the log starts at seq \(seq), where no signed checkpoint pins it (entries before it deleted)"))
+                    Problem(seq: base + 1, reason: "the log starts at seq \(base + 1), after no signed checkpoint (entries before it deleted)"))
+                previous = (base, [])
             }
-            if let pinned = anchored[seq], pinned != hash {
-                report.problems.append(Problem(seq: seq, reason: "the chain does not match the anchor kept outside the database (rewritten)"))
-            }
-            report.entries += 1
-            previous = (seq, hash)
-            chained = chained.dropFirst()
         }
         report.anchorsPurged = anchors.filter { $0.seq < previous.seq }.count
-        for entry in chained {
+        for entry in entries {
             guard let seq = entry.seq else {
                 report.uncovered += 1
                 continue

@@ -18,8 +18,8 @@ public struct SweepPlan: Sendable, Equatable {
     public var finishedBefore: Timestamp
     /// Destination records without failures whose lock (if any) ended before this are deleted.
     public var unlockedBefore: Timestamp
-    /// A tenant's audit entries before its newest checkpoint signed before this are deleted, with older checkpoints;
-    /// that checkpoint and the entry it pins are kept, so the rest of the chain still verifies from there.
+    /// A tenant's audit entries covered by its newest checkpoint signed before this are deleted, with older checkpoints;
+    /// that checkpoint is kept, so the rest of the chain still verifies from its signed hash.
     public var auditBefore: Timestamp
     /// The most rows one statement changes.
     public var batchSize: Int

@@ -62,6 +62,16 @@ public enum AuditAction {
     public static let testDestinationAdded = "test_destination.added"
     public static let testDestinationRemoved = "test_destination.removed"
 
+    /// A start's detail, `{"channel":…,"test":…}` in canonical form: one of four texts, built once, not per start.
+    public static func startDetail(channel: Channel, test: Bool) -> String {
+        switch (channel, test) {
+        case (.sms, false): #"{"channel":"sms","test":false}"#
+        case (.sms, true): #"{"channel":"sms","test":true}"#
+        case (.email, false): #"{"channel":"email","test":false}"#
+        case (.email, true): #"{"channel":"email","test":true}"#
+        }
+    }
+
     /// A template's subject: `purpose/locale/channel`.
     public static func templateSubject(purpose: String, locale: String, channel: Channel) -> String {
         "\(purpose)/\(locale)/\(channel.rawValue)"

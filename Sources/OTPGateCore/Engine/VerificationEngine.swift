@@ -133,8 +133,7 @@ public struct VerificationEngine: Sendable {
                 AuditEntry(
                     tenantID: tenantID, at: now, action: AuditAction.verificationStarted, actor: actor.actor, subject: id,
                     masked: request.destination.masked, requestID: actor.requestID,
-                    detail: JSONValue.object(["channel": .string(request.destination.channel.rawValue), "test": .bool(testCode != nil)])
-                        .canonicalText)
+                    detail: AuditAction.startDetail(channel: request.destination.channel, test: testCode != nil))
             }
             result = try await store.startVerification(command)
         } catch {

@@ -20,19 +20,22 @@ public struct AuditLinker: Service {
             var round = 0
             while !Task.isCancelled {
                 // Looking for heads left unsigned reads every tenant's head: once at start-up, then once a minute.
-                _ = await linkOnce(recovering: round % 60 == 0)
+                let caughtUp = await linkOnce(recovering: round % 60 == 0).caughtUp
                 round += 1
-                try await Task.sleep(for: interval)
+                // A tenant with more new entries than one batch is linked again at once, so the chain keeps up.
+                if caughtUp { try await Task.sleep(for: interval) }
             }
         }
     }
 
-    /// One round; returns the number of checkpoints signed. `recovering` also signs heads a stopped linker left
-    /// without a checkpoint.
+    /// One round: the number of checkpoints signed, and whether every tenant's new entries fitted in it (a failed
+    /// round counts as caught up, so it waits before trying again). `recovering` also signs heads a stopped linker
+    /// left without a checkpoint.
     @discardableResult
-    func linkOnce(recovering: Bool = true) async -> Int {
+    func linkOnce(recovering: Bool = true) async -> (signed: Int, caughtUp: Bool) {
         do {
             var heads = try await store.linkAudit(tenants: tenantsPerRound, limit: entriesPerTenant)
+            let caughtUp = heads.count < tenantsPerRound && heads.allSatisfy { $0.linked < entriesPerTenant }
             let linked = Set(heads.map(\.tenantID))
             if recovering {
                 heads += try await store.uncheckpointedAuditHeads(limit: tenantsPerRound).filter { !linked.contains($0.tenantID) }
@@ -49,10 +52,10 @@ public struct AuditLinker: Service {
                     "audit checkpoint",
                     metadata: ["tenant_id": "\(head.tenantID)", "seq": "\(head.seq)", "hash": "\(AuditChain.hex(head.hash))"])
             }
-            return heads.count
+            return (heads.count, caughtUp)
         } catch {
             logger.warning("audit linking failed", metadata: ["error": .string(String(describing: error))])
-            return 0
+            return (0, true)
         }
     }
 }
@@ -75,7 +78,7 @@ public struct AuditVerifier: Sendable {
             let result = await signer.verifyProfileToken(checkpoint.signature, typ: AuditChain.checkpointType, audience: AuditChain.checkpointType)
             if case .success(let claims) = result,
                 claims["tenant_id"] == .string(checkpoint.tenantID), claims["seq"]?.intValue == Int(checkpoint.seq),
-                claims["hash"] == .string(AuditChain.hex(checkpoint.hash))
+                claims["hash"] == .string(AuditChain.hex(checkpoint.hash)), claims["iat"]?.intValue == Int(checkpoint.at.seconds)
             {
                 valid.insert(checkpoint.seq)
             }
