@@ -24,19 +24,20 @@ extension SQLiteStore {
             hash: (row["hash"] as Data?).map { Array($0) })
     }
 
-    /// The single writer links one tenant at a time, so no lock is needed beyond the write itself.
+    /// Reads and hashes off the single writer, which only stores each entry's seq and hash: linking never holds up the
+    /// starts queued behind it for longer than those updates. One linker per database file (the serving process), so
+    /// nothing links in between; an update that finds its entry linked already rolls the tenant's round back.
     public func linkAudit(tenants: Int, limit: Int) async throws -> [AuditHead] {
         let pending = try await read { db in
             try String.fetchAll(db, sql: "SELECT DISTINCT tenant_id FROM audit_entries WHERE seq IS NULL LIMIT ?", arguments: [tenants])
         }
         var heads: [AuditHead] = []
         for tenant in pending {
-            let head: AuditHead? = try await write { db in
+            let (unlinked, previous) = try await read { db in
                 let unlinked = try Row.fetchAll(
                     db.cachedStatement(sql: "SELECT * FROM audit_entries WHERE tenant_id = ? AND seq IS NULL ORDER BY id LIMIT ?"),
                     arguments: [tenant, limit]
                 ).map(Self.auditEntry)
-                guard !unlinked.isEmpty else { return nil }
                 // The head is the newest linked entry or, once retention purged every one, the checkpoint kept in their place.
                 let last = try Row.fetchOne(
                     db.cachedStatement(
@@ -47,15 +48,19 @@ extension SQLiteStore {
                             """),
                     arguments: [tenant])
                 let previous: (seq: Int64, hash: [UInt8]) = last.map { ($0["seq"], Array($0["hash"] as Data)) } ?? (0, AuditChain.genesis)
-                let linked = AuditChain.link(unlinked, after: previous)
-                for entry in linked {
-                    try db.cachedStatement(sql: "UPDATE audit_entries SET seq = ?, hash = ? WHERE id = ?")
-                        .execute(arguments: [entry.seq, Data(entry.hash ?? []), entry.id])
-                }
-                guard let end = linked.last, let seq = end.seq, let hash = end.hash else { return nil }
-                return AuditHead(tenantID: tenant, seq: seq, hash: hash, linked: linked.count)
+                return (unlinked, previous)
             }
-            if let head { heads.append(head) }
+            let linked = AuditChain.link(unlinked, after: previous)
+            guard let end = linked.last, let seq = end.seq, let hash = end.hash else { continue }
+            let updates = linked.map { (id: $0.id, seq: $0.seq ?? 0, hash: Data($0.hash ?? [])) }
+            try await write { db in
+                let update = try db.cachedStatement(sql: "UPDATE audit_entries SET seq = ?, hash = ? WHERE id = ? AND seq IS NULL")
+                for entry in updates {
+                    try update.execute(arguments: [entry.seq, entry.hash, entry.id])
+                    guard db.changesCount == 1 else { throw StoreError(.conflict, "audit entry \(entry.id) was linked meanwhile") }
+                }
+            }
+            heads.append(AuditHead(tenantID: tenant, seq: seq, hash: hash, linked: linked.count))
         }
         return heads
     }

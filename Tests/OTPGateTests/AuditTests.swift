@@ -269,6 +269,23 @@ import Testing
             AuditChain.verify(entries: chain, checkpoints: [head]) { _ in true }.problems
         }
         #expect(problems(linked).isEmpty)
+        // The hashed form is the canonical JSON of the entry's fields, escapes and all.
+        let full = AuditEntry(
+            tenantID: "ten_\"a\\", at: Timestamp(milliseconds: 1_800_000_000_123), action: "verification.started", actor: "key_1",
+            subject: "vrf_\n1", masked: "+91******3210", requestID: "req\u{1}", detail: #"{"test":false}"#)
+        let object: JSONValue = .object([
+            "seq": .int(7), "tenant_id": .string(full.tenantID), "at": .int(1_800_000_000_123), "action": .string(full.action),
+            "actor": .string(full.actor), "subject": .string(full.subject), "masked": .string("+91******3210"),
+            "request_id": .string("req\u{1}"), "detail": .string(#"{"test":false}"#),
+        ])
+        #expect(AuditChain.canonical(full, seq: 7) == object.serialized)
+        #expect(
+            AuditChain.canonical(entries[0], seq: 1)
+                == JSONValue.object([
+                    "seq": .int(1), "tenant_id": .string("ten_a"), "at": .int(Int(entries[0].at.milliseconds)),
+                    "action": .string("verification.started"),
+                    "actor": .string("key_1"), "subject": .string("vrf_1"),
+                ]).serialized)
         var edited = linked
         edited[1].subject = "vrf_other"
         #expect(problems(edited).first?.seq == 2)

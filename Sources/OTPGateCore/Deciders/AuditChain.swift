@@ -8,16 +8,35 @@ public enum AuditChain {
     /// The JWS `typ` and `aud` of a checkpoint, so it never passes as any other token.
     public static let checkpointType = "otpgate-audit-checkpoint"
 
-    /// The entry as hashed: every field but the store's row id, as canonical JSON.
+    /// The entry as hashed: every field but the store's row id, as canonical JSON (`JSONValue.serialized` of the
+    /// object, keys sorted), written directly in that key order since every entry is hashed once on the linker.
     public static func canonical(_ e: AuditEntry, seq: Int64) -> [UInt8] {
-        var o: [String: JSONValue] = [
-            "seq": .int(Int(seq)), "tenant_id": .string(e.tenantID), "at": .int(Int(e.at.milliseconds)), "action": .string(e.action),
-            "actor": .string(e.actor), "subject": .string(e.subject),
-        ]
-        o["masked"] = e.masked.map(JSONValue.string)
-        o["request_id"] = e.requestID.map(JSONValue.string)
-        o["detail"] = e.detail.map(JSONValue.string)
-        return Array(JSONValue.object(o).canonicalText.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(320)
+        func member(_ key: StaticString, _ value: String?, first: Bool = false) {
+            guard let value else { return }
+            out.append(contentsOf: first ? #"{""#.utf8 : #",""#.utf8)
+            out.append(contentsOf: UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount))
+            out.append(contentsOf: #"":"#.utf8)
+            JSONValue.writeString(value, into: &out)
+        }
+        func number(_ key: StaticString, _ value: Int64) {
+            out.append(contentsOf: #",""#.utf8)
+            out.append(contentsOf: UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount))
+            out.append(contentsOf: #"":"#.utf8)
+            out.append(contentsOf: String(value).utf8)
+        }
+        member("action", e.action, first: true)
+        member("actor", e.actor)
+        number("at", e.at.milliseconds)
+        member("detail", e.detail)
+        member("masked", e.masked)
+        member("request_id", e.requestID)
+        number("seq", seq)
+        member("subject", e.subject)
+        member("tenant_id", e.tenantID)
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 
     public static func hash(previous: [UInt8], entry: AuditEntry, seq: Int64) -> [UInt8] {
