@@ -245,6 +245,9 @@ import Testing
         }
         #expect(try await problems(after: "UPDATE audit_entries SET actor = 'key_someone_else' WHERE seq = 3").first?.seq == 3)
         #expect(try await problems(after: "DELETE FROM audit_entries WHERE seq = 2").first?.reason.contains("missing") == true)
+        // A checkpoint's time is signed too: backdating it (to pass a purge off as due) breaks its signature.
+        #expect(
+            try await problems(after: "UPDATE audit_checkpoints SET at = at - 400 * 86400000").first?.reason.contains("signature") == true)
         #expect(
             try await problems(
                 after: """
@@ -255,6 +258,16 @@ import Testing
             ).first?.seq == 4)
         #expect(try await problems(after: "DELETE FROM audit_entries WHERE seq >= 5").first?.reason.contains("truncated") == true)
         #expect(try await problems(after: "UPDATE audit_checkpoints SET signature = signature || 'x'").first?.reason.contains("signature") == true)
+    }
+
+    @Test func anchorsAreReadAsSeqColonHash() {
+        let hash = String(repeating: "ab", count: 32)
+        let anchor = AuditChain.Anchor("12:" + hash.uppercased())
+        #expect(anchor?.seq == 12 && anchor?.hash == [UInt8](repeating: 0xAB, count: 32))
+        #expect(anchor?.text == "12:" + hash)
+        for bad in ["12", "0:" + hash, "-1:" + hash, "12:" + hash.dropLast(), "12:" + hash + "00", "x:" + hash, "12:" + hash.dropLast() + "g", "12:\(hash):1"] {
+            #expect(AuditChain.Anchor(bad) == nil, "\(bad)")
+        }
     }
 
     @Test func theChainRuleFindsEachKindOfTampering() {
