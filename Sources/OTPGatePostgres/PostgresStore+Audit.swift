@@ -62,7 +62,9 @@ extension PostgresStore {
         for tenant in pending {
             let head: AuditHead? = try await transaction { connection in
                 let locked = try await self.rows(
-                    "SELECT pg_try_advisory_xact_lock(hashtextextended(\("audit:" + tenant), 0)) AS locked", on: connection)
+                    // Advisory locks are database-wide: the schema keeps deployments that share a database apart.
+                    "SELECT pg_try_advisory_xact_lock(hashtextextended(current_schema() || \(":audit:" + tenant), 0)) AS locked",
+                    on: connection)
                 guard try locked[0]["locked"].decode(Bool.self) else { return nil }
                 let unlinked = try await self.rows(
                     "SELECT * FROM audit_entries WHERE tenant_id = \(tenant) AND seq IS NULL ORDER BY id LIMIT \(limit)", on: connection
