@@ -265,7 +265,9 @@ import Testing
         let anchor = AuditChain.Anchor("12:" + hash.uppercased())
         #expect(anchor?.seq == 12 && anchor?.hash == [UInt8](repeating: 0xAB, count: 32))
         #expect(anchor?.text == "12:" + hash)
-        for bad in ["12", "0:" + hash, "-1:" + hash, "12:" + hash.dropLast(), "12:" + hash + "00", "x:" + hash, "12:" + hash.dropLast() + "g", "12:\(hash):1"] {
+        for bad in [
+            "12", "0:" + hash, "-1:" + hash, "12:" + hash.dropLast(), "12:" + hash + "00", "x:" + hash, "12:" + hash.dropLast() + "g", "12:\(hash):1",
+        ] {
             #expect(AuditChain.Anchor(bad) == nil, "\(bad)")
         }
     }
