@@ -143,7 +143,9 @@ extension PostgresStore {
     }
 
     public func auditTenants() async throws -> [String] {
-        try await rows("SELECT DISTINCT tenant_id FROM audit_entries ORDER BY tenant_id").map { try $0["tenant_id"].decode(String.self) }
+        // A tenant whose entries were all purged still has its kept checkpoint to check.
+        try await rows("SELECT tenant_id FROM audit_entries UNION SELECT tenant_id FROM audit_checkpoints ORDER BY tenant_id")
+            .map { try $0["tenant_id"].decode(String.self) }
     }
 }
 

@@ -173,6 +173,7 @@ import Testing
         kept = try await h.store.auditChain(tenantID: h.tenant.id)
         #expect(kept.entries.isEmpty && kept.checkpoints.map(\.seq) == [5])
         #expect(try await verifier.verify(tenantID: h.tenant.id, purgeCutoff: cutoff()).problems.isEmpty)
+        #expect(try await h.store.auditTenants() == [h.tenant.id])
         try await starts(2, from: 5)
         let grown = try await verifier.verify(tenantID: h.tenant.id, purgeCutoff: cutoff())
         #expect(grown.problems.isEmpty && grown.checkedUpTo == 7, "\(grown.problems)")

@@ -13,7 +13,7 @@ public protocol AuditStore: Sendable {
     func auditEntries(tenantID: String, afterSeq: Int64, limit: Int) async throws -> [AuditEntry]
     /// A tenant's chained entries in seq order, and its checkpoints, for `otpgate audit verify`.
     func auditChain(tenantID: String) async throws -> (entries: [AuditEntry], checkpoints: [AuditCheckpoint])
-    /// The tenants that have audit entries.
+    /// The tenants that have audit entries or checkpoints (one whose entries were all purged keeps its checkpoint).
     func auditTenants() async throws -> [String]
 }
 
