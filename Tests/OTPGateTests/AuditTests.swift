@@ -189,6 +189,29 @@ import Testing
         }
     }
 
+    /// Two linkers at once (two instances on PostgreSQL, or a second one on the same SQLite file): each entry is
+    /// chained once, with no gap or repeat, whichever of them linked it; the loser of a race links nothing.
+    @Test(arguments: Backend.available) func twoLinkersAtOnceChainEachEntryOnce(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
+        var first = h.runtime.auditLinker
+        first.entriesPerTenant = 7
+        let second = first
+        for round in 0..<3 {
+            try await h.test { (client: TestClient) async throws in
+                for n in 0..<20 { _ = try await client.start(to: "+919876\(round)\(String(format: "%05d", n))") }
+            }
+            async let a = first.linkOnce()
+            async let b = second.linkOnce()
+            _ = await (a, b)
+            while !(await first.linkOnce().caughtUp) {}
+        }
+        let chain = try await h.store.auditChain(tenantID: h.tenant.id)
+        #expect(chain.entries.compactMap(\.seq) == Array(1...60))
+        let report = try await AuditVerifier(store: h.store, signer: h.runtime.signer).verify(tenantID: h.tenant.id)
+        #expect(report.problems.isEmpty, "\(report.problems)")
+        #expect(report.checkedUpTo == 60)
+    }
+
     /// More new entries than one batch: the linker goes again at once instead of waiting for its next second.
     @Test func theLinkerKeepsUpWithMoreEntriesThanOneBatch() async throws {
         let h = try await Harness.make()
