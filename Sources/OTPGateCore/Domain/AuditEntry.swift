@@ -134,12 +134,11 @@ public struct AuditActor: Sendable, Equatable {
 extension AuditActor {
     /// A saved webhook endpoint's entry: its host and events (never the path or query, which may carry a secret).
     public func webhookSaved(_ e: WebhookEndpoint, secretReplaced: Bool, at: Timestamp) -> AuditEntry {
-        let afterScheme = e.url.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false).dropFirst(2).first ?? ""
-        let host = afterScheme.split(separator: "@").last.map(String.init) ?? ""
-        return entry(
+        entry(
             AuditAction.webhookSaved, tenantID: e.tenantID, subject: e.tenantID, at: at,
             detail: [
-                "host": .string(host), "events": .array(e.events.sorted().map { .string($0.rawValue) }), "secret_replaced": .bool(secretReplaced),
+                "host": .string(String(WebhookRules.authority(of: e.url))), "events": .array(e.events.sorted().map { .string($0.rawValue) }),
+                "secret_replaced": .bool(secretReplaced),
             ])
     }
 

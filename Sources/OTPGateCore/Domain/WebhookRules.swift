@@ -19,11 +19,17 @@ public enum WebhookRules {
         } else {
             throw FieldRefusal(field: "url", reason: "must be an http(s) URL")
         }
-        let rest = text.dropFirst(scheme.count)
-        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        let authority = Self.authority(of: text)
         guard !authority.isEmpty, !authority.contains("@") else { throw FieldRefusal(field: "url", reason: "must name a host, without credentials") }
         guard !text.contains("#") else { throw FieldRefusal(field: "url", reason: "must not have a fragment") }
         return text
+    }
+
+    /// What follows `scheme://` up to the path, query or fragment: the host (and port). The audit log records only
+    /// this of an endpoint's URL, since its path or query may carry a secret.
+    public static func authority(of url: String) -> Substring {
+        guard let scheme = url.range(of: "://") else { return "" }
+        return url[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
     }
 
     /// The events an endpoint takes: all of them when `names` is `nil`.

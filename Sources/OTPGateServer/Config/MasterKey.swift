@@ -31,19 +31,9 @@ public enum MasterKey {
     /// Accepts 64 hex digits or base64 of exactly 32 bytes.
     public static func parse(_ value: String) throws -> [UInt8] {
         let text = value.trimmingCharacters(in: .whitespacesAndNewlines)
-        if text.count == 64, let bytes = hexBytes(text) { return bytes }
+        if text.count == 64, let bytes = Hex.decode(text) { return bytes }
         if let data = Data(base64Encoded: text), data.count == 32 { return Array(data) }
         throw ConfigurationError("the master key must be 32 bytes written as 64 hex digits or base64")
-    }
-
-    static func hexBytes(_ text: String) -> [UInt8]? {
-        var out: [UInt8] = []
-        var iterator = text.makeIterator()
-        while let high = iterator.next(), let low = iterator.next() {
-            guard let h = high.hexDigitValue, let l = low.hexDigitValue else { return nil }
-            out.append(UInt8(h << 4 | l))
-        }
-        return out.count == text.count / 2 ? out : nil
     }
 
     static func loadOrCreate(path: String, random: any RandomSource) throws -> [UInt8] {
