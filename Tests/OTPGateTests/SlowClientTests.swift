@@ -59,10 +59,12 @@ extension RealProcesses {
                     try? await Task.sleep(for: .milliseconds(200))
                 }
             }
-            // `/healthz` over and over while they trickle, noting how many were still open at each answer.
+            // `/healthz` over and over while they trickle, noting how many were still open at each answer. It stops on a
+            // flag rather than by cancellation, which would fail the request in flight and record a failure of the client.
+            let checking = LoadFlag()
             let checks = Task {
                 var answers: [(status: Int, openTricklers: Int)] = []
-                while !Task.isCancelled {
+                while checking.value {
                     let status = (try? await server.raw("/healthz").status) ?? -1
                     answers.append((status, trickling.filter { !$0.isClosed }.count))
                     try? await Task.sleep(for: .milliseconds(100))
@@ -86,7 +88,7 @@ extension RealProcesses {
                 trickling.allSatisfy(\.isClosed)
             }
             trickle.cancel()
-            checks.cancel()
+            checking.value = false
             let answers = await checks.value
 
             let slack = Duration.seconds(5)
