@@ -174,6 +174,26 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The allocation guard (issue 17): a counting malloc, linked only into `otpgate-allocs`.
+        .target(name: "CAllocationCounter"),
+        // Heap allocations per request through the real router, engine and SQLite store, one request at a time with a
+        // fixed clock and seed (`AllocationBudgetTests` holds them to `bench/allocations-baseline.json`).
+        // Imports: Server, Core, Delivery, NativeAPI, Hummingbird, NIOCore, NIOEmbedded, Logging, CAllocationCounter.
+        .executableTarget(
+            name: "otpgate-allocs",
+            dependencies: [
+                "CAllocationCounter",
+                "OTPGateServer",
+                "OTPGateCore",
+                "OTPGateDelivery",
+                "OTPGateNativeAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "OTPGateTests",
             dependencies: [

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# OTPGate HTTP benchmark: start-verification and approved-check throughput, latency and peak RSS, with wrk.
+# OTPGate HTTP benchmark: start-verification and approved-check throughput, latency, CPU per request and peak RSS,
+# with wrk, each also as a ratio of the bare route's (POST /bench/bare) in the same run.
 # Usage: bash bench/run.sh        (knobs are environment variables; see bench/README.md)
 set -euo pipefail
 
@@ -12,7 +13,7 @@ CONNECTIONS="${BENCH_CONNECTIONS:-64}"
 THREADS="${BENCH_THREADS:-2}"
 TIMEOUT="${BENCH_TIMEOUT:-10}"
 CHECK_POOL="${BENCH_CHECK_POOL:-auto}"
-WORKLOADS="${BENCH_WORKLOADS:-start check}"
+WORKLOADS="${BENCH_WORKLOADS:-bare start check}"
 PRELOAD_TIMEOUT="${BENCH_PRELOAD_TIMEOUT:-480}"
 PRELOAD_STALL="${BENCH_PRELOAD_STALL:-15}"
 RESULTS_ROOT="${BENCH_RESULTS_DIR:-$BENCH_DIR/results}"
@@ -34,7 +35,9 @@ done
 [[ $DURATION -ge 1 ]] || die "BENCH_DURATION must be at least 1"
 [[ $THREADS -ge 1 && $CONNECTIONS -ge $THREADS ]] || die "need BENCH_THREADS >= 1 and BENCH_CONNECTIONS >= BENCH_THREADS"
 [[ $CHECK_POOL == auto ]] || is_uint "$CHECK_POOL" || die "BENCH_CHECK_POOL must be 'auto' or a whole number"
-for w in $WORKLOADS; do [[ $w == start || $w == check ]] || die "BENCH_WORKLOADS may list only 'start' and 'check', not '$w'"; done
+for w in $WORKLOADS; do
+    [[ $w == bare || $w == start || $w == check ]] || die "BENCH_WORKLOADS may list only 'bare', 'start' and 'check', not '$w'"
+done
 [[ -n ${WORKLOADS// /} ]] || die "BENCH_WORKLOADS is empty"
 [[ -r /proc/self/status ]] || die "this benchmark reads /proc (peak RSS): run it on Linux"
 
@@ -179,6 +182,7 @@ launch_server() {
         OTPGATE_LOG_LEVEL="${OTPGATE_LOG_LEVEL:-warning}" \
         OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND="${OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND:-1000000}" \
         OTPGATE_POLICY_PUMPING_GUARD="${OTPGATE_POLICY_PUMPING_GUARD:-off}" \
+        OTPGATE_BENCH_BARE_ROUTE=on \
         "$BIN" serve --host 127.0.0.1 --port "$SERVER_PORT" --database "$database" \
         >"$SERVER_OUT" 2>"$err" &
     SERVER_PID=$!
@@ -312,27 +316,34 @@ add_row() { # workload file rss_kb note cpu_us_per_request
     ROWS+=("$1|$(result "$f" rps)|$(result "$f" p50_us)|$(result "$f" p99_us)|$(result "$f" bad)|$sock|$3|$4|${5:-}")
 }
 
-run_start() {
-    launch_server start discard
+# run_posts NAME PATH LABEL: a server of its own, then start.lua's request (a start's body, to a new number each
+# time) POSTed to PATH: the start workload, and the bare route with the same request.
+run_posts() {
+    local name=$1 path=$2 label=$3
+    launch_server "$name" discard
     local pid=$SERVER_PID
     if [[ $WARMUP -gt 0 ]]; then
-        log "start: warm-up ${WARMUP}s"
-        run_wrk "$RUN_DIR/start-warmup.txt" "$WARMUP" "$BENCH_DIR/start.lua"
-        require_alive "$pid" "the start warm-up"
+        log "$name: warm-up ${WARMUP}s"
+        run_wrk "$RUN_DIR/$name-warmup.txt" "$WARMUP" "$BENCH_DIR/start.lua" BENCH_PATH="$path"
+        require_alive "$pid" "the $name warm-up"
     fi
-    log "start: measuring ${DURATION}s"
+    log "$name: measuring ${DURATION}s"
     local ticks
     ticks=$(cpu_ticks "$pid")
-    run_wrk "$RUN_DIR/start.txt" "$DURATION" "$BENCH_DIR/start.lua"
-    require_alive "$pid" "the start benchmark"
+    run_wrk "$RUN_DIR/$name.txt" "$DURATION" "$BENCH_DIR/start.lua" BENCH_PATH="$path"
+    require_alive "$pid" "the $name benchmark"
     local rss cpu
-    cpu=$(cpu_us_per_request "$ticks" "$(cpu_ticks "$pid")" "$RUN_DIR/start.txt")
+    cpu=$(cpu_us_per_request "$ticks" "$(cpu_ticks "$pid")" "$RUN_DIR/$name.txt")
     rss=$(peak_rss_kb "$pid")
     stop_pid "$pid" 15
+    report_bad "$RUN_DIR/$name.txt" "$name"
+    add_row "$label" "$RUN_DIR/$name.txt" "$rss" "server lifetime" "$cpu"
+    log "$name: $(result "$RUN_DIR/$name.txt" rps) requests/s"
+}
+
+run_start() {
+    run_posts start /v1/verifications "start (POST /v1/verifications)"
     START_RPS=$(result "$RUN_DIR/start.txt" rps)
-    report_bad "$RUN_DIR/start.txt" "start"
-    add_row "start (POST /v1/verifications)" "$RUN_DIR/start.txt" "$rss" "server lifetime" "$cpu"
-    log "start: $START_RPS requests/s"
 }
 
 run_check() {
@@ -437,6 +448,7 @@ run_check() {
 
 for w in $WORKLOADS; do
     case $w in
+        bare) run_posts bare /bench/bare "bare (POST /bench/bare)" ;;
         start) run_start ;;
         check) run_check ;;
     esac
@@ -446,24 +458,83 @@ done
 
 ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
 mib() { if [[ -n $1 ]]; then awk -v kb="$1" 'BEGIN { printf "%.1f MiB", kb / 1024 }'; else echo "n/a"; fi; }
+# ratio A B: A / B with two decimals, empty when either is missing or B is 0.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && b + 0 > 0) printf "%.2f", a / b }'; }
+
+# The bare route's row (the yardstick): its requests/s, p99 and CPU per request.
+BARE_RPS="" BARE_P99="" BARE_CPU=""
+for row in ${ROWS[@]+"${ROWS[@]}"}; do
+    IFS='|' read -r name rps _ p99 _ _ _ _ cpu <<<"$row"
+    if [[ $name == bare* ]]; then BARE_RPS=$rps BARE_P99=$p99 BARE_CPU=$cpu; fi
+done
+# Each row's ratios to the bare route: "rps_ratio|p99_ratio|cpu_ratio".
+ratios_of() { # row
+    local name rps p99 cpu
+    IFS='|' read -r name rps _ p99 _ _ _ _ cpu <<<"$1"
+    echo "$(ratio "$rps" "$BARE_RPS")|$(ratio "$p99" "$BARE_P99")|$(ratio "$cpu" "$BARE_CPU")"
+}
+# target LABEL ACTUAL OP LIMIT: one line of the targets block (OP is >= or <=).
+target() {
+    local verdict
+    if [[ -z $2 ]]; then verdict="not measured"
+    elif awk -v a="$2" -v op="$3" -v l="$4" 'BEGIN { exit !((op == ">=") ? a >= l : a <= l) }'; then verdict="met"
+    else verdict="NOT MET"; fi
+    printf -- '- %s: %s (target %s %s): %s\n' "$1" "${2:-n/a}" "$3" "$4" "$verdict"
+}
 
 {
     echo "# OTPGate benchmark $STAMP"
     echo
     sed 's/^/    /' "$RUN_DIR/environment.txt"
     echo
-    line() { printf '| %-34s | %12s | %10s | %10s | %8s | %9s | %10s | %9s | %s |\n' "$@"; }
-    line workload "requests/s" p50 p99 "non-2xx" "sock err" "peak RSS" "CPU/req" note
-    line "$(printf -- '-%.0s' {1..34})" "-----------:" "---------:" "---------:" "-------:" "--------:" \
-        "---------:" "--------:" "----"
+    line() { printf '| %-34s | %12s | %8s | %10s | %10s | %8s | %9s | %8s | %9s | %10s | %9s | %s |\n' "$@"; }
+    line workload "requests/s" "x bare" p50 p99 "x bare" "CPU/req" "x bare" "non-2xx" "sock err" "peak RSS" note
+    line "$(printf -- '-%.0s' {1..34})" "-----------:" "-------:" "---------:" "---------:" "-------:" "--------:" "-------:" \
+        "--------:" "---------:" "--------:" "----"
     for row in ${ROWS[@]+"${ROWS[@]}"}; do
         IFS='|' read -r name rps p50 p99 bad sock rss note cpu <<<"$row"
-        line "$name" "$rps" "$(ms "$p50")" "$(ms "$p99")" "$bad" "$sock" "$(mib "$rss")" "${cpu:+$cpu µs}" "$note"
+        IFS='|' read -r rps_x p99_x cpu_x <<<"$(ratios_of "$row")"
+        line "$name" "$rps" "$rps_x" "$(ms "$p50")" "$(ms "$p99")" "$p99_x" "${cpu:+$cpu µs}" "$cpu_x" "$bad" "$sock" \
+            "$(mib "$rss")" "$note"
     done
     echo
+    echo "x bare: the row's requests/s, p99 and CPU per request divided by the bare route's (POST /bench/bare) in this run."
     echo "non-2xx: responses other than 2xx (start) or other than 200 approved (check)."
     echo "peak RSS: the server's VmHWM just before it was stopped."
     echo "CPU/req: the server's CPU time (user + system, every thread) during the measured run, per request."
+    if [[ -n $BARE_RPS ]]; then
+        echo
+        echo "Targets (issue 17; at 64 connections, and p99 < 10 ms at 16 connections):"
+        postgres=0
+        if [[ ${BENCH_DATABASE:-sqlite} == postgres ]]; then postgres=1; fi
+        peak_kb=0
+        for row in ${ROWS[@]+"${ROWS[@]}"}; do
+            IFS='|' read -r name rps _ p99 _ _ rss _ _ <<<"$row"
+            IFS='|' read -r rps_x p99_x _ <<<"$(ratios_of "$row")"
+            if [[ -n $rss && $rss -gt $peak_kb ]]; then peak_kb=$rss; fi
+            case $name in
+                start*)
+                    if [[ $postgres == 1 ]]; then
+                        target "start requests/s × bare" "$rps_x" ">=" 0.15
+                        target "start p99 × bare" "$p99_x" "<=" 5
+                    else
+                        target "start requests/s × bare" "$rps_x" ">=" 0.5
+                        target "start p99 × bare" "$p99_x" "<=" 3
+                    fi
+                    ;;
+                check*)
+                    if [[ $postgres == 0 ]]; then
+                        target "approved check requests/s × bare" "$rps_x" ">=" 0.33
+                        target "approved check p99 × bare" "$p99_x" "<=" 3
+                    fi
+                    ;;
+            esac
+            if [[ $CONNECTIONS == 16 && $name != bare* ]]; then
+                target "${name%% *} p99 in ms at 16 connections" "$(awk -v us="$p99" 'BEGIN { printf "%.2f", us / 1000 }')" "<=" 10
+            fi
+        done
+        if [[ $postgres == 0 ]]; then target "peak RSS in MiB" "$(awk -v kb="$peak_kb" 'BEGIN { printf "%.1f", kb / 1024 }')" "<=" 100; fi
+    fi
     if [[ ${#WARNINGS[@]} -gt 0 ]]; then
         echo
         echo "Warnings:"
@@ -472,8 +543,9 @@ mib() { if [[ -n $1 ]]; then awk -v kb="$1" 'BEGIN { printf "%.1f MiB", kb / 102
 } >"$RUN_DIR/summary.md"
 
 {
-    printf 'workload\trequests_per_s\tp50_us\tp99_us\tnon_2xx\tsocket_errors\tpeak_rss_kb\tnote\tcpu_us_per_request\n'
-    for row in ${ROWS[@]+"${ROWS[@]}"}; do printf '%s\n' "$row" | tr '|' '\t'; done
+    printf 'workload\trequests_per_s\tp50_us\tp99_us\tnon_2xx\tsocket_errors\tpeak_rss_kb\tnote\tcpu_us_per_request'
+    printf '\trps_x_bare\tp99_x_bare\tcpu_x_bare\n'
+    for row in ${ROWS[@]+"${ROWS[@]}"}; do printf '%s|%s\n' "$row" "$(ratios_of "$row")" | tr '|' '\t'; done
 } >"$RUN_DIR/summary.tsv"
 
 echo

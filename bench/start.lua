@@ -6,6 +6,8 @@
 --   BENCH_THREADS       wrk's -t value (required when BENCH_START_LIMIT is set)
 --   BENCH_START_LIMIT   optional: send exactly this many starts in total, then stop (the check preload)
 --   BENCH_TTL_SECONDS   optional: "ttl_seconds" to send (the preload asks for 600, the maximum)
+--   BENCH_PATH          optional: the path to POST to (default /v1/verifications; the bare workload sends the same
+--                       request to /bench/bare)
 --   BENCH_ID_FILE       optional: record the verification id of every 2xx answer and write them to this file,
 --                       one per line (bench/nginx.sh compares them with the database). Unset: nothing is parsed.
 --
@@ -44,7 +46,9 @@ function init(args)
    -- The raw request is built by hand: one concatenation per request.
    local host = wrk.host
    if wrk.port then host = host .. ":" .. wrk.port end
-   header_block = "POST /v1/verifications HTTP/1.1\r\nHost: " .. host .. "\r\nAuthorization: Bearer " .. key ..
+   local path = os.getenv("BENCH_PATH")
+   if path == nil or path == "" then path = "/v1/verifications" end
+   header_block = "POST " .. path .. " HTTP/1.1\r\nHost: " .. host .. "\r\nAuthorization: Bearer " .. key ..
       "\r\nContent-Type: application/json\r\nContent-Length: "
 
    -- Each thread has its own Lua state and LuaJIT seeds them all alike: mix in the thread id.

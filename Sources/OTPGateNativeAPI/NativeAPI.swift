@@ -51,9 +51,11 @@ public struct NativeAPI: Sendable {
     }
 
     /// The router with every route and middleware, and the vendor profiles' routes under their prefixes.
-    public func buildRouter(profiles: [any CompatProfile] = []) -> Router<AppRequestContext> {
+    /// - Parameter bareRoute: also serve the benchmark's `POST /bench/bare` (`BareRouteController`).
+    public func buildRouter(profiles: [any CompatProfile] = [], bareRoute: Bool = false) -> Router<AppRequestContext> {
         let router = Router(context: AppRequestContext.self)
         router.add(middleware: ObservabilityMiddleware(metrics: metrics, profiles: profiles))
+        if bareRoute { BareRouteController().addRoutes(to: router) }
         let authentication = ProfileAuthentication(store: tenants, cache: principalCache, failures: failures, proxies: proxies)
         for profile in profiles { profile.addRoutes(to: router, authentication: authentication) }
         OpsController(store: health, signer: signer, metrics: metrics).addRoutes(to: router, routes: routes)

@@ -24,25 +24,7 @@ final class TestClock: OTPGateCore.Clock, Sendable {
 }
 
 /// Deterministic randomness (SplitMix64), so a failing test fails the same way every run.
-final class SeededRandom: RandomSource, Sendable {
-    private let state: Mutex<UInt64>
-    init(seed: UInt64) { state = Mutex(seed) }
-    func bytes(_ count: Int) -> [UInt8] {
-        state.withLock { s in
-            var out: [UInt8] = []
-            out.reserveCapacity(count)
-            while out.count < count {
-                s &+= 0x9E37_79B9_7F4A_7C15
-                var z = s
-                z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-                z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-                z ^= z >> 31
-                for i in 0..<8 where out.count < count { out.append(UInt8(truncatingIfNeeded: z >> (8 * UInt64(i)))) }
-            }
-            return out
-        }
-    }
-}
+typealias SeededRandom = SeededRandomSource
 
 /// Records what the outbox worker hands over: the test's view of the SMS or email a person would get.
 final class RecordingSender: MessageSender, Sendable {

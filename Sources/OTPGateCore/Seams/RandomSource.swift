@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Where codes, identifiers and secrets get their randomness. Injected so tests are deterministic;
 /// production uses the operating system's CSPRNG.
 public protocol RandomSource: Sendable {
@@ -35,5 +37,27 @@ public struct SystemRandomSource: RandomSource {
             }
         }
         return out
+    }
+}
+
+/// SplitMix64 from a seed: the same identifiers, codes and keys on every run, for the tests and the allocation
+/// harness (`otpgate-allocs`). Predictable by design: never wired into `serve`.
+public final class SeededRandomSource: RandomSource {
+    private let state: Mutex<UInt64>
+    public init(seed: UInt64) { state = Mutex(seed) }
+    public func bytes(_ count: Int) -> [UInt8] {
+        state.withLock { s in
+            var out: [UInt8] = []
+            out.reserveCapacity(count)
+            while out.count < count {
+                s &+= 0x9E37_79B9_7F4A_7C15
+                var z = s
+                z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+                z ^= z >> 31
+                for i in 0..<8 where out.count < count { out.append(UInt8(truncatingIfNeeded: z >> (8 * UInt64(i)))) }
+            }
+            return out
+        }
     }
 }

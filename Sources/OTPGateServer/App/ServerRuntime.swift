@@ -107,7 +107,9 @@ public struct ServerRuntime: Sendable {
     public var databaseSecurity: String? { (store as? PostgresStore)?.transportSecurity.description }
 
     /// The router with every route and middleware: the native API and the vendor profiles.
-    public func buildRouter() -> Router<AppRequestContext> { api.buildRouter(profiles: Profiles.all(profiles)) }
+    public func buildRouter() -> Router<AppRequestContext> {
+        api.buildRouter(profiles: Profiles.all(profiles), bareRoute: settings.benchBareRoute)
+    }
 
     /// The HTTP application with the outbox worker and sweeper as services, stopped gracefully on SIGINT/SIGTERM.
     public func buildApplication() -> some ApplicationProtocol {

@@ -32,6 +32,8 @@ public import OTPGateNativeAPI
 ///   profile's session id (a Surepass `client_id`, a KwikID session) lives
 /// - `otpgate.password.threads` (`OTPGATE_PASSWORD_THREADS`, default half the cores): threads for portal-password hashes
 /// - `otpgate.policy.*` (`OTPGATE_POLICY_*`): default limits, see `Policy`
+/// - `otpgate.bench.bare.route` (`OTPGATE_BENCH_BARE_ROUTE`, default false, refused in production): serve the
+///   benchmark's `POST /bench/bare`
 public struct ServerSettings: Sendable {
     public enum Environment: String, Sendable, CaseIterable { case development, production }
     /// SQLite's `synchronous` pragma: `FULL` survives power loss, `NORMAL` a process crash.
@@ -46,6 +48,8 @@ public struct ServerSettings: Sendable {
     public var environment: Environment
     /// Whether the audit log is written (`OTPGATE_AUDIT`, on by default; the benchmark's A/B turns it off).
     public var auditing = true
+    /// Whether the benchmark's yardstick `POST /bench/bare` is served (`OTPGATE_BENCH_BARE_ROUTE`); never in production.
+    public var benchBareRoute = false
     /// An operator's command's audit actor (`cli`), nil with auditing off.
     public var cliAuditActor: AuditActor? { auditing ? .cli : nil }
     public var masterKey: String?
@@ -156,6 +160,10 @@ public struct ServerSettings: Sendable {
         passwordThreads = threads == 0 ? nil : threads
 
         auditing = try r.bool("otpgate.audit", default: true)
+        benchBareRoute = try r.bool("otpgate.bench.bare.route", default: false)
+        if benchBareRoute && environment == .production {
+            throw ConfigurationError("OTPGATE_BENCH_BARE_ROUTE serves an unauthenticated benchmark route: it is refused with OTPGATE_ENV=production")
+        }
         var policy = Policy()
         func read(_ name: String, _ value: Int) throws -> Int { try r.int("otpgate.policy." + name, default: value, in: Int.min...Int.max) }
         policy.defaultCodeLength = try read("code.length", policy.defaultCodeLength)
