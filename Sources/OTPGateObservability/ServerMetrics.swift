@@ -13,12 +13,38 @@ public final class ServerMetrics: EngineObserver, Sendable {
 
     public init() {}
 
-    private func counter(_ name: String, _ help: String, _ labels: [(String, String)]) -> Counter {
-        registry.makeCounter(descriptor: MetricNameDescriptor(metricName: name, helpText: help), labels: labels)
+    /// Counters and histograms by name and labels, looked up once: the registry's own lookup hashes the name and every
+    /// label and checks the help text on each call, which is measurable on the hot path. Labels are low-cardinality
+    /// (channels, reasons, providers), so the caches stay small.
+    private let counters = Mutex<[String: Counter]>([:])
+    private let histograms = Mutex<[String: DurationHistogram]>([:])
+
+    private static func key(_ name: String, _ labels: [(String, String)]) -> String {
+        labels.reduce(into: name) { key, label in key += "\u{0}\(label.0)=\(label.1)" }
     }
 
-    /// The request metrics of each (route, method, status), looked up once: the registry's own lookup hashes
-    /// the name and every label on each call, which is measurable on the hot path.
+    private func counter(_ name: String, _ help: String, _ labels: [(String, String)]) -> Counter {
+        let key = Self.key(name, labels)
+        return counters.withLock { cache in
+            if let hit = cache[key] { return hit }
+            let made = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: name, helpText: help), labels: labels)
+            cache[key] = made
+            return made
+        }
+    }
+
+    private func histogram(_ name: String, _ help: String, _ labels: [(String, String)], buckets: [Duration]) -> DurationHistogram {
+        let key = Self.key(name, labels)
+        return histograms.withLock { cache in
+            if let hit = cache[key] { return hit }
+            let made = registry.makeDurationHistogram(
+                descriptor: MetricNameDescriptor(metricName: name, helpText: help), labels: labels, buckets: buckets)
+            cache[key] = made
+            return made
+        }
+    }
+
+    /// The request metrics of each (route, method, status), looked up once by one short key.
     private let requestMetrics = Mutex<[String: (Counter, DurationHistogram)]>([:])
 
     public func recordRequest(route: String, method: String, status: Int, duration: Duration) {
@@ -94,9 +120,9 @@ public final class ServerMetrics: EngineObserver, Sendable {
 
     /// How long one provider call took (success or failure).
     public func sendLatency(channel: Channel, sender: String, duration: Duration) {
-        registry.makeDurationHistogram(
-            descriptor: MetricNameDescriptor(metricName: "otpgate_send_duration_seconds", helpText: "Provider send latency by channel and provider"),
-            labels: [("channel", channel.rawValue), ("sender", sender)], buckets: Self.sendBuckets
+        histogram(
+            "otpgate_send_duration_seconds", "Provider send latency by channel and provider", [("channel", channel.rawValue), ("sender", sender)],
+            buckets: Self.sendBuckets
         ).record(duration)
     }
 

@@ -17,11 +17,16 @@ extension SQLiteStore {
         if changed, let e { try insertAudit(db, e) }
     }
 
+    /// The columns `auditEntry` reads, by position: a name lookup per column (GRDB matches names case-insensitively)
+    /// cost the linker more than hashing the entry.
+    static let auditColumns = "id, tenant_id, at, action, actor, subject, masked, request_id, detail, seq, hash"
+
+    static let unlinkedEntriesSQL = "SELECT \(auditColumns) FROM audit_entries WHERE tenant_id = ? AND seq IS NULL ORDER BY id LIMIT ?"
+
     static func auditEntry(_ row: Row) -> AuditEntry {
         AuditEntry(
-            id: row["id"], tenantID: row["tenant_id"], at: Timestamp(milliseconds: row["at"]), action: row["action"], actor: row["actor"],
-            subject: row["subject"], masked: row["masked"], requestID: row["request_id"], detail: row["detail"], seq: row["seq"],
-            hash: (row["hash"] as Data?).map { Array($0) })
+            id: row[0], tenantID: row[1], at: Timestamp(milliseconds: row[2]), action: row[3], actor: row[4], subject: row[5], masked: row[6],
+            requestID: row[7], detail: row[8], seq: row[9], hash: (row[10] as Data?).map { Array($0) })
     }
 
     /// Reads and hashes off the single writer, which only stores each entry's seq and hash: linking never holds up the
@@ -35,7 +40,7 @@ extension SQLiteStore {
         for tenant in pending {
             let (unlinked, previous) = try await read { db in
                 let unlinked = try Row.fetchAll(
-                    db.cachedStatement(sql: "SELECT * FROM audit_entries WHERE tenant_id = ? AND seq IS NULL ORDER BY id LIMIT ?"),
+                    db.cachedStatement(sql: Self.unlinkedEntriesSQL),
                     arguments: [tenant, limit]
                 ).map(Self.auditEntry)
                 // The head is the newest linked entry or, once retention purged every one, the checkpoint kept in their place.
@@ -91,7 +96,7 @@ extension SQLiteStore {
     public func auditEntries(tenantID: String, afterSeq: Int64, limit: Int) async throws -> [AuditEntry] {
         try await read { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM audit_entries WHERE tenant_id = ? AND seq IS NOT NULL AND seq > ? ORDER BY seq LIMIT ?",
+                db, sql: "SELECT \(Self.auditColumns) FROM audit_entries WHERE tenant_id = ? AND seq IS NOT NULL AND seq > ? ORDER BY seq LIMIT ?",
                 arguments: [tenantID, afterSeq, limit]
             ).map(Self.auditEntry)
         }
@@ -100,7 +105,7 @@ extension SQLiteStore {
     public func auditChain(tenantID: String) async throws -> (entries: [AuditEntry], checkpoints: [AuditCheckpoint]) {
         try await read { db in
             let entries = try Row.fetchAll(
-                db, sql: "SELECT * FROM audit_entries WHERE tenant_id = ? ORDER BY seq IS NULL, seq, id", arguments: [tenantID]
+                db, sql: "SELECT \(Self.auditColumns) FROM audit_entries WHERE tenant_id = ? ORDER BY seq IS NULL, seq, id", arguments: [tenantID]
             ).map(Self.auditEntry)
             let checkpoints = try Row.fetchAll(
                 db, sql: "SELECT * FROM audit_checkpoints WHERE tenant_id = ? ORDER BY seq", arguments: [tenantID]

@@ -9,39 +9,43 @@ extension SQLiteStore {
         sealed_fields
         """
 
+    /// A row of `verificationColumns`, read by position: GRDB matches a column name case-insensitively on each lookup,
+    /// which cost a check more than the row's SQL.
     static func verification(_ row: Row) throws -> Verification {
-        guard let channel = Channel(rawValue: row["channel"]), let state = VerificationState(rawValue: row["state"]) else {
+        guard let channel = Channel(rawValue: row[2]), let state = VerificationState(rawValue: row[10]) else {
             throw StoreError(.corrupt, "verification row with unknown channel or state")
         }
         // A row written before encryption at rest has no sealed fields: its clear destination is also its key.
-        let sealed: Data? = row["sealed_fields"]
-        let stored: String = row["destination"]
+        let sealed: Data? = row[21]
+        let stored: String = row[3]
         return Verification(
-            id: row["id"], tenantID: row["tenant_id"], channel: channel, destination: sealed == nil ? stored : "", purpose: row["purpose"],
-            locale: row["locale"], reference: row["reference"], context: row["context"], codeLength: row["code_length"],
-            codeHash: row["code_hash"], state: state, attempts: row["attempts"], maxAttempts: row["max_attempts"], sends: row["sends"],
-            maxSends: row["max_sends"], ttlSeconds: row["ttl_seconds"], createdAt: Timestamp(milliseconds: row["created_at"]),
-            expiresAt: Timestamp(milliseconds: row["expires_at"]), lastSentAt: Timestamp(milliseconds: row["last_sent_at"]),
-            resendAvailableAt: Timestamp(milliseconds: row["resend_available_at"]), updatedAt: Timestamp(milliseconds: row["updated_at"]),
-            destinationKey: stored, sealedFields: sealed ?? Data())
+            id: row[0], tenantID: row[1], channel: channel, destination: sealed == nil ? stored : "", purpose: row[4], locale: row[5],
+            reference: row[6], context: row[7], codeLength: row[8], codeHash: row[9], state: state, attempts: row[11], maxAttempts: row[12],
+            sends: row[13], maxSends: row[14], ttlSeconds: row[15], createdAt: Timestamp(milliseconds: row[16]),
+            expiresAt: Timestamp(milliseconds: row[17]), lastSentAt: Timestamp(milliseconds: row[18]),
+            resendAvailableAt: Timestamp(milliseconds: row[19]), updatedAt: Timestamp(milliseconds: row[20]), destinationKey: stored,
+            sealedFields: sealed ?? Data())
     }
 
+    static let fetchVerificationSQL = "SELECT \(verificationColumns) FROM verifications WHERE id = ? AND tenant_id = ?"
+
     static func fetchVerification(_ db: Database, id: String, tenantID: String) throws -> Verification? {
-        let statement = try db.cachedStatement(sql: "SELECT \(verificationColumns) FROM verifications WHERE id = ? AND tenant_id = ?")
+        let statement = try db.cachedStatement(sql: fetchVerificationSQL)
         return try Row.fetchOne(statement, arguments: [id, tenantID]).map(verification)
     }
 
+    static let insertVerificationSQL =
+        "INSERT INTO verifications (\(verificationColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
     static func insertVerification(_ db: Database, _ v: Verification) throws {
-        try db.cachedStatement(
-            sql: "INSERT INTO verifications (\(verificationColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        )
-        .execute(arguments: [
-            // Only the blind index and the sealed fields are written: never the clear destination, reference or context.
-            v.id, v.tenantID, v.channel.rawValue, v.destinationKey, v.purpose, v.locale, nil as String?, nil as String?, v.codeLength,
-            v.codeHash, v.state.rawValue, v.attempts, v.maxAttempts, v.sends, v.maxSends, v.ttlSeconds, v.createdAt.milliseconds,
-            v.expiresAt.milliseconds, v.lastSentAt.milliseconds, v.resendAvailableAt.milliseconds, v.updatedAt.milliseconds,
-            v.sealedFields,
-        ])
+        try db.cachedStatement(sql: insertVerificationSQL)
+            .execute(arguments: [
+                // Only the blind index and the sealed fields are written: never the clear destination, reference or context.
+                v.id, v.tenantID, v.channel.rawValue, v.destinationKey, v.purpose, v.locale, nil as String?, nil as String?, v.codeLength,
+                v.codeHash, v.state.rawValue, v.attempts, v.maxAttempts, v.sends, v.maxSends, v.ttlSeconds, v.createdAt.milliseconds,
+                v.expiresAt.milliseconds, v.lastSentAt.milliseconds, v.resendAvailableAt.milliseconds, v.updatedAt.milliseconds,
+                v.sealedFields,
+            ])
     }
 
     /// Writes the mutable columns of `v` (identity, destination and request fields never change).

@@ -14,12 +14,14 @@ struct AllocationCount {
         AllocationCount(allocations: lhs.allocations - rhs.allocations, bytes: lhs.bytes - rhs.bytes)
     }
 
-    /// Whether the counting malloc is the one the process uses: a new class instance must be counted.
+    /// Whether the counting malloc is the one the process uses: an array the Swift runtime (a shared library) allocates
+    /// must be counted.
     static var isCounting: Bool {
-        final class Probe { var value = 0 }
         let before = now
-        let probe = Probe()
-        withExtendedLifetime(probe) {}
-        return (now - before).allocations > 0
+        let buffer = probeBuffer(4096 + CommandLine.arguments.count)
+        let counted = (now - before).allocations > 0
+        return counted && buffer.count > 4096
     }
+
+    @inline(never) private static func probeBuffer(_ count: Int) -> [UInt8] { [UInt8](repeating: 1, count: count) }
 }
