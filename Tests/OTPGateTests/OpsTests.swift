@@ -36,14 +36,20 @@ import Testing
             await h.deliver()
             let code = try #require(h.sender.code(for: id))
             _ = try await client.post("/v1/verifications/\(id)/check", #"{"code":"\#(code)"}"#)
+            // Two email starts: each label value keeps its own count (handles are cached by name and labels).
+            for n in 1...2 {
+                let email = try await client.post("/v1/verifications", #"{"to":"user\#(n)@example.com","channel":"email"}"#)
+                #expect(email.status == .created)
+            }
             // Served by the metrics listener (issue 12: never on the public port).
             let response = try await h.scrapeMetrics()
             #expect(response.contains(#"otpgate_verifications_started_total{channel="sms"} 1"#))
+            #expect(response.contains(#"otpgate_verifications_started_total{channel="email"} 2"#))
             #expect(response.contains(#"otpgate_verifications_approved_total{channel="sms"} 1"#))
             #expect(response.contains(#"otpgate_verifications_failed_total{channel="sms"} 1"#))
             #expect(response.contains(#"otpgate_http_requests_total{route="/v1/verifications/{id}/check",method="POST",status="422"} 1"#))
             #expect(response.contains(#"otpgate_http_requests_total{route="/v1/verifications/{id}/check",method="POST",status="200"} 1"#))
-            #expect(response.contains(#"otpgate_http_requests_total{route="/v1/verifications",method="POST",status="201"} 1"#))
+            #expect(response.contains(#"otpgate_http_requests_total{route="/v1/verifications",method="POST",status="201"} 3"#))
             // Labels carry the route template, never the id of a verification.
             #expect(!response.contains(id))
             #expect(response.contains("otpgate_http_request_duration_seconds_bucket"))
