@@ -23,10 +23,25 @@ public final class SQLiteStore: Store, Sendable {
         try Self.makePrivate(path)
         do {
             pool = try DatabasePool(path: path, configuration: config)
+            // GRDB turns WAL on for the writer after `prepareDatabase` and sets `synchronous = NORMAL` with it: set the
+            // mode again on the writer, the one connection that commits, or FULL would silently be NORMAL.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(mode)") }
         } catch {
             throw SQLiteStore.storeError(error)
         }
         writer = BatchWriter(pool: pool)
+    }
+
+    /// The `synchronous` mode the committing connection runs with (`FULL` or `NORMAL`), read back from SQLite: what
+    /// `serve`'s start-up line reports, so a durability setting that did not take is visible.
+    public func committedSynchronous() async throws -> String {
+        let level = try await pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        switch level {
+        case 3: return "EXTRA"
+        case 2: return "FULL"
+        case 1: return "NORMAL"
+        default: return "OFF"
+        }
     }
 
     deinit { writer.stop() }

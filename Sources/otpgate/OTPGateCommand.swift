@@ -82,6 +82,7 @@ struct Serve: AsyncParsableCommand {
             }
             var metadata: Logger.Metadata = [:]
             if let security = runtime.databaseSecurity { metadata["database_tls"] = .string(security) }
+            if let synchronous = try await runtime.sqliteSynchronous() { metadata["sqlite_synchronous"] = .string(synchronous) }
             logger.info(
                 "starting",
                 metadata: metadata.merging([

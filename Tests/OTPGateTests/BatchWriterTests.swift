@@ -31,6 +31,21 @@ import Testing
 
 /// The SQLite files are readable by their owner only (issue 12): the database, its WAL and shared memory.
 @Suite struct SQLiteFileModeTests {
+    /// `OTPGATE_SQLITE_SYNCHRONOUS` reaches the connection that commits: GRDB's WAL set-up sets NORMAL on it after the
+    /// connection's own preparation, so FULL (the default) used to be NORMAL without a word.
+    @Test(arguments: [("FULL", "FULL"), ("NORMAL", "NORMAL"), ("normal", "NORMAL")])
+    func theSynchronousModeIsTheCommittingConnections(setting: String, expected: String) async throws {
+        let path = try temporaryDirectory().appendingPathComponent("sync.sqlite").path
+        let store = try SQLiteStore(path: path, synchronous: setting)
+        try await store.migrate()
+        #expect(try await store.committedSynchronous() == expected)
+        await store.close()
+        // The default is FULL, on a new database and on reopening an existing one.
+        let reopened = try SQLiteStore(path: path)
+        #expect(try await reopened.committedSynchronous() == "FULL")
+        await reopened.close()
+    }
+
     @Test func theDatabaseAndItsWALAreCreated0600() async throws {
         let dir = try temporaryDirectory()
         let path = dir.appendingPathComponent("private.sqlite").path

@@ -106,6 +106,9 @@ public struct ServerRuntime: Sendable {
     /// How the connection to PostgreSQL is protected, for the start-up line (`nil` on SQLite).
     public var databaseSecurity: String? { (store as? PostgresStore)?.transportSecurity.description }
 
+    /// SQLite's `synchronous` mode as the committing connection has it, for the start-up line (`nil` on PostgreSQL).
+    public func sqliteSynchronous() async throws -> String? { try await (store as? SQLiteStore)?.committedSynchronous() }
+
     /// The router with every route and middleware: the native API and the vendor profiles.
     public func buildRouter() -> Router<AppRequestContext> {
         api.buildRouter(profiles: Profiles.all(profiles), bareRoute: settings.benchBareRoute)
