@@ -19,6 +19,10 @@ public final class SQLiteStore: Store, Sendable {
         let mode = synchronous.uppercased() == "NORMAL" ? "NORMAL" : "FULL"
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(mode)")
+            // Each request in a batch runs in a savepoint, whose statement journal SQLite otherwise spills to a file
+            // in /var/tmp once it passes 64 KiB: two write syscalls per page a request touches. In memory, it never
+            // leaves the process (it holds only the pages of the savepoint open at the time).
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         try Self.makePrivate(path)
         do {
@@ -42,6 +46,12 @@ public final class SQLiteStore: Store, Sendable {
         case 1: return "NORMAL"
         default: return "OFF"
         }
+    }
+
+    /// Whether the committing connection keeps temporary files, the savepoints' statement journal among them, in
+    /// memory (`PRAGMA temp_store = MEMORY`), read back from SQLite.
+    public func temporaryFilesInMemory() async throws -> Bool {
+        try await pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA temp_store") } == 2
     }
 
     deinit { writer.stop() }

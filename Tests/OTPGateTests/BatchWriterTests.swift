@@ -46,6 +46,15 @@ import Testing
         await reopened.close()
     }
 
+    /// A batch runs each request in a savepoint; its statement journal stays in memory instead of spilling to a file
+    /// in /var/tmp (two write syscalls per page a request touches, issue 17).
+    @Test func theCommittingConnectionKeepsTemporaryFilesInMemory() async throws {
+        let store = try SQLiteStore(path: try temporaryDirectory().appendingPathComponent("temp.sqlite").path)
+        try await store.migrate()
+        #expect(try await store.temporaryFilesInMemory())
+        await store.close()
+    }
+
     @Test func theDatabaseAndItsWALAreCreated0600() async throws {
         let dir = try temporaryDirectory()
         let path = dir.appendingPathComponent("private.sqlite").path
