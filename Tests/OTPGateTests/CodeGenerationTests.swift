@@ -115,6 +115,10 @@ import Testing
     @Test func masksHideMostOfTheDestination() {
         #expect(Destination(unchecked: "+919876543210", channel: .sms).masked == "+91******3210")
         #expect(Destination(unchecked: "priya@example.com", channel: .email).masked == "p***@e******.com")
+        // The byte-wise mask of an ASCII number and the character-wise one of anything else keep the same places.
+        #expect(PhoneNumber.mask("+1234567") == "+12*4567")
+        #expect(PhoneNumber.mask("+123456") == "*******")
+        #expect(PhoneNumber.mask("+٩١٩٨٧٦٥٤٣٢١٠") == "+٩١******٣٢١٠")
     }
 }
 

@@ -11,6 +11,11 @@ enum CivilDate {
     }
 
     static func yearMonth(daysSinceEpoch days: Int64) -> (year: Int64, month: Int64) {
+        let date = civil(daysSinceEpoch: days)
+        return (date.year, date.month)
+    }
+
+    static func civil(daysSinceEpoch days: Int64) -> (year: Int64, month: Int64, day: Int64) {
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097
@@ -18,6 +23,6 @@ enum CivilDate {
         let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
         let mp = (5 * doy + 2) / 153
         let month = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month)
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, doy - (153 * mp + 2) / 5 + 1)
     }
 }

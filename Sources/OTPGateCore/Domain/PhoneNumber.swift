@@ -41,7 +41,21 @@ public enum PhoneNumber {
         return "+" + international
     }
 
+    /// The first three and last four characters kept, the rest starred: `+91******3210`.
     public static func mask(_ e164: String) -> String {
+        // A stored number is ASCII: mask its bytes (every start and check masks one for its answer and its audit
+        // entry; splitting into Characters cost a start more than sealing its message).
+        let utf8 = e164.utf8
+        if utf8.count > 7, utf8.allSatisfy({ $0 < 0x80 }) {
+            return String(unsafeUninitializedCapacity: utf8.count) { buffer in
+                var index = 0
+                for byte in utf8 {
+                    buffer[index] = index < 3 || index >= utf8.count - 4 ? byte : UInt8(ascii: "*")
+                    index += 1
+                }
+                return index
+            }
+        }
         let chars = Array(e164)
         guard chars.count > 7 else { return String(repeating: "*", count: chars.count) }
         let head = chars.prefix(3)
