@@ -78,8 +78,22 @@ import Testing
         #expect(Identifier.isWellFormed(id, prefix: "vrf"))
         #expect(!Identifier.isWellFormed(id, prefix: "ten"))
         #expect(!Identifier.isWellFormed("vrf_../../etc", prefix: "vrf"))
+        // Exactly 26 letters of the lowercase base32 alphabet after `prefix_`, byte for byte.
+        let body = String(id.dropFirst(4))
+        #expect(Identifier.isWellFormed("vrf_" + body, prefix: "vrf"))
+        #expect(!Identifier.isWellFormed("vrf-" + body, prefix: "vrf"))
+        #expect(!Identifier.isWellFormed("vrf_" + body.dropLast(), prefix: "vrf"))
+        #expect(!Identifier.isWellFormed("vrf_" + body + "a", prefix: "vrf"))
+        #expect(!Identifier.isWellFormed("vrf_" + body.dropLast() + "1", prefix: "vrf"))
+        #expect(!Identifier.isWellFormed("vrf_" + body.dropLast() + "A", prefix: "vrf"))
+        #expect(!Identifier.isWellFormed("vrf_" + body.dropLast() + "8", prefix: "vrf"))
+        #expect(!Identifier.isWellFormed("vrf_\u{301}" + body.dropLast(), prefix: "vrf"))
+        #expect(Identifier.isWellFormed("vrf_" + String(repeating: "z", count: 25) + "2", prefix: "vrf"))
         let key = APIKey.generate(random: SystemRandomSource())
         #expect(APIKey.isWellFormed(key))
+        #expect(!APIKey.isWellFormed(String(key.dropLast()) + "8"))
+        #expect(!APIKey.isWellFormed(String(key.dropLast()) + "Z"))
+        #expect(!APIKey.isWellFormed(String(key.dropLast())))
         #expect(APIKey.hash(key).count == 32)
     }
 }

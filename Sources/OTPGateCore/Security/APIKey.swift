@@ -17,7 +17,7 @@ public enum APIKey {
 
     /// Whether `value` has the shape of a key, so malformed credentials never reach the store.
     public static func isWellFormed(_ value: String) -> Bool {
-        value.hasPrefix(prefix) && value.utf8.count == prefix.utf8.count + 52
-            && value.dropFirst(prefix.count).allSatisfy { ("a"..."z").contains($0) || ("2"..."7").contains($0) }
+        value.utf8.count == prefix.utf8.count + 52 && value.utf8.starts(with: prefix.utf8)
+            && Base32.isLowercaseBase32(value.utf8.dropFirst(prefix.utf8.count))
     }
 }
