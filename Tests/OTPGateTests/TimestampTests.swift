@@ -30,7 +30,8 @@ import Testing
         var mismatches: [Int64] = []
         for _ in 0..<5_000 {
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            let milliseconds = Int64(state >> 16) % 253_402_300_800_000 - 62_167_219_200_000
+            // Anywhere from 0000-01-01 to 9999-12-31.
+            let milliseconds = Int64(state >> 8) % 315_569_520_000_000 - 62_167_219_200_000
             let t = Timestamp(milliseconds: milliseconds)
             if t.iso8601 != Self.style.format(t.date) { mismatches.append(milliseconds) }
         }

@@ -44,7 +44,7 @@ public enum PhoneNumber {
     /// The first three and last four characters kept, the rest starred: `+91******3210`.
     public static func mask(_ e164: String) -> String {
         // A stored number is ASCII: mask its bytes (every start and check masks one for its answer and its audit
-        // entry; splitting into Characters cost a start more than sealing its message).
+        // entry; splitting it into Characters was 0.8 % of a start's CPU).
         let utf8 = e164.utf8
         if utf8.count > 7, utf8.allSatisfy({ $0 < 0x80 }) {
             return String(unsafeUninitializedCapacity: utf8.count) { buffer in

@@ -24,9 +24,9 @@ public struct Timestamp: Sendable, Hashable, Comparable {
 
     /// ISO 8601 in UTC with second precision, as the API renders times: `2027-01-31T09:05:00Z`.
     public var iso8601: String {
-        // Written digit by digit (every answer renders four times; the format style cost a start more than its SQL
-        // statements' bindings). Years outside 1600...9999 take the format style's path: its calendar is Julian
-        // before 1582, and a year past 9999 has more digits.
+        // Written digit by digit: every answer renders four times, and the format style was a visible part of the
+        // 2.2 % of a start's CPU its rendering took. Years outside 1600...9999 take the format style's path: its calendar is Julian before
+        // 1582, and a year past 9999 has more digits.
         var days = milliseconds / 86_400_000
         var millisecondOfDay = milliseconds % 86_400_000
         if millisecondOfDay < 0 {
