@@ -35,11 +35,15 @@ let package = Package(
     targets: [
         // Each module has one reason to change; the comment lists what it may import (docs/ARCHITECTURE.md).
 
+        // The kernel's CSPRNG in bulk (`getrandom`, which Swift's Glibc module does not export).
+        .target(name: "CSystemRandom"),
         // The engine: domain types, deciders, the store ports and the seams. No I/O. Imports: Crypto, CryptoExtras,
-        // Mustache (message templates are validated and rendered here, one rule for the API, the CLI and the worker).
+        // Mustache (message templates are validated and rendered here, one rule for the API, the CLI and the worker),
+        // CSystemRandom.
         .target(
             name: "OTPGateCore",
             dependencies: [
+                "CSystemRandom",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Mustache", package: "swift-mustache"),

@@ -47,11 +47,12 @@ extension SQLiteStore {
             // still held (`applied`) touch fallbacks or write events: a worker whose lease ran out changes nothing.
             var applied: Set<String> = []
             let sent = results.filter(\.isSent)
-            for start in stride(from: 0, to: sent.count, by: 200) {
-                let chunk = sent[start..<min(start + 200, sent.count)]
-                let rows = Array(repeating: "(?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
+            for start in stride(from: 0, to: sent.count, by: Self.maxRowsPerStatement) {
+                let chunk = sent[start..<min(start + Self.maxRowsPerStatement, sent.count)]
+                let rowCount = Self.paddedCount(chunk.count)
+                let rows = Array(repeating: "(?, ?, ?, ?)", count: rowCount).joined(separator: ", ")
                 var arguments: StatementArguments = [now.milliseconds]
-                for result in chunk {
+                for result in Self.padded(chunk, to: rowCount) {
                     guard case .sent(let providerMessageID) = result.outcome else { continue }
                     arguments += [result.messageID, result.attempt, result.provider, providerMessageID]
                 }
@@ -63,9 +64,9 @@ extension SQLiteStore {
                     WHERE outbox.id = v.column1 AND outbox.attempts = v.column2 AND outbox.state = 'sending'
                     """
                 if chunk.contains(where: { FallbackDecider.step(after: $0) != nil }) {
-                    applied.formUnion(try String.fetchAll(db, sql: sql + " RETURNING outbox.id", arguments: arguments))
+                    applied.formUnion(try String.fetchAll(db.cachedStatement(sql: sql + " RETURNING outbox.id"), arguments: arguments))
                 } else {
-                    try db.execute(sql: sql, arguments: arguments)
+                    try db.cachedStatement(sql: sql).execute(arguments: arguments)
                 }
             }
             for result in results where !result.isSent {
@@ -146,16 +147,17 @@ extension SQLiteStore {
         guard !claims.isEmpty else { return [] }
         return try await read { db in
             var held: Set<String> = []
-            for start in stride(from: 0, to: claims.count, by: 200) {
-                let chunk = claims[start..<min(start + 200, claims.count)]
+            for start in stride(from: 0, to: claims.count, by: Self.maxRowsPerStatement) {
+                let slice = claims[start..<min(start + Self.maxRowsPerStatement, claims.count)]
+                let chunk = Self.padded(slice, to: Self.paddedCount(slice.count))
                 let ids = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
                 let pairs = Array(repeating: "(?, ?)", count: chunk.count).joined(separator: ", ")
                 var arguments: StatementArguments = []
                 for claim in chunk { arguments += [claim.messageID] }
                 for claim in chunk { arguments += [claim.messageID, claim.attempt] }
                 let rows = try String.fetchAll(
-                    db,
-                    sql: "SELECT id FROM outbox WHERE id IN (\(ids)) AND state = 'sending' AND (id, attempts) IN (VALUES \(pairs))",
+                    db.cachedStatement(
+                        sql: "SELECT id FROM outbox WHERE id IN (\(ids)) AND state = 'sending' AND (id, attempts) IN (VALUES \(pairs))"),
                     arguments: arguments)
                 held.formUnion(rows)
             }
@@ -334,5 +336,27 @@ extension SQLiteStore {
             merge(&total, value)
             if changed < size { return total }
         }
+    }
+
+    /// Rows per statement over a list: 4 parameters each stay under SQLite's oldest limit of 999 parameters.
+    static let maxRowsPerStatement = 128
+
+    /// Statements over a list of rows are written for a padded count (the next power of two, at most
+    /// `maxRowsPerStatement`) so that eight prepared statements serve every batch size: built for the exact count, the
+    /// outbox worker's finish and claim check compiled a new statement each batch (`sqlite3_prepare` was 2 % of a
+    /// start's CPU).
+    static func paddedCount(_ count: Int) -> Int {
+        var padded = 1
+        while padded < count { padded *= 2 }
+        return min(padded, maxRowsPerStatement)
+    }
+
+    /// `items`, its last element repeated up to `count`: a repeated row matches the same row again, which changes
+    /// nothing in an `UPDATE … FROM` or an `IN` list.
+    static func padded<C: Collection>(_ items: C, to count: Int) -> [C.Element] {
+        var out = Array(items)
+        guard let last = out.last else { return out }
+        while out.count < count { out.append(last) }
+        return out
     }
 }

@@ -291,6 +291,45 @@ import Testing
         #expect(try await h.store.outboxMessages(verificationID: canceled.id).map(\.state) == [.superseded])
     }
 
+    /// The claim check and the finish of a batch handle every batch size alike, including sizes that are not a power of
+    /// two (the SQLite store pads them to one of a few prepared statements) and more than one statement's worth (128):
+    /// exactly the held claims are reported held, and exactly the reported messages are finished.
+    @Test(arguments: Backend.available) func claimChecksAndFinishesAreExactForEveryBatchSize(backend: Backend) async throws {
+        let h = try await Harness.make(
+            backend: backend, environment: ["OTPGATE_POLICY_PUMPING_GUARD": "off", "OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND": "1000"])
+        var messages: [OutboxMessage] = []
+        for index in 0..<150 {
+            let v = try await start(h, to: "+9198000\(String(format: "%05d", index))")
+            messages += try await h.store.outboxMessages(verificationID: v.id)
+        }
+        let claimed = try await h.store.claimOutbox(limit: 200, now: h.clock.now(), leaseUntil: h.clock.now() + .seconds(30))
+        try #require(claimed.count == 150)
+        var remaining = claimed.sorted { $0.id < $1.id }
+        for size in [1, 2, 3, 5, 7, 130] {
+            let batch = Array(remaining.prefix(size))
+            remaining.removeFirst(size)
+            // A stale attempt number is not held: the batch's last claim is asked about with the wrong attempt.
+            var asked = batch.map { OutboxClaim(messageID: $0.id, attempt: $0.attempts) }
+            asked[asked.count - 1] = OutboxClaim(messageID: batch[batch.count - 1].id, attempt: batch[batch.count - 1].attempts + 1)
+            let held = try await h.store.claimsHeld(asked)
+            #expect(held == Set(batch.dropLast().map(\.id)), "batch of \(size)")
+            try await h.store.finishOutbox(
+                batch.map { DeliveryResult(messageID: $0.id, attempt: $0.attempts, outcome: .sent(providerMessageID: "p-\($0.id)")) },
+                now: h.clock.now())
+            for message in batch {
+                let row = try #require(try await h.store.outboxMessages(verificationID: message.verificationID).first)
+                #expect(row.state == .sent, "batch of \(size)")
+                #expect(row.providerMessageID == "p-\(message.id)")
+            }
+        }
+        // The last two stayed claimed and unfinished.
+        #expect(remaining.count == 2)
+        let held = try await h.store.claimsHeld(remaining.map { OutboxClaim(messageID: $0.id, attempt: $0.attempts) })
+        #expect(held == Set(remaining.map(\.id)))
+        for message in remaining {
+            #expect(try await h.store.outboxMessages(verificationID: message.verificationID).first?.state == .sending)
+        }
+    }
 }
 
 /// A provider that takes `step` of the test clock per message.

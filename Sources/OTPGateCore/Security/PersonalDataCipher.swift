@@ -14,9 +14,13 @@ public struct PersonalDataCipher: Sendable {
     /// HMACs with their key already absorbed: each index or digest copies one and hashes only its input.
     private let indexMAC: HMAC<SHA256>
     private let digestMAC: HMAC<SHA256>
+    /// Where each seal's 96-bit nonce comes from. Given explicitly: left to itself, BoringSSL asked the kernel for
+    /// fresh entropy on every seal (a system call per sealed field).
+    private let random: any RandomSource
 
     /// - Parameter dataKey: the 32 random bytes stored (wrapped) as the secret `data-key`.
-    public init(dataKey: [UInt8]) {
+    public init(dataKey: [UInt8], random: any RandomSource = SystemRandomSource()) {
+        self.random = random
         let material = SymmetricKey(data: dataKey)
         sealingKey = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: material, salt: Array("otpgate".utf8), info: Array("personal-data-seal".utf8), outputByteCount: 32)
@@ -32,7 +36,9 @@ public struct PersonalDataCipher: Sendable {
     /// another purpose, does not open.
     public func seal(_ plaintext: [UInt8], purpose: String, rowID: String) throws -> [UInt8] {
         do {
-            let box = try AES.GCM.seal(plaintext, using: sealingKey, authenticating: Self.associatedData(purpose, rowID))
+            let box = try AES.GCM.seal(
+                plaintext, using: sealingKey, nonce: try AES.GCM.Nonce(data: random.bytes(12)),
+                authenticating: Self.associatedData(purpose, rowID))
             guard let combined = box.combined else { throw SecretBoxError.sealFailed }
             var out: [UInt8] = []
             out.reserveCapacity(1 + combined.count)
