@@ -20,12 +20,16 @@ final class BatchWriter: @unchecked Sendable {
     private var jobs: [Job] = []
     private var stopped = false
     private let maxBatch: Int
+    private let afterCommit: @Sendable () -> Void
 
     /// Starts the writer thread. It runs batches back to back with GRDB's synchronous API, so no batch waits for
     /// a Swift Concurrency thread to become free before the next one starts.
-    init(pool: DatabasePool, maxBatch: Int = 256) {
+    /// - Parameter afterCommit: called on the writer thread after each committed batch's callers are answered
+    ///   (the store tells its `WALCheckpointer`).
+    init(pool: DatabasePool, maxBatch: Int = 256, afterCommit: @escaping @Sendable () -> Void = {}) {
         self.pool = pool
         self.maxBatch = maxBatch
+        self.afterCommit = afterCommit
         let thread = Thread { [self] in self.runLoop() }
         thread.name = "otpgate-sqlite-writer"
         thread.start()
@@ -87,6 +91,7 @@ final class BatchWriter: @unchecked Sendable {
             do {
                 let completions = try pool.write { db in batch.map { $0.run(db) } }
                 for complete in completions { complete() }
+                afterCommit()
             } catch {
                 let failure = SQLiteStore.storeError(error)
                 for job in batch { job.fail(failure) }

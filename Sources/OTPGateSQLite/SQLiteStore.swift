@@ -8,11 +8,18 @@ public import OTPGateCore
 public final class SQLiteStore: Store, Sendable {
     let pool: DatabasePool
     let writer: BatchWriter
+    let checkpointer: WALCheckpointer
+
+    /// SQLite's own checkpoint on the committing connection, in WAL pages: only a backstop behind `WALCheckpointer`,
+    /// which checkpoints long before the WAL gets this large (40 MiB).
+    static let writerAutocheckpointPages = 10_000
 
     /// Opens (creating if needed) the database at `path`.
     /// - Parameter synchronous: `FULL` (default) makes every acknowledged write survive power loss; `NORMAL`
     ///   survives a process crash only. Group commit keeps the cost of `FULL` to one fsync per batch.
-    public init(path: String, synchronous: String = "FULL") throws {
+    /// - Parameter checkpointInterval: how long commits gather before the background checkpoint copies them into the
+    ///   database file (`WALCheckpointer`).
+    public init(path: String, synchronous: String = "FULL", checkpointInterval: Duration = .milliseconds(100)) throws {
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.maximumReaderCount = 8
@@ -29,11 +36,16 @@ public final class SQLiteStore: Store, Sendable {
             pool = try DatabasePool(path: path, configuration: config)
             // GRDB turns WAL on for the writer after `prepareDatabase` and sets `synchronous = NORMAL` with it: set the
             // mode again on the writer, the one connection that commits, or FULL would silently be NORMAL.
-            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(mode)") }
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = \(mode)")
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.writerAutocheckpointPages)")
+            }
+            let checkpointer = try WALCheckpointer(path: path, synchronous: mode, interval: checkpointInterval)
+            self.checkpointer = checkpointer
+            writer = BatchWriter(pool: pool, afterCommit: { checkpointer.noteCommit() })
         } catch {
             throw SQLiteStore.storeError(error)
         }
-        writer = BatchWriter(pool: pool)
     }
 
     /// The `synchronous` mode the committing connection runs with (`FULL` or `NORMAL`), read back from SQLite: what
@@ -54,7 +66,15 @@ public final class SQLiteStore: Store, Sendable {
         try await pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA temp_store") } == 2
     }
 
-    deinit { writer.stop() }
+    /// The committing connection's own checkpoint threshold in pages (`PRAGMA wal_autocheckpoint`), read back.
+    public func writerAutocheckpoint() async throws -> Int {
+        try await pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint") } ?? 0
+    }
+
+    deinit {
+        writer.stop()
+        checkpointer.stop()
+    }
 
     /// Creates the database file readable by its owner only (0600), or narrows an existing one to that. SQLite
     /// creates the WAL, shared-memory and journal files with the database file's mode, so they are private too.
@@ -112,6 +132,7 @@ public final class SQLiteStore: Store, Sendable {
 
     public func close() async {
         writer.stop()
+        checkpointer.stop()
         try? pool.close()
     }
 

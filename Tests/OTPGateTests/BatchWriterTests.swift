@@ -29,6 +29,62 @@ import Testing
     }
 }
 
+/// The WAL is copied into the database file by `WALCheckpointer`, on its own thread, after commits and never inside
+/// one: the committing connection's own checkpoint is only a distant backstop.
+@Suite(.timeLimit(.minutes(2))) struct WALCheckpointerTests {
+    func fileSize(_ path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? Int) ?? 0
+    }
+
+    @Test func theCommittingConnectionLeavesCheckpointsToTheCheckpointer() async throws {
+        let store = try SQLiteStore(path: try temporaryDirectory().appendingPathComponent("ckpt.sqlite").path)
+        try await store.migrate()
+        #expect(try await store.writerAutocheckpoint() == SQLiteStore.writerAutocheckpointPages)
+        #expect(SQLiteStore.writerAutocheckpointPages >= 10_000)
+        await store.close()
+    }
+
+    @Test func committedPagesReachTheDatabaseFileWithoutACheckpointInTheCommit() async throws {
+        let path = try temporaryDirectory().appendingPathComponent("ckpt.sqlite").path
+        let store = try SQLiteStore(path: path, checkpointInterval: .milliseconds(20))
+        try await store.migrate()
+        try await store.write { db in try db.execute(sql: "CREATE TABLE filler (id INTEGER PRIMARY KEY, bytes BLOB NOT NULL)") }
+        let before = fileSize(path)
+        // About 2 MiB in 32 batches: far below the writer's own checkpoint threshold (40 MiB), so only the
+        // background checkpointer can move it into the database file.
+        for batch in 0..<32 {
+            try await store.write { db in
+                for row in 0..<16 {
+                    try db.execute(
+                        sql: "INSERT INTO filler (id, bytes) VALUES (?, zeroblob(4096))", arguments: [batch * 16 + row])
+                }
+            }
+        }
+        var waited = 0
+        while fileSize(path) < before + 2_000_000 && waited < 200 {
+            try await Task.sleep(for: .milliseconds(25))
+            waited += 1
+        }
+        #expect(fileSize(path) >= before + 2_000_000, "the database file did not grow: the WAL was not checkpointed")
+        #expect(store.checkpointer.completedRuns >= 1)
+        // Everything committed is in the file: a further checkpoint finds nothing left to copy.
+        let result = try store.checkpointer.checkpoint()
+        #expect(result.walFrames == result.checkpointed)
+        await store.close()
+    }
+
+    @Test func anIdleStoreRunsNoCheckpoints() async throws {
+        let store = try SQLiteStore(
+            path: try temporaryDirectory().appendingPathComponent("idle.sqlite").path, checkpointInterval: .milliseconds(5))
+        try await store.migrate()
+        try await Task.sleep(for: .milliseconds(100))
+        let settled = store.checkpointer.completedRuns
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(store.checkpointer.completedRuns == settled, "the checkpointer woke up with nothing committed")
+        await store.close()
+    }
+}
+
 /// The SQLite files are readable by their owner only (issue 12): the database, its WAL and shared memory.
 @Suite struct SQLiteFileModeTests {
     /// `OTPGATE_SQLITE_SYNCHRONOUS` reaches the connection that commits: GRDB's WAL set-up sets NORMAL on it after the
