@@ -85,7 +85,7 @@ extension PostgresStore {
                 } else {
                     previous = (0, AuditChain.genesis)
                 }
-                let linked = AuditChain.link(unlinked, after: previous)
+                let linked = await AuditChain.linkYielding(unlinked, after: previous)
                 var updates = BatchJSON()
                 for entry in linked {
                     updates.append(["id": .int(Int(entry.id)), "seq": .int(Int(entry.seq ?? 0)), "hash": .bytes(entry.hash ?? [])])

@@ -55,14 +55,30 @@ extension SQLiteStore {
                 let previous: (seq: Int64, hash: [UInt8]) = last.map { ($0["seq"], Array($0["hash"] as Data)) } ?? (0, AuditChain.genesis)
                 return (unlinked, previous)
             }
-            let linked = AuditChain.link(unlinked, after: previous)
+            let linked = await AuditChain.linkYielding(unlinked, after: previous)
             guard let end = linked.last, let seq = end.seq, let hash = end.hash else { continue }
             let updates = linked.map { (id: $0.id, seq: $0.seq ?? 0, hash: Data($0.hash ?? [])) }
-            try await write { db in
-                let update = try db.cachedStatement(sql: "UPDATE audit_entries SET seq = ?, hash = ? WHERE id = ? AND seq IS NULL")
-                for entry in updates {
-                    try update.execute(arguments: [entry.seq, entry.hash, entry.id])
-                    guard db.changesCount == 1 else { throw StoreError(.conflict, "audit entry \(entry.id) was linked meanwhile") }
+            // One write of its own per `maxRowsPerStatement` entries, one statement each: a round of 1,000 single-row
+            // updates in one write held the single writer for milliseconds, and the starts and checks queued behind it
+            // waited. The writes go in chain order, so a round stopped by a conflict leaves a chain that holds: its
+            // committed part extends the head it read, and the next round goes on from there.
+            for start in stride(from: 0, to: updates.count, by: Self.maxRowsPerStatement) {
+                let slice = updates[start..<min(start + Self.maxRowsPerStatement, updates.count)]
+                try await write { db in
+                    let chunk = Self.padded(slice, to: Self.paddedCount(slice.count))
+                    let rows = Array(repeating: "(?, ?, ?)", count: chunk.count).joined(separator: ", ")
+                    var arguments: StatementArguments = []
+                    for entry in chunk { arguments += [entry.id, entry.seq, entry.hash] }
+                    try db.cachedStatement(
+                        sql: """
+                            UPDATE audit_entries SET seq = v.column2, hash = v.column3 FROM (VALUES \(rows)) AS v
+                            WHERE audit_entries.id = v.column1 AND audit_entries.seq IS NULL
+                            """
+                    ).execute(arguments: arguments)
+                    // Every entry of the slice, once: fewer means another linker got there first.
+                    guard db.changesCount == slice.count else {
+                        throw StoreError(.conflict, "an audit entry of tenant \(tenant) was linked meanwhile")
+                    }
                 }
             }
             heads.append(AuditHead(tenantID: tenant, seq: seq, hash: hash, linked: linked.count))

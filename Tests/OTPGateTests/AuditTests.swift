@@ -212,6 +212,39 @@ import Testing
         #expect(report.checkedUpTo == 60)
     }
 
+    /// A round larger than one update statement (128 rows) and than one hashing slice (100 entries): every entry is
+    /// chained once, in order, and the chain verifies.
+    @Test(arguments: Backend.available) func aLargeRoundChainsEveryEntryOnce(backend: Backend) async throws {
+        let h = try await Harness.make(
+            backend: backend, environment: ["OTPGATE_POLICY_PUMPING_GUARD": "off", "OTPGATE_POLICY_REQUESTS_PER_KEY_PER_SECOND": "1000"])
+        try await h.test { (client: TestClient) async throws in
+            for n in 0..<300 { _ = try await client.start(to: "+91987654\(String(format: "%04d", n))") }
+        }
+        let round = await h.runtime.auditLinker.linkOnce()
+        #expect(round.caughtUp && round.signed == 1)
+        let chain = try await h.store.auditChain(tenantID: h.tenant.id)
+        #expect(chain.entries.compactMap(\.seq) == Array(1...300))
+        let report = try await AuditVerifier(store: h.store, signer: h.runtime.signer).verify(tenantID: h.tenant.id)
+        #expect(report.problems.isEmpty, "\(report.problems)")
+        #expect(report.checkedUpTo == 300)
+    }
+
+    /// Hashing a slice at a time gives exactly the chain of hashing all at once, whatever the slice boundaries.
+    @Test(arguments: [0, 1, 99, 100, 101, 250])
+    func linkingInSlicesIsLinkingAtOnce(count: Int) async {
+        let entries = (0..<count).map { n in
+            AuditEntry(
+                id: Int64(n + 1), tenantID: "ten_a", at: Timestamp(seconds: 1_800_000_000 + Int64(n)), action: "verification.started",
+                actor: "key_1", subject: "vrf_\(n)")
+        }
+        let head: (seq: Int64, hash: [UInt8]) = (41, [UInt8](repeating: 7, count: 32))
+        let sliced = await AuditChain.linkYielding(entries, after: head, slice: 100)
+        let whole = AuditChain.link(entries, after: head)
+        #expect(sliced.map(\.seq) == whole.map(\.seq))
+        #expect(sliced.map(\.hash) == whole.map(\.hash))
+        #expect(sliced.first?.seq == (count > 0 ? 42 : nil))
+    }
+
     /// More new entries than one batch: the linker goes again at once instead of waiting for its next second.
     @Test func theLinkerKeepsUpWithMoreEntriesThanOneBatch() async throws {
         let h = try await Harness.make()
