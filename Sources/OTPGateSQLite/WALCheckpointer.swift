@@ -7,8 +7,8 @@ import GRDB
 /// wait for a few megabytes of writes and an fsync of the database file (4 % of a start's CPU, and the slowest
 /// answers of the start workload). Here the writer only says that it committed; at most `interval` later this
 /// thread runs a `PASSIVE` checkpoint, which never blocks the writer or a reader. When idle it sleeps without
-/// waking. The writer keeps SQLite's own checkpoint at `SQLiteStore.writerAutocheckpointPages` as a backstop, so
-/// the WAL stays bounded even if this thread fell behind.
+/// waking. The writer keeps SQLite's own checkpoint at `SQLiteStore.writerAutocheckpointPages`: by then this thread
+/// has copied nearly every page, so that checkpoint is short, and it restarts the WAL from its beginning.
 ///
 /// `@unchecked Sendable`: `committed`, `stopped` and `lastRun` are only touched while holding `signal`'s lock.
 final class WALCheckpointer: @unchecked Sendable {
