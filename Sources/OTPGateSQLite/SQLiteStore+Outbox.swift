@@ -337,26 +337,4 @@ extension SQLiteStore {
             if changed < size { return total }
         }
     }
-
-    /// Rows per statement over a list: 4 parameters each stay under SQLite's oldest limit of 999 parameters.
-    static let maxRowsPerStatement = 128
-
-    /// Statements over a list of rows are written for a padded count (the next power of two, at most
-    /// `maxRowsPerStatement`) so that eight prepared statements serve every batch size: built for the exact count, the
-    /// outbox worker's finish and claim check compiled a new statement each batch (`sqlite3_prepare` was 2 % of a
-    /// start's CPU).
-    static func paddedCount(_ count: Int) -> Int {
-        var padded = 1
-        while padded < count { padded *= 2 }
-        return min(padded, maxRowsPerStatement)
-    }
-
-    /// `items`, its last element repeated up to `count`: a repeated row matches the same row again, which changes
-    /// nothing in an `UPDATE … FROM` or an `IN` list.
-    static func padded<C: Collection>(_ items: C, to count: Int) -> [C.Element] {
-        var out = Array(items)
-        guard let last = out.last else { return out }
-        while out.count < count { out.append(last) }
-        return out
-    }
 }

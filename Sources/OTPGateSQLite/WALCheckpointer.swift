@@ -10,7 +10,7 @@ import GRDB
 /// waking. The writer keeps SQLite's own checkpoint at `SQLiteStore.writerAutocheckpointPages`: by then this thread
 /// has copied nearly every page, so that checkpoint is short, and it restarts the WAL from its beginning.
 ///
-/// `@unchecked Sendable`: `committed`, `stopped` and `lastRun` are only touched while holding `signal`'s lock.
+/// `@unchecked Sendable`: `committed`, `stopped`, `finished` and `runs` are only touched while holding `signal`'s lock.
 final class WALCheckpointer: @unchecked Sendable {
     /// What one checkpoint found and did, in WAL frames (pages).
     struct Result: Sendable, Equatable {

@@ -68,9 +68,10 @@ public enum AuditChain {
         var linked: [AuditEntry] = []
         linked.reserveCapacity(unlinked.count)
         var previous = head
-        for start in stride(from: 0, to: unlinked.count, by: max(1, slice)) {
+        let step = max(1, slice)
+        for start in stride(from: 0, to: unlinked.count, by: step) {
             if start > 0 { await Task.yield() }
-            let part = link(Array(unlinked[start..<min(start + max(1, slice), unlinked.count)]), after: previous)
+            let part = link(Array(unlinked[start..<min(start + step, unlinked.count)]), after: previous)
             if let last = part.last, let seq = last.seq, let hash = last.hash { previous = (seq, hash) }
             linked += part
         }
