@@ -22,6 +22,9 @@ final class BatchWriter: @unchecked Sendable {
     private let maxBatch: Int
     private let afterCommit: @Sendable () -> Void
 
+    /// The writer thread's name, as `top -H` and `perf` show it.
+    static let threadName = "sqlite-writer"
+
     /// Starts the writer thread. It runs batches back to back with GRDB's synchronous API, so no batch waits for
     /// a Swift Concurrency thread to become free before the next one starts.
     /// - Parameter afterCommit: called on the writer thread after each committed batch's callers are answered
@@ -30,8 +33,10 @@ final class BatchWriter: @unchecked Sendable {
         self.pool = pool
         self.maxBatch = maxBatch
         self.afterCommit = afterCommit
-        let thread = Thread { [self] in self.runLoop() }
-        thread.name = "otpgate-sqlite-writer"
+        let thread = Thread { [self] in
+            ThreadName.set(Self.threadName)
+            self.runLoop()
+        }
         thread.start()
     }
 

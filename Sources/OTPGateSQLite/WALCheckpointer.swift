@@ -28,6 +28,9 @@ final class WALCheckpointer: @unchecked Sendable {
     private var finished = false
     private var runs = 0
 
+    /// The thread's name, as `top -H` and `perf` show it.
+    static let threadName = "sqlite-ckpt"
+
     /// - Parameters:
     ///   - path: the database file, already in WAL mode.
     ///   - synchronous: the store's mode: with `FULL` the checkpoint syncs the database file before the WAL is reused.
@@ -37,8 +40,10 @@ final class WALCheckpointer: @unchecked Sendable {
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
         connection = try DatabaseQueue(path: path, configuration: config)
         self.interval = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
-        let thread = Thread { [self] in self.runLoop() }
-        thread.name = "otpgate-sqlite-checkpointer"
+        let thread = Thread { [self] in
+            ThreadName.set(Self.threadName)
+            self.runLoop()
+        }
         thread.start()
     }
 

@@ -27,6 +27,24 @@ import Testing
         try await writer.write { db in try db.execute(sql: "INSERT INTO parent (id) VALUES (99)") }
         #expect(try await pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM parent") } == 1)
     }
+
+    /// An operator reading `top -H` or a `perf` profile sees the store's two threads by name.
+    @Test func theStoresThreadsCarryTheirNames() async throws {
+        func threadNames() -> [String] {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+            return tasks.compactMap { try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8) }
+                .map { $0.trimmingCharacters(in: .newlines) }
+        }
+        let store = try SQLiteStore(path: try temporaryDirectory().appendingPathComponent("names.sqlite").path)
+        var names = threadNames()
+        for _ in 0..<100 where !(names.contains(BatchWriter.threadName) && names.contains(WALCheckpointer.threadName)) {
+            try await Task.sleep(for: .milliseconds(20))
+            names = threadNames()
+        }
+        #expect(names.contains("sqlite-writer"))
+        #expect(names.contains("sqlite-ckpt"))
+        await store.close()
+    }
 }
 
 /// The WAL is copied into the database file by `WALCheckpointer`, on its own thread, after commits and never inside
