@@ -30,7 +30,7 @@ import Testing
         process.executableURL = root.appendingPathComponent(".build/debug/otpgate-allocs")
         let output = Pipe()
         process.standardOutput = output
-        try process.run()
+        try ProcessLaunch.run(process)
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw RunFailure(status: process.terminationStatus) }

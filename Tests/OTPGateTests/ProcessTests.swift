@@ -343,7 +343,7 @@ enum OTPGateProcess {
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        try process.run()
+        try ProcessLaunch.run(process)
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -381,7 +381,7 @@ struct OTPGateServerProcess: Sendable {
         process.environment = OTPGateProcess.environment(environment)
         process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
-        try process.run()
+        try ProcessLaunch.run(process)
         let deadline = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < deadline {
             let log = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""

@@ -29,7 +29,7 @@ final class SMTPTestServer: Sendable {
         make.executableURL = URL(fileURLWithPath: "/bin/bash")
         make.arguments = [repository.appendingPathComponent("scripts/make-test-cert.sh").path, directory.path]
         make.standardOutput = FileHandle.nullDevice
-        try? make.run()
+        try? ProcessLaunch.run(make)
         // Polled: `waitUntilExit` can block for good inside Swift concurrency on Linux.
         while make.isRunning { usleep(10_000) }
         return (
@@ -69,7 +69,7 @@ final class SMTPTestServer: Sendable {
         process.standardInput = stdin
         process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
-        try process.run()
+        try ProcessLaunch.run(process)
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             let out = (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? ""
