@@ -33,11 +33,7 @@ final class BatchWriter: @unchecked Sendable {
         self.pool = pool
         self.maxBatch = maxBatch
         self.afterCommit = afterCommit
-        let thread = Thread { [self] in
-            ThreadName.set(Self.threadName)
-            self.runLoop()
-        }
-        thread.start()
+        NamedThread.start(Self.threadName) { [self] in self.runLoop() }
     }
 
     /// Ends the writer thread once the queue is empty.

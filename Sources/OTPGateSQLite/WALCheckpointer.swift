@@ -40,11 +40,7 @@ final class WALCheckpointer: @unchecked Sendable {
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
         connection = try DatabaseQueue(path: path, configuration: config)
         self.interval = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
-        let thread = Thread { [self] in
-            ThreadName.set(Self.threadName)
-            self.runLoop()
-        }
-        thread.start()
+        NamedThread.start(Self.threadName) { [self] in self.runLoop() }
     }
 
     /// Called by the writer after each commit: a checkpoint is due within `interval`.
