@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 
 @testable import OTPGateSQLite
@@ -26,6 +27,61 @@ import Testing
         // The writer goes on: the next batch commits and is acknowledged.
         try await writer.write { db in try db.execute(sql: "INSERT INTO parent (id) VALUES (99)") }
         #expect(try await pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM parent") } == 1)
+    }
+
+    /// A batch whose jobs all succeed runs no savepoint; a job that throws in a batch is rolled back alone, its
+    /// error reaches only its caller, and every other job of the batch is stored exactly once.
+    @Test func aJobThatThrowsRollsBackOnlyItselfAndTheRestOfItsBatchIsStoredOnce() async throws {
+        struct Broken: Error {}
+        let pool = try DatabasePool(path: try temporaryDirectory().appendingPathComponent("batch.sqlite").path)
+        try await pool.write { db in try db.execute(sql: "CREATE TABLE t (v INTEGER NOT NULL)") }
+        let statements = Mutex<[String]>([])
+        try await pool.writeWithoutTransaction { db in
+            db.trace { event in statements.withLock { $0.append("\(event)") } }
+        }
+        let writer = BatchWriter(pool: pool)
+        defer { writer.stop() }
+
+        /// Holds the writer on one job while `values` queue behind it, so that they form the next batch.
+        func batch(_ values: [Int], throwing thrower: Int?) async throws -> [Int: Bool] {
+            let gate = DispatchSemaphore(value: 0)
+            let holding = Mutex(false)
+            let held = Task {
+                try await writer.write { _ in
+                    holding.withLock { $0 = true }
+                    gate.wait()
+                }
+            }
+            while !holding.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(1)) }
+            return try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
+                for v in values {
+                    group.addTask {
+                        do {
+                            try await writer.write { db in
+                                try db.execute(sql: "INSERT INTO t (v) VALUES (?)", arguments: [v])
+                                if v == thrower { throw Broken() }
+                            }
+                            return (v, true)
+                        } catch is Broken {
+                            return (v, false)
+                        }
+                    }
+                }
+                while writer.queuedJobs < values.count { try await Task.sleep(for: .milliseconds(1)) }
+                gate.signal()
+                try await held.value
+                return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+            }
+        }
+
+        let first = try await batch(Array(1...8), throwing: nil)
+        #expect(first.values.allSatisfy { $0 } && first.count == 8)
+        #expect(statements.withLock { $0 }.filter { $0.contains("SAVEPOINT") }.isEmpty)
+
+        let second = try await batch(Array(11...18), throwing: 15)
+        #expect(second == Dictionary(uniqueKeysWithValues: (11...18).map { ($0, $0 != 15) }))
+        let stored = try await pool.read { db in try Int.fetchAll(db, sql: "SELECT v FROM t ORDER BY v") }
+        #expect(stored == Array(1...8) + [11, 12, 13, 14, 16, 17, 18])
     }
 
     /// An operator reading `top -H` or a `perf` profile sees the store's two threads by name.
