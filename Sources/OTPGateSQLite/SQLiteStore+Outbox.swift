@@ -3,17 +3,24 @@ import GRDB
 public import OTPGateCore
 
 extension SQLiteStore {
+    /// The columns `outboxMessage` reads, in its order: rows are read by position (a name lookup per column cost
+    /// more than the column, for every message the worker claims).
+    static let outboxColumns = """
+        id, tenant_id, verification_id, channel, payload, state, attempts, created_at, next_attempt_at, expires_at,
+        lease_until, last_error, provider, provider_message_id, finished_at
+        """
+
     static func outboxMessage(_ row: Row) throws -> OutboxMessage {
-        guard let channel = Channel(rawValue: row["channel"]), let state = OutboxState(rawValue: row["state"]) else {
+        guard let channel = Channel(rawValue: row[3]), let state = OutboxState(rawValue: row[5]) else {
             throw StoreError(.corrupt, "outbox row with unknown channel or state")
         }
         return OutboxMessage(
-            id: row["id"], tenantID: row["tenant_id"], verificationID: row["verification_id"], channel: channel,
-            sealedPayload: (row["payload"] as Data?).map(Array.init), state: state, attempts: row["attempts"],
-            createdAt: Timestamp(milliseconds: row["created_at"]), nextAttemptAt: Timestamp(milliseconds: row["next_attempt_at"]),
-            expiresAt: Timestamp(milliseconds: row["expires_at"]), leaseUntil: (row["lease_until"] as Int64?).map(Timestamp.init(milliseconds:)),
-            lastError: row["last_error"], provider: row["provider"], providerMessageID: row["provider_message_id"],
-            finishedAt: (row["finished_at"] as Int64?).map(Timestamp.init(milliseconds:)))
+            id: row[0], tenantID: row[1], verificationID: row[2], channel: channel,
+            sealedPayload: (row[4] as Data?).map(Array.init), state: state, attempts: row[6],
+            createdAt: Timestamp(milliseconds: row[7]), nextAttemptAt: Timestamp(milliseconds: row[8]),
+            expiresAt: Timestamp(milliseconds: row[9]), leaseUntil: (row[10] as Int64?).map(Timestamp.init(milliseconds:)),
+            lastError: row[11], provider: row[12], providerMessageID: row[13],
+            finishedAt: (row[14] as Int64?).map(Timestamp.init(milliseconds:)))
     }
 
     public func claimOutbox(limit: Int, now: Timestamp, leaseUntil: Timestamp) async throws -> [OutboxMessage] {
@@ -33,7 +40,7 @@ extension SQLiteStore {
                     sql: """
                         UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_until = ?, next_attempt_at = ?
                         WHERE id IN (SELECT id FROM outbox WHERE state IN ('pending', 'sending') AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)
-                        RETURNING *
+                        RETURNING \(Self.outboxColumns)
                         """),
                 arguments: [leaseUntil.milliseconds, leaseUntil.milliseconds, now.milliseconds, limit]
             ).map(Self.outboxMessage).sorted { ($0.nextAttemptAt, $0.createdAt) < ($1.nextAttemptAt, $1.createdAt) }
@@ -135,7 +142,7 @@ extension SQLiteStore {
     public func outboxMessages(verificationID: String) async throws -> [OutboxMessage] {
         try await read { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM outbox WHERE id >= ? AND id < ? ORDER BY created_at, id",
+                db, sql: "SELECT \(Self.outboxColumns) FROM outbox WHERE id >= ? AND id < ? ORDER BY created_at, id",
                 arguments: [
                     NewOutboxMessage.idRange(verificationID: verificationID).lower, NewOutboxMessage.idRange(verificationID: verificationID).upper,
                 ]

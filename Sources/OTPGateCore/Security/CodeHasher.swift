@@ -3,12 +3,18 @@ import Crypto
 /// Keyed hashing of codes: HMAC-SHA256 under a server secret, bound to the verification id, so a stolen
 /// database reveals no codes and a hash cannot be replayed against another verification.
 public struct CodeHasher: Sendable {
-    private let key: SymmetricKey
+    /// The HMAC with its key already absorbed: each hash copies it instead of deriving the padded key again.
+    private let keyed: HMAC<SHA256>
 
-    public init(secret: [UInt8]) { self.key = SymmetricKey(data: secret) }
+    public init(secret: [UInt8]) { self.keyed = HMAC(key: SymmetricKey(data: secret)) }
 
     public func hash(code: String, verificationID: String) -> [UInt8] {
-        Array(HMAC<SHA256>.authenticationCode(for: Array("\(verificationID):\(code)".utf8), using: key))
+        var message = Array(verificationID.utf8)
+        message.append(UInt8(ascii: ":"))
+        message.append(contentsOf: code.utf8)
+        var mac = keyed
+        mac.update(data: message)
+        return Array(mac.finalize())
     }
 }
 
