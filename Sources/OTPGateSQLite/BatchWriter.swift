@@ -107,6 +107,20 @@ final class BatchWriter: @unchecked Sendable {
         }
     }
 
+    /// `BEGIN IMMEDIATE` … `COMMIT` with cached statements: GRDB's `write` compiles both anew for every batch.
+    /// Rolls back when `body` or the commit throws (a deferred constraint, say), unless SQLite already has.
+    private static func inTransaction<T>(_ db: Database, _ body: (Database) throws -> T) throws -> T {
+        try db.cachedStatement(sql: "BEGIN IMMEDIATE TRANSACTION").execute()
+        do {
+            let value = try body(db)
+            try db.cachedStatement(sql: "COMMIT TRANSACTION").execute()
+            return value
+        } catch {
+            if db.isInsideTransaction { try? db.cachedStatement(sql: "ROLLBACK TRANSACTION").execute() }
+            throw error
+        }
+    }
+
     private func runLoop() {
         while true {
             signal.lock()
@@ -121,9 +135,13 @@ final class BatchWriter: @unchecked Sendable {
             do {
                 let completions: [@Sendable () -> Void]
                 do {
-                    completions = try pool.write { db in try batch.map { try $0.run(db, .together) } }
+                    completions = try pool.writeWithoutTransaction { db in
+                        try Self.inTransaction(db) { db in try batch.map { try $0.run(db, .together) } }
+                    }
                 } catch is BodyThrew {
-                    completions = try pool.write { db in try batch.map { try $0.run(db, .isolated) } }
+                    completions = try pool.writeWithoutTransaction { db in
+                        try Self.inTransaction(db) { db in try batch.map { try $0.run(db, .isolated) } }
+                    }
                 }
                 for complete in completions { complete() }
                 afterCommit()
