@@ -39,10 +39,8 @@ extension SQLiteStore {
         var heads: [AuditHead] = []
         for tenant in pending {
             let (unlinked, previous) = try await read { db in
-                let unlinked = try Row.fetchAll(
-                    db.cachedStatement(sql: Self.unlinkedEntriesSQL),
-                    arguments: [tenant, limit]
-                ).map(Self.auditEntry)
+                let unlinked = try RowsInPlace.all(
+                    db.cachedStatement(sql: Self.unlinkedEntriesSQL), arguments: [tenant, limit], Self.auditEntry)
                 // The head is the newest linked entry or, once retention purged every one, the checkpoint kept in their place.
                 let last = try Row.fetchOne(
                     db.cachedStatement(

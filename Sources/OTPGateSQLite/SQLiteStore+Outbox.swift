@@ -35,15 +35,15 @@ extension SQLiteStore {
                     """
             ).execute(arguments: [now.milliseconds, now.milliseconds])
             // A claimed message's next_attempt_at is its lease end, so one index finds both due and abandoned claims.
-            return try Row.fetchAll(
+            return try RowsInPlace.all(
                 db.cachedStatement(
                     sql: """
                         UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_until = ?, next_attempt_at = ?
                         WHERE id IN (SELECT id FROM outbox WHERE state IN ('pending', 'sending') AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)
                         RETURNING \(Self.outboxColumns)
                         """),
-                arguments: [leaseUntil.milliseconds, leaseUntil.milliseconds, now.milliseconds, limit]
-            ).map(Self.outboxMessage).sorted { ($0.nextAttemptAt, $0.createdAt) < ($1.nextAttemptAt, $1.createdAt) }
+                arguments: [leaseUntil.milliseconds, leaseUntil.milliseconds, now.milliseconds, limit], Self.outboxMessage
+            ).sorted { ($0.nextAttemptAt, $0.createdAt) < ($1.nextAttemptAt, $1.createdAt) }
         }
     }
 

@@ -31,7 +31,7 @@ extension SQLiteStore {
 
     static func fetchVerification(_ db: Database, id: String, tenantID: String) throws -> Verification? {
         let statement = try db.cachedStatement(sql: fetchVerificationSQL)
-        return try Row.fetchOne(statement, arguments: [id, tenantID]).map(verification)
+        return try RowsInPlace.first(statement, arguments: [id, tenantID], verification)
     }
 
     static let insertVerificationSQL =
@@ -71,7 +71,7 @@ extension SQLiteStore {
     static func fetchDestination(_ db: Database, tenantID: String, destinationKey: String) throws -> DestinationState? {
         let statement = try db.cachedStatement(
             sql: "SELECT failed_checks, first_failure_at, locked_until FROM destinations WHERE tenant_id = ? AND destination = ?")
-        return try Row.fetchOne(statement, arguments: [tenantID, destinationKey]).map { row in
+        return try RowsInPlace.first(statement, arguments: [tenantID, destinationKey]) { row in
             DestinationState(
                 tenantID: tenantID, destinationKey: destinationKey, failedChecks: row[0],
                 firstFailureAt: (row[1] as Int64?).map(Timestamp.init(milliseconds:)),
@@ -157,17 +157,22 @@ extension SQLiteStore {
             if let claim = command.idempotency { loaded.idempotency = try Self.fetchIdempotency(db, tenantID: v.tenantID, key: claim.key) }
             // The destination's lock and its recent starts in one statement (read by position: a name lookup per
             // column cost more than the columns).
-            let recent = try Row.fetchOne(
+            let recent = try RowsInPlace.first(
                 db.cachedStatement(
                     sql: """
                         SELECT count(*) AS n, min(created_at) AS oldest,
                             (SELECT locked_until FROM destinations WHERE tenant_id = ?1 AND destination = ?2) AS locked_until
                         FROM verifications WHERE tenant_id = ?1 AND destination = ?2 AND created_at > ?3
                         """),
-                arguments: [v.tenantID, v.destinationKey, StartDecider.windowStart(of: command).milliseconds])
-            loaded.lockedUntil = (recent?[2] as Int64?).map(Timestamp.init(milliseconds:))
-            loaded.recentStarts = StartDecider.RecentStarts(
-                count: recent?[0] ?? 0, oldest: (recent?[1] as Int64?).map(Timestamp.init(milliseconds:)))
+                arguments: [v.tenantID, v.destinationKey, StartDecider.windowStart(of: command).milliseconds]
+            ) { row in
+                (
+                    count: row[0] as Int, oldest: (row[1] as Int64?).map(Timestamp.init(milliseconds:)),
+                    lockedUntil: (row[2] as Int64?).map(Timestamp.init(milliseconds:))
+                )
+            }
+            loaded.lockedUntil = recent?.lockedUntil
+            loaded.recentStarts = StartDecider.RecentStarts(count: recent?.count ?? 0, oldest: recent?.oldest)
             switch StartDecider.decide(command, loaded) {
             case .refuse(let refusal): throw refusal
             case .replay(let first): return .replayed(first)
