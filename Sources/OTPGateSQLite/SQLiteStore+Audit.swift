@@ -34,7 +34,8 @@ extension SQLiteStore {
     /// nothing links in between; an update that finds its entry linked already rolls the tenant's round back.
     public func linkAudit(tenants: Int, limit: Int) async throws -> [AuditHead] {
         let pending = try await read { db in
-            try String.fetchAll(db, sql: "SELECT DISTINCT tenant_id FROM audit_entries WHERE seq IS NULL LIMIT ?", arguments: [tenants])
+            try String.fetchAll(
+                db.cachedStatement(sql: "SELECT DISTINCT tenant_id FROM audit_entries WHERE seq IS NULL LIMIT ?"), arguments: [tenants])
         }
         var heads: [AuditHead] = []
         for tenant in pending {

@@ -174,7 +174,7 @@ extension SQLiteStore {
 
     public func nextOutboxDue() async throws -> Timestamp? {
         try await read { db in
-            try Int64.fetchOne(db, sql: "SELECT min(next_attempt_at) FROM outbox WHERE state IN ('pending', 'sending')").map(
+            try Int64.fetchOne(db.cachedStatement(sql: "SELECT min(next_attempt_at) FROM outbox WHERE state IN ('pending', 'sending')")).map(
                 Timestamp.init(milliseconds:))
         }
     }
@@ -202,7 +202,8 @@ extension SQLiteStore {
 
     public func outboxBacklog() async throws -> (depth: Int, oldest: Timestamp?) {
         try await read { db in
-            let row = try Row.fetchOne(db, sql: "SELECT count(*) AS n, min(created_at) AS oldest FROM outbox WHERE state IN ('pending', 'sending')")
+            let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT count(*) AS n, min(created_at) AS oldest FROM outbox WHERE state IN ('pending', 'sending')"))
             return (row?["n"] ?? 0, (row?["oldest"] as Int64?).map(Timestamp.init(milliseconds:)))
         }
     }
@@ -211,7 +212,8 @@ extension SQLiteStore {
 
     public func nextExpiry() async throws -> Timestamp? {
         try await read { db in
-            try Int64.fetchOne(db, sql: "SELECT min(expires_at) FROM verifications WHERE state = 'pending'").map(Timestamp.init(milliseconds:))
+            try Int64.fetchOne(db.cachedStatement(sql: "SELECT min(expires_at) FROM verifications WHERE state = 'pending'")).map(
+                Timestamp.init(milliseconds:))
         }
     }
 

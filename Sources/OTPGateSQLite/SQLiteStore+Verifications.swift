@@ -294,6 +294,6 @@ extension SQLiteStore {
     }
 
     public func isConsumed(jti: String) async throws -> Bool {
-        try await read { db in try Int.fetchOne(db, sql: "SELECT 1 FROM consumed_tokens WHERE jti = ?", arguments: [jti]) != nil }
+        try await read { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM consumed_tokens WHERE jti = ?"), arguments: [jti]) != nil }
     }
 }

@@ -84,7 +84,8 @@ extension SQLiteStore {
 
     public func webhookEndpoint(tenantID: String) async throws -> WebhookEndpoint? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM webhook_endpoints WHERE tenant_id = ?", arguments: [tenantID]).map(Self.webhookEndpoint)
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM webhook_endpoints WHERE tenant_id = ?"), arguments: [tenantID]).map(
+                Self.webhookEndpoint)
         }
     }
 
@@ -132,7 +133,7 @@ extension SQLiteStore {
 
     public func nextWebhookDue() async throws -> Timestamp? {
         try await read { db in
-            try Int64.fetchOne(db, sql: "SELECT min(next_attempt_at) FROM webhook_events WHERE state IN ('pending', 'sending')")
+            try Int64.fetchOne(db.cachedStatement(sql: "SELECT min(next_attempt_at) FROM webhook_events WHERE state IN ('pending', 'sending')"))
                 .map(Timestamp.init(milliseconds:))
         }
     }
@@ -160,7 +161,8 @@ extension SQLiteStore {
 
     public func tenantDelivery(tenantID: String) async throws -> [UInt8]? {
         try await read { db in
-            try Data.fetchOne(db, sql: "SELECT settings FROM tenant_delivery WHERE tenant_id = ?", arguments: [tenantID]).map(Array.init)
+            try Data.fetchOne(db.cachedStatement(sql: "SELECT settings FROM tenant_delivery WHERE tenant_id = ?"), arguments: [tenantID]).map(
+                Array.init)
         }
     }
 
