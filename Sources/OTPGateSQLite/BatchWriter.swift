@@ -107,14 +107,22 @@ final class BatchWriter: @unchecked Sendable {
         }
     }
 
-    /// `BEGIN IMMEDIATE` … `COMMIT` with cached statements: GRDB's `write` compiles both anew for every batch.
-    /// Rolls back when `body` or the commit throws (a deferred constraint, say), unless SQLite already has.
-    private static func inTransaction<T>(_ db: Database, _ body: (Database) throws -> T) throws -> T {
+    /// Runs `batch` in one transaction, `BEGIN IMMEDIATE` … `COMMIT` from cached statements (GRDB's `write` compiles
+    /// both anew for every batch), and returns how to answer each job. Rolls back when a job or the commit throws (a
+    /// deferred constraint, say), unless SQLite already has.
+    private static func transaction(_ batch: [Job], _ isolation: Isolation, _ db: Database) throws -> [@Sendable () -> Void] {
         try db.cachedStatement(sql: "BEGIN IMMEDIATE TRANSACTION").execute()
         do {
-            let value = try body(db)
+            var completions: [@Sendable () -> Void] = []
+            completions.reserveCapacity(batch.count)
+            for job in batch {
+                // SQLite ends the whole transaction itself after some errors (an interrupt, a full disk, an I/O
+                // error): a later job would then run and commit on its own while its caller is told it failed.
+                guard db.isInsideTransaction else { throw DatabaseError(resultCode: .SQLITE_ABORT, message: "the batch's transaction was aborted") }
+                completions.append(try job.run(db, isolation))
+            }
             try db.cachedStatement(sql: "COMMIT TRANSACTION").execute()
-            return value
+            return completions
         } catch {
             if db.isInsideTransaction { try? db.cachedStatement(sql: "ROLLBACK TRANSACTION").execute() }
             throw error
@@ -135,13 +143,9 @@ final class BatchWriter: @unchecked Sendable {
             do {
                 let completions: [@Sendable () -> Void]
                 do {
-                    completions = try pool.writeWithoutTransaction { db in
-                        try Self.inTransaction(db) { db in try batch.map { try $0.run(db, .together) } }
-                    }
+                    completions = try pool.writeWithoutTransaction { db in try Self.transaction(batch, .together, db) }
                 } catch is BodyThrew {
-                    completions = try pool.writeWithoutTransaction { db in
-                        try Self.inTransaction(db) { db in try batch.map { try $0.run(db, .isolated) } }
-                    }
+                    completions = try pool.writeWithoutTransaction { db in try Self.transaction(batch, .isolated, db) }
                 }
                 for complete in completions { complete() }
                 afterCommit()

@@ -29,12 +29,52 @@ import Testing
         #expect(try await pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM parent") } == 1)
     }
 
+    /// Holds `writer` on one job while `bodies` queue behind it, so that they form its next batch; returns each
+    /// body's outcome, in order.
+    func batch(_ writer: BatchWriter, _ bodies: [@Sendable (Database) throws -> Void]) async throws -> [Bool] {
+        let gate = DispatchSemaphore(value: 0)
+        let holding = Mutex(false)
+        let held = Task {
+            try await writer.write { _ in
+                holding.withLock { $0 = true }
+                gate.wait()
+            }
+        }
+        while !holding.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(1)) }
+        return try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
+            for (n, body) in bodies.enumerated() {
+                group.addTask {
+                    do {
+                        try await writer.write(body)
+                        return (n, true)
+                    } catch {
+                        return (n, false)
+                    }
+                }
+            }
+            while writer.queuedJobs < bodies.count { try await Task.sleep(for: .milliseconds(1)) }
+            gate.signal()
+            try await held.value
+            let outcomes = try await group.reduce(into: [Int: Bool]()) { $0[$1.0] = $1.1 }
+            return bodies.indices.map { outcomes[$0] ?? false }
+        }
+    }
+
+    func makeTable(_ name: String) async throws -> DatabasePool {
+        let pool = try DatabasePool(path: try temporaryDirectory().appendingPathComponent(name).path)
+        try await pool.write { db in try db.execute(sql: "CREATE TABLE t (v INTEGER NOT NULL)") }
+        return pool
+    }
+
+    func insert(_ v: Int) -> @Sendable (Database) throws -> Void {
+        { db in try db.execute(sql: "INSERT INTO t (v) VALUES (?)", arguments: [v]) }
+    }
+
     /// A batch whose jobs all succeed runs no savepoint; a job that throws in a batch is rolled back alone, its
     /// error reaches only its caller, and every other job of the batch is stored exactly once.
     @Test func aJobThatThrowsRollsBackOnlyItselfAndTheRestOfItsBatchIsStoredOnce() async throws {
         struct Broken: Error {}
-        let pool = try DatabasePool(path: try temporaryDirectory().appendingPathComponent("batch.sqlite").path)
-        try await pool.write { db in try db.execute(sql: "CREATE TABLE t (v INTEGER NOT NULL)") }
+        let pool = try await makeTable("batch.sqlite")
         let statements = Mutex<[String]>([])
         try await pool.writeWithoutTransaction { db in
             db.trace { event in statements.withLock { $0.append("\(event)") } }
@@ -42,46 +82,40 @@ import Testing
         let writer = BatchWriter(pool: pool)
         defer { writer.stop() }
 
-        /// Holds the writer on one job while `values` queue behind it, so that they form the next batch.
-        func batch(_ values: [Int], throwing thrower: Int?) async throws -> [Int: Bool] {
-            let gate = DispatchSemaphore(value: 0)
-            let holding = Mutex(false)
-            let held = Task {
-                try await writer.write { _ in
-                    holding.withLock { $0 = true }
-                    gate.wait()
-                }
-            }
-            while !holding.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(1)) }
-            return try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
-                for v in values {
-                    group.addTask {
-                        do {
-                            try await writer.write { db in
-                                try db.execute(sql: "INSERT INTO t (v) VALUES (?)", arguments: [v])
-                                if v == thrower { throw Broken() }
-                            }
-                            return (v, true)
-                        } catch is Broken {
-                            return (v, false)
-                        }
-                    }
-                }
-                while writer.queuedJobs < values.count { try await Task.sleep(for: .milliseconds(1)) }
-                gate.signal()
-                try await held.value
-                return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
-            }
-        }
-
-        let first = try await batch(Array(1...8), throwing: nil)
-        #expect(first.values.allSatisfy { $0 } && first.count == 8)
+        let first = try await batch(writer, (1...8).map(insert))
+        #expect(first == Array(repeating: true, count: 8))
         #expect(statements.withLock { $0 }.filter { $0.contains("SAVEPOINT") }.isEmpty)
 
-        let second = try await batch(Array(11...18), throwing: 15)
-        #expect(second == Dictionary(uniqueKeysWithValues: (11...18).map { ($0, $0 != 15) }))
+        let second = try await batch(
+            writer,
+            (11...18).map { v in
+                { db in
+                    try self.insert(v)(db)
+                    if v == 15 { throw Broken() }
+                }
+            })
+        #expect(second == (11...18).map { $0 != 15 })
         let stored = try await pool.read { db in try Int.fetchAll(db, sql: "SELECT v FROM t ORDER BY v") }
         #expect(stored == Array(1...8) + [11, 12, 13, 14, 16, 17, 18])
+    }
+
+    /// SQLite ends the whole transaction itself after some errors (a full disk, an I/O error, memory): no later job
+    /// of the batch may then run and commit on its own, and every caller is told the batch failed. A job that ends the
+    /// transaction with `ROLLBACK` stands in for such an error, which cannot be caused on demand.
+    @Test func aBatchWhoseTransactionEndedUnderItCommitsNothing() async throws {
+        let pool = try await makeTable("aborted.sqlite")
+        try await pool.write { db in try db.execute(sql: "INSERT INTO t (v) VALUES (0)") }
+        let writer = BatchWriter(pool: pool)
+        defer { writer.stop() }
+        let endingTheTransaction: @Sendable (Database) throws -> Void = { db in
+            try db.execute(sql: "INSERT INTO t (v) VALUES (2)")
+            try db.execute(sql: "ROLLBACK")
+        }
+        let outcomes = try await batch(writer, [insert(1), endingTheTransaction, insert(4)])
+        #expect(outcomes == [false, false, false])
+        #expect(try await pool.read { db in try Int.fetchAll(db, sql: "SELECT v FROM t ORDER BY v") } == [0])
+        // The writer goes on.
+        #expect(try await batch(writer, [insert(5)]) == [true])
     }
 
     /// An operator reading `top -H` or a `perf` profile sees the store's two threads by name.
