@@ -526,6 +526,14 @@ for path in "${runnable[@]}"; do
   record "$name" "$result" "$seconds"
 done
 
+# .build now holds the last fault's binaries: a later `swift test --skip-build`, or a benchmark of the debug
+# `otpgate`, would quietly run that fault. Build the restored tree again.
+if [ "${#runnable[@]}" -gt 0 ]; then
+  echo "rebuilding the restored tree, so that .build holds no fault"
+  run_logged "$BUILD_TIMEOUT" "$RESULTS/restored.build.log" swift build --build-tests ||
+    echo "   the restored tree did not build (log: $RESULTS/restored.build.log): rebuild before testing" >&2
+fi
+
 # ---------------------------------------------------------------------------------------------------------------
 total=$(wc -l <"$RESULTS/results.tsv")
 caught=$(cut -f5 "$RESULTS/results.tsv" | grep -c '^CAUGHT' || true)
