@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 import Logging
 import OTPGateCore
@@ -7,6 +8,7 @@ import OTPGateObservability
 /// (`Problem.mapping`), and records one log line and the metrics for the final status.
 struct ObservabilityMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
+    static let requestIDHeader = HTTPField.Name("X-Request-Id")!
     let metrics: ServerMetrics
     let profiles: [any CompatProfile]
 
@@ -30,16 +32,19 @@ struct ObservabilityMiddleware: RouterMiddleware {
                 response = Problem.mapping(error, logger: context.logger).response(requestID: requestID)
             }
         }
-        response.headers[.init("X-Request-Id")!] = requestID
+        response.headers[Self.requestIDHeader] = requestID
         let route = context.endpointPath ?? "unmatched"
         let duration = ContinuousClock.now - start
         metrics.recordRequest(route: route, method: request.method.rawValue, status: response.status.code, duration: duration)
-        var metadata: Logger.Metadata = [
-            "method": .string(request.method.rawValue), "route": .string(route), "status": .stringConvertible(response.status.code),
-            "duration_ms": .stringConvertible(Double(duration.wholeMilliseconds)),
-        ]
-        if let tenantID = context.facts.tenantID { metadata["tenant_id"] = .string(tenantID) }
-        context.logger.info("request", metadata: metadata)
+        // The line's metadata is built only when the line is written (not at the `warning` level a busy server runs at).
+        if context.logger.logLevel <= .info {
+            var metadata: Logger.Metadata = [
+                "method": .string(request.method.rawValue), "route": .string(route), "status": .stringConvertible(response.status.code),
+                "duration_ms": .stringConvertible(Double(duration.wholeMilliseconds)),
+            ]
+            if let tenantID = context.facts.tenantID { metadata["tenant_id"] = .string(tenantID) }
+            context.logger.info("request", metadata: metadata)
+        }
         return response
     }
 }

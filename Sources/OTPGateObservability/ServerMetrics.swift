@@ -44,11 +44,17 @@ public final class ServerMetrics: EngineObserver, Sendable {
         }
     }
 
-    /// The request metrics of each (route, method, status), looked up once by one short key.
-    private let requestMetrics = Mutex<[String: (Counter, DurationHistogram)]>([:])
+    /// The request metrics of each (route, method, status), looked up once; the key is built from the request's
+    /// own strings, so a lookup allocates nothing.
+    private struct RequestKey: Hashable {
+        let route: String
+        let method: String
+        let status: Int
+    }
+    private let requestMetrics = Mutex<[RequestKey: (Counter, DurationHistogram)]>([:])
 
     public func recordRequest(route: String, method: String, status: Int, duration: Duration) {
-        let key = "\(route) \(method) \(status)"
+        let key = RequestKey(route: route, method: method, status: status)
         let metrics = requestMetrics.withLock { cache in
             if let hit = cache[key] { return hit }
             let made = (
