@@ -27,7 +27,7 @@ struct CheckBatch: Sendable {
             verifications[v.id] = v
         }
         // Only the destinations of the callers' own verifications are locked (another tenant's id is refused).
-        var destinations = try await database.lockDestinations(
+        var destinations = try await database.lockAndReadDestinations(
             jobs.compactMap { job in verifications[job.id].flatMap { $0.tenantID == job.tenantID ? $0 : nil } }
                 .map { DestinationKey(tenantID: $0.tenantID, destinationKey: $0.destinationKey) }, on: connection)
 

@@ -2,7 +2,7 @@ import Foundation
 import OTPGateCore
 import PostgresNIO
 
-/// One destination of one tenant: the row that serialises every start, check and resend touching it.
+/// One destination of one tenant: what every start, check and resend touching it locks (`lockDestinations`).
 struct DestinationKey: Hashable, Sendable {
     let tenantID: String
     /// The destination's blind index.
@@ -10,21 +10,43 @@ struct DestinationKey: Hashable, Sendable {
 }
 
 extension PostgresDatabase {
-    /// Creates the destinations' rows where missing and locks them until the transaction ends, in one statement and
-    /// in one order (the SQL `ORDER BY`) for every caller, so two batches locking overlapping sets wait for each
-    /// other instead of deadlocking.
-    func lockDestinations(_ keys: some Sequence<DestinationKey>, on connection: PostgresConnection) async throws -> [DestinationKey: DestinationState]
+    /// Locks the destinations until the transaction ends: every start, check and resend of one destination runs one
+    /// after another, across all instances. Transaction-scoped advisory locks, taken in one statement and in one order
+    /// (the SQL `ORDER BY`) for every caller, so two batches locking overlapping sets wait for each other instead of
+    /// deadlocking. A lock is not a row: a start writes nothing for its destination (a row lock needed a row for each
+    /// destination ever started, one random index insert per start); `destinations` keeps only failure runs and locks.
+    /// Read a destination's state in a later statement (`destinationStates`): its snapshot then sees whatever the
+    /// previous holder committed.
+    func lockDestinations(_ keys: some Sequence<DestinationKey>, on connection: PostgresConnection) async throws {
+        let input = Self.rows(Set(keys))
+        guard !input.isEmpty else { return }
+        _ = try await execute(LockDestinationKeys(rows: input), on: connection)
+    }
+
+    /// The stored state of those destinations that have one (a destination without a row has had no failure run).
+    func destinationStates(_ keys: some Sequence<DestinationKey>, on connection: PostgresConnection) async throws -> [DestinationKey:
+        DestinationState]
     {
-        var input = BatchJSON()
-        for key in Set(keys) { input.append(["t": .string(key.tenantID), "d": .string(key.destinationKey)]) }
+        let input = Self.rows(Set(keys))
         guard !input.isEmpty else { return [:] }
-        let locked = try await execute(LockDestinations(rows: input), on: connection)
         var states: [DestinationKey: DestinationState] = [:]
-        for row in locked {
+        for row in try await execute(DestinationStates(rows: input), on: connection) {
             let state = try Self.destinationState(row)
             states[DestinationKey(tenantID: state.tenantID, destinationKey: state.destinationKey)] = state
         }
         return states
+    }
+
+    /// `lockDestinations`, then `destinationStates` in a statement of its own.
+    func lockAndReadDestinations(_ keys: [DestinationKey], on connection: PostgresConnection) async throws -> [DestinationKey: DestinationState] {
+        try await lockDestinations(keys, on: connection)
+        return try await destinationStates(keys, on: connection)
+    }
+
+    private static func rows(_ keys: Set<DestinationKey>) -> BatchJSON {
+        var input = BatchJSON()
+        for key in keys { input.append(["t": .string(key.tenantID), "d": .string(key.destinationKey)]) }
+        return input
     }
 
     static func destinationState(_ row: PostgresRandomAccessRow) throws -> DestinationState {
@@ -35,7 +57,7 @@ extension PostgresDatabase {
             lockedUntil: try row["locked_until"].decode(Int64?.self).map(Timestamp.init(milliseconds:)))
     }
 
-    /// Writes destinations' failure runs and locks as decided.
+    /// Writes destinations' failure runs and locks as decided (creating the rows of destinations that had none).
     func saveDestinations(_ states: some Collection<DestinationState>, on connection: PostgresConnection) async throws {
         var input = BatchJSON()
         for d in states {
@@ -49,21 +71,37 @@ extension PostgresDatabase {
     }
 }
 
-struct LockDestinations: BatchStatement {
+/// The advisory lock key of a destination: a 64-bit hash of the schema, the tenant and the blind index. The schema
+/// keeps two deployments sharing one database from waiting on each other; a collision only makes two destinations
+/// wait for each other.
+struct LockDestinationKeys: BatchStatement {
     static let sql = """
-        INSERT INTO destinations (tenant_id, destination, failed_checks)
-        SELECT x.t, x.d, 0 FROM jsonb_to_recordset($1) AS x(t text, d text) ORDER BY x.t, x.d
-        ON CONFLICT (tenant_id, destination) DO UPDATE SET tenant_id = excluded.tenant_id
-        RETURNING tenant_id, destination, failed_checks, first_failure_at, locked_until
+        SELECT count(*) AS locked FROM (
+            SELECT pg_advisory_xact_lock(k) FROM (
+                SELECT DISTINCT hashtextextended(current_schema() || '/' || x.t || '/' || x.d, 0) AS k
+                FROM jsonb_to_recordset($1) AS x(t text, d text)
+                ORDER BY k) AS keys) AS locks
+        """
+    let rows: BatchJSON
+}
+
+struct DestinationStates: BatchStatement {
+    static let sql = """
+        SELECT d.tenant_id, d.destination, d.failed_checks, d.first_failure_at, d.locked_until
+        FROM jsonb_to_recordset($1) AS x(t text, d text)
+        JOIN destinations d ON d.tenant_id = x.t AND d.destination = x.d
         """
     let rows: BatchJSON
 }
 
 struct SaveDestinations: BatchStatement {
     static let sql = """
-        UPDATE destinations SET failed_checks = x.failed_checks, first_failure_at = x.first_failure_at, locked_until = x.locked_until
+        INSERT INTO destinations (tenant_id, destination, failed_checks, first_failure_at, locked_until)
+        SELECT x.t, x.d, x.failed_checks, x.first_failure_at, x.locked_until
         FROM jsonb_to_recordset($1) AS x(t text, d text, failed_checks int, first_failure_at bigint, locked_until bigint)
-        WHERE destinations.tenant_id = x.t AND destinations.destination = x.d
+        ORDER BY x.t, x.d
+        ON CONFLICT (tenant_id, destination) DO UPDATE SET failed_checks = excluded.failed_checks,
+            first_failure_at = excluded.first_failure_at, locked_until = excluded.locked_until
         """
     let rows: BatchJSON
 }

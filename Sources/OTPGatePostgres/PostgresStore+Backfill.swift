@@ -41,6 +41,9 @@ extension PostgresStore {
                     WHERE id = \(v.id) AND sealed_fields IS NULL
                     """, logger: self.logger)
             }
+            // Locked as a check locks them, so a check in flight cannot overwrite the merge with what it read before.
+            try await self.database.lockDestinations(
+                batch.destinations.map { DestinationKey(tenantID: $0.tenantID, destinationKey: $0.key) }, on: connection)
             for rekey in batch.destinations {
                 // The longer run of failures and the later lock win over a record already under the blind index.
                 try await connection.query(

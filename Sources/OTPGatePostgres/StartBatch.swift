@@ -24,7 +24,7 @@ struct StartBatch: Sendable {
     ) async throws -> [Result<StartResult, any Error>] {
         func key(_ v: Verification) -> DestinationKey { DestinationKey(tenantID: v.tenantID, destinationKey: v.destinationKey) }
 
-        let destinations = try await database.lockDestinations(jobs.map { key($0.verification) }, on: connection)
+        try await database.lockDestinations(jobs.map { key($0.verification) }, on: connection)
 
         var windows = BatchJSON()
         for (index, job) in jobs.enumerated() {
@@ -34,9 +34,12 @@ struct StartBatch: Sendable {
             ])
         }
         var recent: [Int: StartDecider.RecentStarts] = [:]
+        var lockedUntil: [Int: Timestamp] = [:]
         for row in try await database.execute(RecentStarts(rows: windows), on: connection) {
-            recent[try row["i"].decode(Int.self)] = StartDecider.RecentStarts(
+            let index = try row["i"].decode(Int.self)
+            recent[index] = StartDecider.RecentStarts(
                 count: try row["n"].decode(Int.self), oldest: try row["oldest"].decode(Int64?.self).map(Timestamp.init(milliseconds:)))
+            lockedUntil[index] = try row["locked_until"].decode(Int64?.self).map(Timestamp.init(milliseconds:))
         }
 
         let keyRefusals = try await counted.value
@@ -51,7 +54,7 @@ struct StartBatch: Sendable {
             }
             let stored = recent[index] ?? StartDecider.RecentStarts()
             let loaded = StartDecider.Loaded(
-                lockedUntil: destinations[key(job.verification)]?.lockedUntil,
+                lockedUntil: lockedUntil[index],
                 recentStarts: stored.adding(startedHere[key(job.verification), default: []], for: job))
             switch StartDecider.decide(job, loaded) {
             case .refuse(let refusal): results.append(.failure(refusal))
@@ -97,11 +100,14 @@ struct StartBatch: Sendable {
     }
 }
 
-/// Each start's count of starts to its destination since its window began, and the oldest of them. `LATERAL`
-/// keeps it to one index range scan per start, whatever plan a join would get on a large table.
+/// Each start's count of starts to its destination since its window began, the oldest of them, and the
+/// destination's lock (after a failure run), if any. `LATERAL` keeps it to one index range scan per start, whatever
+/// plan a join would get on a large table. Run after `lockDestinations`, so it sees what the locks' previous holders
+/// committed.
 struct RecentStarts: BatchStatement {
     static let sql = """
-        SELECT x.i, r.n, r.oldest
+        SELECT x.i, r.n, r.oldest,
+            (SELECT d.locked_until FROM destinations d WHERE d.tenant_id = x.t AND d.destination = x.d) AS locked_until
         FROM jsonb_to_recordset($1) AS x(i int, t text, d text, since bigint)
         CROSS JOIN LATERAL (
             SELECT count(*) AS n, min(v.created_at) AS oldest FROM verifications v

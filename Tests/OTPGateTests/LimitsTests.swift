@@ -42,6 +42,23 @@ import Testing
         }
     }
 
+    /// A destination has a record only once a check fails against it: starts lock destinations without writing a row
+    /// each (on PostgreSQL an advisory lock), so the table does not grow with every number ever started.
+    @Test(arguments: Backend.available) func aStartWritesNoDestinationRecordAndAFailedCheckCreatesIt(backend: Backend) async throws {
+        let h = try await Harness.make(backend: backend)
+        try await h.test { client in
+            let id = try await client.start()
+            _ = try await client.start(to: "+919876543211")
+            #expect(try await h.destinationState("+919876543210") == nil)
+            #expect(try await h.destinationState("+919876543211") == nil)
+            await h.deliver()
+            let code = try #require(h.sender.code(for: id))
+            #expect(try await client.check(id, wrongCode(for: code)).problemCode == "incorrect_code")
+            #expect(try await h.destinationState("+919876543210")?.failedChecks == 1)
+            #expect(try await h.destinationState("+919876543211") == nil)
+        }
+    }
+
     @Test(arguments: Backend.available) func consecutiveFailuresAcrossVerificationsLockTheDestination(backend: Backend) async throws {
         let h = try await Harness.make(backend: backend, environment: ["OTPGATE_POLICY_STARTS_PER_DESTINATION": "100"])
         try await h.test { client in
