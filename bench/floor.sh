@@ -44,6 +44,15 @@ for batch in $BATCHES; do
     FLOOR[$batch]=$(sed -n 's/.*cpu_per_start_us=\([0-9.]*\).*/\1/p' <<<"$line")
     log "$line"
 done
+# The approved check's floor at the same batch, and the ES256 signature each approved check makes (OpenSSL's figure
+# for the same curve on this machine: the token's signing, which no store can save).
+rm -f "$TMP"/floor.sqlite*
+cp "$TMP/base.sqlite" "$TMP/floor.sqlite"
+line=$("$TMP/sqlite-floor" "$TMP/floor.sqlite" "$STARTS" 18 check)
+CHECK_FLOOR=$(sed -n 's/.*cpu_per_check_us=\([0-9.]*\).*/\1/p' <<<"$line")
+log "$line"
+SIGNS=$(openssl speed -seconds 2 ecdsap256 2>/dev/null | awk '/nistp256/ { print $(NF-1) }')
+log "ES256 signatures per second (openssl speed ecdsap256): ${SIGNS:-unknown}"
 
 # The bare route, with the machine's and wrk's CPU sampled over the middle of its measured run.
 log "bare route: bench/run.sh with BENCH_WORKLOADS=bare"
@@ -68,9 +77,10 @@ row=$(awk -F'\t' '$1 ~ /^bare/ { print $2, $9 }' "$TMP"/results/*/summary.tsv)
 read -r rps server <<<"$row"
 [[ -n ${rps:-} && -n ${server:-} ]] || die "no bare row in summary.tsv"
 
-python3 - "$rps" "$server" "$m0" "$m1" "$w0" "$w1" "$WINDOW" "$(getconf CLK_TCK)" "$(nproc)" "${FLOOR[18]:-}" <<'PY'
+python3 - "$rps" "$server" "$m0" "$m1" "$w0" "$w1" "$WINDOW" "$(getconf CLK_TCK)" "$(nproc)" "${FLOOR[18]:-}" \
+    "${CHECK_FLOOR:-}" "${SIGNS:-}" <<'PY'
 import sys
-rps, server, m0, m1, w0, w1, window, hz, cores, floor18 = sys.argv[1:]
+rps, server, m0, m1, w0, w1, window, hz, cores, floor18, check_floor, signs = sys.argv[1:]
 rps, server, window, hz, cores = float(rps), float(server), float(window), float(hz), int(cores)
 machine = (int(m1) - int(m0)) * 1e6 / hz / (rps * window)
 wrk = (int(w1) - int(w0)) * 1e6 / hz / (rps * window)
@@ -87,4 +97,12 @@ if floor18:
     left = budget - server - float(floor18)
     print(f"SQLite floor at the writer's batch of 18: {float(floor18):.1f} µs; left for everything else a start does "
           f"(authentication, engine, crypto, response, delivery, audit chain, the store's own code): {left:.0f} µs")
+# The approved check at 0.33 x: the same reasoning with three bare requests' machine CPU.
+if check_floor:
+    budget = machine / 0.33 - (machine - server)
+    sign = 1e6 / float(signs) if signs else 0.0
+    left = budget - server - float(check_floor) - sign
+    print(f"budget for an approved check's server CPU at 0.33 x bare: {budget:.0f} µs; the SQLite floor of a check at "
+          f"a batch of 18: {float(check_floor):.1f} µs; its ES256 signature: {sign:.1f} µs; left for everything else "
+          f"(authentication, engine, the token's claims and JSON, response, audit chain, the store's own code): {left:.0f} µs")
 PY

@@ -8,6 +8,11 @@
 // entry. Per batch, in the next batch's transaction (the server writes them as jobs of their own, often in a later
 // commit: this is the cheaper case): the batch's deliveries recorded as sent and its audit entries linked.
 //
+// With CHECK as the fourth argument it first makes the starts (not measured), then measures the approved checks of
+// them, in creation order, as SQLiteStore.checkVerification writes them: the key's request counter, the verification
+// and its destination's record read, the verification updated, the `verification.approved` audit entry; per batch,
+// in the next batch's transaction, the batch's audit entries linked.
+//
 // Build and run: bench/floor.sh (it migrates a fresh database with the server first).
 #include <sqlite3.h>
 #include <stdio.h>
@@ -66,12 +71,13 @@ static double wallSeconds(void) {
 #define MAX_BATCH 512
 
 int main(int argc, char **argv) {
-    if (argc < 4) {
-        fprintf(stderr, "usage: %s DATABASE STARTS BATCH\n", argv[0]);
+    if (argc < 4 || (argc > 4 && strcmp(argv[4], "check") != 0)) {
+        fprintf(stderr, "usage: %s DATABASE STARTS BATCH [check]\n", argv[0]);
         return 2;
     }
     const char *path = argv[1];
     int starts = atoi(argv[2]), batch = atoi(argv[3]);
+    int checking = argc > 4;
     if (batch < 1 || batch > MAX_BATCH) { fprintf(stderr, "BATCH must be 1...%d\n", MAX_BATCH); return 2; }
 
     sqlite3 *db, *ckpt;
@@ -124,10 +130,12 @@ int main(int argc, char **argv) {
     int warmup = starts / 5;
     double cpu0 = 0, wall0 = 0, lastCheckpoint = wallSeconds();
     int measured = 0, measuring = 0;
+    // The ids the checks check (only with `check`).
+    char (*ids)[32] = checking ? malloc((size_t)(starts + starts / 5 + MAX_BATCH) * 32) : NULL;
 
     int done = 0;
     while (done < starts + warmup) {
-        if (!measuring && done >= warmup) { measuring = 1; measured = -done; cpu0 = cpuSeconds(); wall0 = wallSeconds(); }
+        if (!checking && !measuring && done >= warmup) { measuring = 1; measured = -done; cpu0 = cpuSeconds(); wall0 = wallSeconds(); }
         run(db, begin);
         // The previous batch's deliveries and audit links, in this transaction.
         if (pending == batch) {
@@ -157,6 +165,7 @@ int main(int argc, char **argv) {
             randomText(destination + 4, 32);
             randomText(requestID, 32);
             snprintf(messageID, sizeof messageID, "%s.1", id);
+            if (ids) strcpy(ids[done - 1], id);
             unsigned char codeHash[32], sealed[50], payload[57];
             randomBytes(codeHash, 32);
             randomBytes(sealed, 50);
@@ -204,10 +213,88 @@ int main(int argc, char **argv) {
             lastCheckpoint = wallSeconds();
         }
     }
+    if (checking) {
+        int made = done;
+        sqlite3_stmt *fetch = prepare(db,
+            "SELECT id, tenant_id, channel, destination, purpose, locale, reference, context, code_length, code_hash, state, "
+            "attempts, max_attempts, sends, max_sends, ttl_seconds, created_at, expires_at, last_sent_at, resend_available_at, "
+            "updated_at, sealed_fields FROM verifications WHERE id = ? AND tenant_id = ?");
+        sqlite3_stmt *destinationState = prepare(db,
+            "SELECT failed_checks, first_failure_at, locked_until FROM destinations WHERE tenant_id = ? AND destination = ?");
+        sqlite3_stmt *update = prepare(db,
+            "UPDATE verifications SET code_hash = ?, state = 'approved', attempts = 1, sends = 1, expires_at = ?, "
+            "last_sent_at = ?, resend_available_at = ?, updated_at = ? WHERE id = ?");
+        sqlite3_stmt *approved = prepare(db,
+            "INSERT INTO audit_entries (tenant_id, at, action, actor, subject, masked, request_id, detail) VALUES "
+            "(?, ?, 'verification.approved', 'key_dcdqk4eryvhxcuj25hxd3xp2ti', ?, '+91******4949', ?, '{\"attempts\":1}')");
+        pending = 0;
+        measuring = 0;
+        done = 0;
+        warmup = made / 6;
+        while (done + batch <= made) {
+            if (!measuring && done >= warmup) { measuring = 1; measured = -done; cpu0 = cpuSeconds(); wall0 = wallSeconds(); }
+            run(db, begin);
+            if (pending == batch) {
+                for (int i = 0; i < batch; i++) {
+                    unsigned char hash[32];
+                    randomBytes(hash, 32);
+                    sqlite3_bind_int64(link, 1 + 3 * i, pendingAudit[i]);
+                    sqlite3_bind_int64(link, 2 + 3 * i, ++seq);
+                    sqlite3_bind_blob(link, 3 + 3 * i, hash, 32, SQLITE_TRANSIENT);
+                }
+                run(db, link);
+            }
+            pending = 0;
+            for (int i = 0; i < batch; i++) {
+                const char *id = ids[done++];
+                ms += 1;
+                char requestID[40], destination[40] = "";
+                randomText(requestID, 32);
+                unsigned char codeHash[32];
+                randomBytes(codeHash, 32);
+                sqlite3_bind_text(counter, 1, "key:key_dcdqk4eryvhxcuj25hxd3xp2ti", -1, SQLITE_STATIC);
+                sqlite3_bind_int64(counter, 2, ms / 1000);
+                run(db, counter);
+                sqlite3_bind_text(fetch, 1, id, -1, SQLITE_STATIC);
+                sqlite3_bind_text(fetch, 2, tenant, -1, SQLITE_STATIC);
+                if (sqlite3_step(fetch) != SQLITE_ROW) { fprintf(stderr, "verification %s not found\n", id); return 1; }
+                // Every column read, as the server decodes the whole verification.
+                for (int c = 0; c < sqlite3_column_count(fetch); c++) {
+                    if (sqlite3_column_type(fetch, c) == SQLITE_TEXT) sqlite3_column_text(fetch, c);
+                    else if (sqlite3_column_type(fetch, c) == SQLITE_BLOB) sqlite3_column_blob(fetch, c);
+                    else sqlite3_column_int64(fetch, c);
+                }
+                snprintf(destination, sizeof destination, "%s", (const char *)sqlite3_column_text(fetch, 3));
+                run(db, fetch);
+                sqlite3_bind_text(destinationState, 1, tenant, -1, SQLITE_STATIC);
+                sqlite3_bind_text(destinationState, 2, destination, -1, SQLITE_STATIC);
+                run(db, destinationState);
+                sqlite3_bind_blob(update, 1, codeHash, 32, SQLITE_STATIC);
+                sqlite3_bind_int64(update, 2, ms + 300000);
+                sqlite3_bind_int64(update, 3, ms);
+                sqlite3_bind_int64(update, 4, ms + 30000);
+                sqlite3_bind_int64(update, 5, ms);
+                sqlite3_bind_text(update, 6, id, -1, SQLITE_STATIC);
+                run(db, update);
+                sqlite3_bind_text(approved, 1, tenant, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(approved, 2, ms);
+                sqlite3_bind_text(approved, 3, id, -1, SQLITE_STATIC);
+                sqlite3_bind_text(approved, 4, requestID, -1, SQLITE_STATIC);
+                run(db, approved);
+                pendingAudit[pending++] = sqlite3_last_insert_rowid(db);
+            }
+            run(db, commit);
+            if (wallSeconds() - lastCheckpoint >= 0.025) {
+                run(ckpt, passive);
+                lastCheckpoint = wallSeconds();
+            }
+        }
+        free(ids);
+    }
     double cpu = cpuSeconds() - cpu0, wall = wallSeconds() - wall0;
-    starts = done + measured;  // the starts after the warm-up, whole batches
-    printf("starts=%d batch=%d cpu_per_start_us=%.1f wall_per_start_us=%.1f\n", starts, batch, cpu * 1e6 / starts,
-           wall * 1e6 / starts);
+    int counted = done + measured;  // the starts or checks after the warm-up, whole batches
+    printf("%s=%d batch=%d cpu_per_%s_us=%.1f wall_per_%s_us=%.1f\n", checking ? "checks" : "starts", counted, batch,
+           checking ? "check" : "start", cpu * 1e6 / counted, checking ? "check" : "start", wall * 1e6 / counted);
     sqlite3_close_v2(ckpt);
     sqlite3_close_v2(db);
     return 0;
