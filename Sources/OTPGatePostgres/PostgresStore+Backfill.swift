@@ -41,9 +41,13 @@ extension PostgresStore {
                     WHERE id = \(v.id) AND sealed_fields IS NULL
                     """, logger: self.logger)
             }
-            // Locked as a check locks them, so a check in flight cannot overwrite the merge with what it read before.
+            // Both records locked as a check locks them (under its clear value or its blind index, depending on how far
+            // its verification's own backfill got), so a check in flight cannot overwrite the merge with what it read
+            // before, nor write the clear record again after it is deleted.
             try await self.database.lockDestinations(
-                batch.destinations.map { DestinationKey(tenantID: $0.tenantID, destinationKey: $0.key) }, on: connection)
+                batch.destinations.flatMap { rekey in
+                    [rekey.clear, rekey.key].map { DestinationKey(tenantID: rekey.tenantID, destinationKey: $0) }
+                }, on: connection)
             for rekey in batch.destinations {
                 // The longer run of failures and the later lock win over a record already under the blind index.
                 try await connection.query(
