@@ -72,6 +72,10 @@ struct PostgresURL: Sendable {
         configuration.options.maximumConnections = poolSize
         configuration.options.minimumConnections = 0
         configuration.options.connectTimeout = .seconds(5)
+        // Every transaction reads each statement's own snapshot: the destination locks are taken in one statement and
+        // the state they guard read in the next (`lockDestinations`), which sees what the previous holder committed
+        // only under READ COMMITTED. Sent at connect, it wins over a database's or role's other default.
+        configuration.options.additionalStartupParameters.append(("default_transaction_isolation", "read committed"))
         // `?search_path=schema` puts every table of this deployment in its own schema (tests use one per case).
         if let schema = query("search_path") {
             configuration.options.additionalStartupParameters.append(("search_path", schema))

@@ -41,9 +41,10 @@ extension PostgresStore {
                     WHERE id = \(v.id) AND sealed_fields IS NULL
                     """, logger: self.logger)
             }
-            // Both records locked as a check locks them (under its clear value or its blind index, depending on how far
-            // its verification's own backfill got), so a check in flight cannot overwrite the merge with what it read
-            // before, nor write the clear record again after it is deleted.
+            // Both keys locked as a check locks them (under its clear value or its blind index, depending on how far its
+            // verification's own backfill got), so a check in flight cannot overwrite the merge with what it read before.
+            // A check on a verification still in clear may write a clear record after this one is deleted; the next
+            // pass merges it too (the longer run wins, runs are not added).
             try await self.database.lockDestinations(
                 batch.destinations.flatMap { rekey in
                     [rekey.clear, rekey.key].map { DestinationKey(tenantID: rekey.tenantID, destinationKey: $0) }

@@ -29,8 +29,8 @@ extension PostgresStore {
         try await rows("SELECT * FROM verifications WHERE id = \(id) FOR UPDATE", on: connection).first.map(Self.verification)
     }
 
-    /// The destination's record (a fresh one when it has none), locked until the transaction ends: every start, check
-    /// and resend of one destination runs one after another, across all instances.
+    /// The destination's record (a fresh one when it has none), read after its lock is taken; the lock holds until the
+    /// transaction ends: every start, check and resend of one destination runs one after another, across all instances.
     func lockDestination(of v: Verification, on connection: PostgresConnection) async throws -> DestinationState {
         let key = DestinationKey(tenantID: v.tenantID, destinationKey: v.destinationKey)
         return try await database.lockAndReadDestinations([key], on: connection)[key]
