@@ -70,6 +70,27 @@ static double wallSeconds(void) {
 
 #define MAX_BATCH 512
 
+// Links the batch's audit entries (`ids`, in insertion order) to the chain, one statement, as the server's linker.
+static void linkAudit(sqlite3 *db, sqlite3_stmt *link, const long long *ids, int count, long long *seq) {
+    for (int i = 0; i < count; i++) {
+        unsigned char hash[32];
+        randomBytes(hash, 32);
+        sqlite3_bind_int64(link, 1 + 3 * i, ids[i]);
+        sqlite3_bind_int64(link, 2 + 3 * i, ++*seq);
+        sqlite3_bind_blob(link, 3 + 3 * i, hash, 32, SQLITE_TRANSIENT);
+    }
+    run(db, link);
+}
+
+// Commits, then runs a PASSIVE checkpoint when 25 ms have passed since the last, as the server's checkpointer does.
+static void commitBatch(sqlite3 *db, sqlite3_stmt *commit, sqlite3 *ckpt, sqlite3_stmt *passive, double *lastCheckpoint) {
+    run(db, commit);
+    if (wallSeconds() - *lastCheckpoint >= 0.025) {
+        run(ckpt, passive);
+        *lastCheckpoint = wallSeconds();
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc < 4 || (argc > 4 && strcmp(argv[4], "check") != 0)) {
         fprintf(stderr, "usage: %s DATABASE STARTS BATCH [check]\n", argv[0]);
@@ -145,14 +166,9 @@ int main(int argc, char **argv) {
                 sqlite3_bind_int(sent, 3 + 4 * i, 1);
                 sqlite3_bind_text(sent, 4 + 4 * i, "discard", -1, SQLITE_STATIC);
                 sqlite3_bind_null(sent, 5 + 4 * i);
-                unsigned char hash[32];
-                randomBytes(hash, 32);
-                sqlite3_bind_int64(link, 1 + 3 * i, pendingAudit[i]);
-                sqlite3_bind_int64(link, 2 + 3 * i, ++seq);
-                sqlite3_bind_blob(link, 3 + 3 * i, hash, 32, SQLITE_TRANSIENT);
             }
             run(db, sent);
-            run(db, link);
+            linkAudit(db, link, pendingAudit, batch, &seq);
         }
         pending = 0;
         for (int i = 0; i < batch; i++) {
@@ -206,12 +222,7 @@ int main(int argc, char **argv) {
             strcpy(pendingMessages[pending], messageID);
             pendingAudit[pending++] = sqlite3_last_insert_rowid(db);
         }
-        run(db, commit);
-        // The server's checkpointer runs a PASSIVE checkpoint at most 25 ms after a commit.
-        if (wallSeconds() - lastCheckpoint >= 0.025) {
-            run(ckpt, passive);
-            lastCheckpoint = wallSeconds();
-        }
+        commitBatch(db, commit, ckpt, passive, &lastCheckpoint);
     }
     if (checking) {
         int made = done;
@@ -234,16 +245,7 @@ int main(int argc, char **argv) {
         while (done + batch <= made) {
             if (!measuring && done >= warmup) { measuring = 1; measured = -done; cpu0 = cpuSeconds(); wall0 = wallSeconds(); }
             run(db, begin);
-            if (pending == batch) {
-                for (int i = 0; i < batch; i++) {
-                    unsigned char hash[32];
-                    randomBytes(hash, 32);
-                    sqlite3_bind_int64(link, 1 + 3 * i, pendingAudit[i]);
-                    sqlite3_bind_int64(link, 2 + 3 * i, ++seq);
-                    sqlite3_bind_blob(link, 3 + 3 * i, hash, 32, SQLITE_TRANSIENT);
-                }
-                run(db, link);
-            }
+            if (pending == batch) linkAudit(db, link, pendingAudit, batch, &seq);
             pending = 0;
             for (int i = 0; i < batch; i++) {
                 const char *id = ids[done++];
@@ -283,11 +285,7 @@ int main(int argc, char **argv) {
                 run(db, approved);
                 pendingAudit[pending++] = sqlite3_last_insert_rowid(db);
             }
-            run(db, commit);
-            if (wallSeconds() - lastCheckpoint >= 0.025) {
-                run(ckpt, passive);
-                lastCheckpoint = wallSeconds();
-            }
+            commitBatch(db, commit, ckpt, passive, &lastCheckpoint);
         }
         free(ids);
     }

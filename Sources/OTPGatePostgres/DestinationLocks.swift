@@ -15,19 +15,17 @@ extension PostgresDatabase {
     /// (the SQL `ORDER BY`) for every caller, so two batches locking overlapping sets wait for each other instead of
     /// deadlocking. A lock is not a row: a start writes nothing for its destination (a row lock needed a row for each
     /// destination ever started, one random index insert per start); `destinations` keeps only failure runs and locks.
-    /// Read a destination's state in a later statement (`destinationStates`): its snapshot then sees whatever the
-    /// previous holder committed.
+    /// Read a destination's state in a later statement (`lockAndReadDestinations`, or the start's `RecentStarts`):
+    /// its snapshot then sees whatever the previous holder committed.
     func lockDestinations(_ keys: some Sequence<DestinationKey>, on connection: PostgresConnection) async throws {
-        let input = Self.rows(Set(keys))
-        guard !input.isEmpty else { return }
-        _ = try await execute(LockDestinationKeys(rows: input), on: connection)
+        try await lock(Self.rows(Set(keys)), on: connection)
     }
 
-    /// The stored state of those destinations that have one (a destination without a row has had no failure run).
-    func destinationStates(_ keys: some Sequence<DestinationKey>, on connection: PostgresConnection) async throws -> [DestinationKey:
-        DestinationState]
-    {
+    /// `lockDestinations`, then the stored state of those destinations that have one, in a statement of its own (a
+    /// destination without a row has had no failure run).
+    func lockAndReadDestinations(_ keys: [DestinationKey], on connection: PostgresConnection) async throws -> [DestinationKey: DestinationState] {
         let input = Self.rows(Set(keys))
+        try await lock(input, on: connection)
         guard !input.isEmpty else { return [:] }
         var states: [DestinationKey: DestinationState] = [:]
         for row in try await execute(DestinationStates(rows: input), on: connection) {
@@ -37,10 +35,9 @@ extension PostgresDatabase {
         return states
     }
 
-    /// `lockDestinations`, then `destinationStates` in a statement of its own.
-    func lockAndReadDestinations(_ keys: [DestinationKey], on connection: PostgresConnection) async throws -> [DestinationKey: DestinationState] {
-        try await lockDestinations(keys, on: connection)
-        return try await destinationStates(keys, on: connection)
+    private func lock(_ input: BatchJSON, on connection: PostgresConnection) async throws {
+        guard !input.isEmpty else { return }
+        _ = try await execute(LockDestinationKeys(rows: input), on: connection)
     }
 
     private static func rows(_ keys: Set<DestinationKey>) -> BatchJSON {
